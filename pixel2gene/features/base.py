@@ -1,0 +1,53 @@
+"""What every encoder provides, and the tile loop most of them share."""
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+from ..image import SUPERPIXEL
+
+
+@dataclass
+class ExtractContext:
+    image: np.ndarray          # (H, W, 3) uint8 memmap at the target resolution
+    mask: np.ndarray           # (H/16, W/16) bool tissue mask
+    device: str = "cpu"
+    progress: Optional[Callable] = None
+
+    @property
+    def grid_shape(self):
+        return self.image.shape[0] // SUPERPIXEL, self.image.shape[1] // SUPERPIXEL
+
+
+class Encoder:
+    """Subclasses set `name`, `channels` (list of channel names) and extract()."""
+
+    name = "base"
+
+    @property
+    def channels(self):
+        raise NotImplementedError
+
+    def extract(self, ctx: ExtractContext, out: np.ndarray) -> None:
+        """Fill `out` (H/16, W/16, C float16 memmap); tissue superpixels must be set."""
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        return {"name": self.name}
+
+
+def read_region(image: np.ndarray, y0: int, x0: int, h: int, w: int, fill: int = 255) -> np.ndarray:
+    """A window of the image; parts outside it are glass (white)."""
+    out = np.full((h, w, 3), fill, np.uint8)
+    a0, b0 = max(0, y0), max(0, x0)
+    a1, b1 = min(image.shape[0], y0 + h), min(image.shape[1], x0 + w)
+    if a1 > a0 and b1 > b0:
+        out[a0 - y0:a1 - y0, b0 - x0:b1 - x0] = image[a0:a1, b0:b1]
+    return out
+
+
+def tiles(grid_shape, core: int):
+    """Top-left grid cells of square tiles of `core` superpixels covering the grid."""
+    for i in range(0, grid_shape[0], core):
+        for j in range(0, grid_shape[1], core):
+            yield i, j

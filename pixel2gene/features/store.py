@@ -1,0 +1,29 @@
+"""Features on disk: a float16 memmap plus per-channel statistics over tissue."""
+from pathlib import Path
+
+import numpy as np
+
+ROWS = 64
+
+
+def create(path: Path, grid_shape, n_channels: int) -> np.ndarray:
+    return np.lib.format.open_memmap(path, mode="w+", dtype=np.float16,
+                                     shape=(grid_shape[0], grid_shape[1], n_channels))
+
+
+def tissue_statistics(features: np.ndarray, mask: np.ndarray):
+    """Mean and standard deviation of each channel over tissue, streamed by rows."""
+    c = features.shape[2]
+    n, s1, s2 = 0, np.zeros(c), np.zeros(c)
+    for i0 in range(0, features.shape[0], ROWS):
+        rows = np.asarray(features[i0:i0 + ROWS][mask[i0:i0 + ROWS]], dtype=np.float64)
+        n += rows.shape[0]
+        s1 += rows.sum(0)
+        s2 += (rows ** 2).sum(0)
+    mean = s1 / max(n, 1)
+    std = np.sqrt(np.maximum(s2 / max(n, 1) - mean ** 2, 0))
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+def standardise(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    return ((np.asarray(x, np.float32) - mean) / np.maximum(std, 1e-6)).astype(np.float32)

@@ -1,0 +1,85 @@
+"""Step 2: which superpixels hold tissue.
+
+Glass is bright and unsaturated, tissue absorbs light (optical density) and is
+stained (saturation); pen marks and dust are dark and colourless. A threshold
+found by Otsu on the optical density, kept within sane bounds, then small
+islands removed and small holes filled, works across scanners; users with a
+better mask give it instead.
+"""
+import cv2
+import numpy as np
+
+from ..errors import InputError
+
+OD_FLOOR, OD_CEIL = 0.08, 0.6
+
+
+def optical_density(rgb: np.ndarray) -> np.ndarray:
+    return -np.log(np.clip(rgb, 1 / 255, 1)).mean(axis=-1)
+
+
+def otsu(values: np.ndarray, bins: int = 256) -> float:
+    hist, edges = np.histogram(values, bins=bins)
+    centres = (edges[:-1] + edges[1:]) / 2
+    w0 = np.cumsum(hist)
+    w1 = w0[-1] - w0
+    m0 = np.cumsum(hist * centres) / np.maximum(w0, 1)
+    m1 = (np.sum(hist * centres) - np.cumsum(hist * centres)) / np.maximum(w1, 1)
+    between = w0 * w1 * (m0 - m1) ** 2
+    return float(centres[int(np.argmax(between))])
+
+
+def detect_tissue(rgb: np.ndarray, texture: np.ndarray, min_island: int = 20) -> np.ndarray:
+    od = optical_density(rgb)
+    sat = rgb.max(-1) - rgb.min(-1)
+    threshold = float(np.clip(otsu(od[np.isfinite(od)]), OD_FLOOR, OD_CEIL))
+    tissue = (od > threshold) & ((sat > 0.04) | (texture > 0.04))
+    tissue &= ~((rgb.mean(-1) < 0.12) & (sat < 0.1))  # black debris, pen, scanner edges
+    m = tissue.astype(np.uint8)
+    kernel = np.ones((3, 3), np.uint8)
+    m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, kernel)
+    m = cv2.morphologyEx(m, cv2.MORPH_OPEN, kernel)
+    return fill_small_holes(remove_small_islands(m.astype(bool), min_island), 4 * min_island)
+
+
+def remove_small_islands(mask: np.ndarray, min_size: int) -> np.ndarray:
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    keep = np.zeros(n, bool)
+    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_size
+    return keep[labels]
+
+
+def fill_small_holes(mask: np.ndarray, max_size: int) -> np.ndarray:
+    holes = ~remove_small_islands(~mask, max_size + 1)
+    return mask | (holes & ~mask)
+
+
+def load_user_mask(path, grid_shape, content_shape) -> np.ndarray:
+    """A user mask: at grid size, or at the image's aspect ratio (nonzero = tissue).
+
+    `content_shape` is the part of the grid covered by the unpadded image; a
+    mask drawn on the image is resized onto it, so padding never stretches it.
+    """
+    from ..io.image_reader import ImageReader
+    path = str(path)
+    if path.endswith(".npy"):
+        m = np.load(path, allow_pickle=False)
+    else:
+        m = ImageReader(path).read_all()
+    if m.ndim == 3:
+        m = m.max(axis=2)
+    gh, gw = grid_shape
+    out = np.zeros((gh, gw), bool)
+    if m.shape == (gh, gw):
+        out[:] = m > 0
+    else:
+        ch, cw = content_shape
+        if abs(m.shape[0] / m.shape[1] - ch / cw) > 0.02 * (ch / cw):
+            raise InputError(path, f"mask is {m.shape[1]}x{m.shape[0]} px, which matches neither the "
+                                   f"image's aspect ratio nor the {gw}x{gh} superpixel grid",
+                             "give a mask of the H&E's shape (nonzero = tissue)")
+        small = cv2.resize((m > 0).astype(np.float32), (cw, ch), interpolation=cv2.INTER_AREA)
+        out[:ch, :cw] = small >= 0.5
+    if not out.any():
+        raise InputError(path, "mask marks no tissue", "mark tissue with nonzero pixels")
+    return out

@@ -1,0 +1,1 @@
+"""Reading the seed input layout and writing results safely."""

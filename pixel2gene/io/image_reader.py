@@ -1,0 +1,143 @@
+"""Read H&E images as RGB uint8 row strips.
+
+JPEG/PNG are decoded whole (their codecs cannot seek); TIFF/BigTIFF/OME-TIFF
+are read segment by segment from pyramid level 0 only, so a whole-slide image
+is never held in memory and lower levels are never touched.
+"""
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+# OpenCV refuses images over 2^30 pixels unless told otherwise; slides are bigger.
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(2 ** 40))
+import cv2  # noqa: E402
+
+TIFF_SUFFIXES = (".tif", ".tiff", ".btf")
+
+
+def to_rgb8(a: np.ndarray) -> np.ndarray:
+    """Any 2-D/3-D numeric image to (h, w, 3) uint8."""
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.dtype != np.uint8:
+        if np.issubdtype(a.dtype, np.integer):
+            shift = 8 * (a.dtype.itemsize - 1)
+            a = (a >> shift).astype(np.uint8) if shift else a.astype(np.uint8)
+        else:
+            a = np.clip(a * (255.0 if a.max(initial=0) <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+    if a.shape[2] == 1:
+        a = np.repeat(a, 3, axis=2)
+    return np.ascontiguousarray(a[..., :3])
+
+
+class ImageReader:
+    """Random access to rows of an RGB image: .shape and .read_rows(y0, y1)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(self.path, "image file is missing", "give the path of the H&E image")
+        if self.path.stat().st_size == 0:
+            raise InputError(self.path, "image file is empty", "re-export the H&E image")
+        if self.path.name.lower().endswith(TIFF_SUFFIXES):
+            self._impl = _TiffRows(self.path)
+        else:
+            self._impl = _DecodedRows(self.path)
+        self.shape = self._impl.shape
+
+    def read_rows(self, y0: int, y1: int) -> np.ndarray:
+        return self._impl.read_rows(max(0, y0), min(self.shape[0], y1))
+
+    def read_all(self) -> np.ndarray:
+        return self.read_rows(0, self.shape[0])
+
+    def close(self):
+        close = getattr(self._impl, "close", None)
+        if close:
+            close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class _DecodedRows:
+    def __init__(self, path: Path):
+        data = np.fromfile(str(path), dtype=np.uint8)
+        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        if img is None:
+            raise InputError(path, "image does not decode", "re-export it as JPEG, PNG or TIFF")
+        if img.ndim == 3 and img.shape[2] >= 3:
+            img = img[..., [2, 1, 0]]  # OpenCV decodes to BGR
+        self._img = to_rgb8(img)
+        self.shape = self._img.shape[:2]
+
+    def read_rows(self, y0, y1):
+        return self._img[y0:y1]
+
+
+class _TiffRows:
+    def __init__(self, path: Path):
+        import tifffile
+        try:
+            self._tif = tifffile.TiffFile(str(path))
+            series = self._tif.series[0]
+            page = series.levels[0].keyframe if hasattr(series, "levels") else self._tif.pages[0]
+        except Exception as exc:
+            raise InputError(path, f"TIFF does not open ({type(exc).__name__}: {exc})",
+                             "check the file is a complete TIFF/BigTIFF/OME-TIFF") from None
+        self.path = path
+        self._page = page
+        shape = page.shape
+        if page.planarconfig == 2 and len(shape) == 3:  # separate planes: (S, H, W)
+            shape = (shape[1], shape[2], shape[0])
+        self.shape = (int(page.imagelength), int(page.imagewidth))
+        self._samples = int(page.samplesperpixel)
+        self._seg_h = int(page.tilelength) if page.is_tiled else int(page.rowsperstrip or page.imagelength)
+        self._seg_w = int(page.tilewidth) if page.is_tiled else self.shape[1]
+        self._rows_of_segs = -(-self.shape[0] // self._seg_h)
+        self._cols_of_segs = -(-self.shape[1] // self._seg_w)
+
+    def read_rows(self, y0, y1):
+        page, fh = self._page, self._tif.filehandle
+        out = np.zeros((y1 - y0, self.shape[1], self._samples), page.dtype)
+        planes = self._samples if page.planarconfig == 2 else 1
+        per_plane = self._rows_of_segs * self._cols_of_segs
+        r0, r1 = y0 // self._seg_h, -(-y1 // self._seg_h)
+        for plane in range(planes):
+            for r in range(r0, r1):
+                for c in range(self._cols_of_segs):
+                    index = plane * per_plane + r * self._cols_of_segs + c
+                    self._place(out, index, y0, y1, fh, plane if planes > 1 else None)
+        return to_rgb8(out)
+
+    def _place(self, out, index, y0, y1, fh, plane):
+        page = self._page
+        fh.seek(page.dataoffsets[index])
+        data = fh.read(page.databytecounts[index])
+        try:
+            seg, (_, _, ty, tx, _), _ = page.decode(data, index, jpegtables=page.jpegtables)
+        except Exception as exc:
+            raise InputError(self.path, f"TIFF tile does not decode ({type(exc).__name__})",
+                             "install 'imagecodecs' for this compression, or re-save the image") from None
+        if seg is None:
+            return
+        seg = seg.reshape(seg.shape[-3:])  # (h, w, samples)
+        h = min(seg.shape[0], self.shape[0] - ty)
+        w = min(seg.shape[1], self.shape[1] - tx)
+        a, b = max(ty, y0), min(ty + h, y1)
+        if a >= b:
+            return
+        block = seg[a - ty:b - ty, :w]
+        if plane is None:
+            out[a - y0:b - y0, tx:tx + w, :] = block
+        else:
+            out[a - y0:b - y0, tx:tx + w, plane] = block[..., 0]
+
+    def close(self):
+        self._tif.close()

@@ -1,0 +1,53 @@
+"""Trained folds on disk: plain tensor dicts (weights_only loading) + JSON + .npy."""
+from pathlib import Path
+from typing import List
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..io.outputs import load_npy, read_json
+
+
+def save_fold(path: Path, state: dict) -> None:
+    torch.save(state, path)
+
+
+def load_fold(path: Path) -> dict:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise InputError(path, f"checkpoint does not load ({type(exc).__name__})",
+                         "re-run p2g-train; checkpoints hold plain tensors only") from None
+    if not isinstance(state, dict) or "layer0.weight" not in state:
+        raise InputError(path, "not a p2g-train fold checkpoint", "give a directory written by p2g-train")
+    return state
+
+
+class ModelSet:
+    """All folds of one or more p2g-train outputs, checked to agree with each other."""
+
+    def __init__(self, dirs):
+        self.states: List[dict] = []
+        self.folds: List[int] = []
+        self.info = None
+        for d in map(Path, dirs):
+            if not (d / "model.json").is_file():
+                raise InputError(d, "not a p2g-train output", "give the directory written by p2g-train")
+            info = read_json(d / "model.json")
+            if self.info is not None and info["genes"] != self.info["genes"]:
+                raise InputError(d, "models predict different genes", "combine models from one training run")
+            self.info = self.info or info
+            self.gene_min = load_npy(d / "gene-min.npy")
+            self.gene_max = load_npy(d / "gene-max.npy")
+            for f in info["folds"]:
+                self.states.append(load_fold(d / f"fold-{f:02d}.pt"))
+                self.folds.append(f)
+
+    @property
+    def genes(self):
+        return self.info["genes"]
+
+    def unscale(self, y: np.ndarray) -> np.ndarray:
+        span = np.where(self.gene_max > self.gene_min, self.gene_max - self.gene_min, 1.0)
+        return y * span + self.gene_min

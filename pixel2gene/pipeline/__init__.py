@@ -1,0 +1,1 @@
+"""Glue shared by the step tools and the local runner."""

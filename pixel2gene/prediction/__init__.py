@@ -1,0 +1,1 @@
+"""Running trained folds over every tissue superpixel, and writing the maps."""

@@ -1,0 +1,1 @@
+"""Quality control of measured bins and the spatial folds."""

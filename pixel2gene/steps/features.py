@@ -1,0 +1,66 @@
+"""Histology features per superpixel, streamed to a float16 memory map."""
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..features import create_encoder, list_encoders
+from ..features.base import ExtractContext
+from ..features.store import create, tissue_statistics
+from ..io.outputs import load_npy, read_json, write_json
+from ..pipeline.progress import Progress, say
+from ..pipeline.reuse import StepOutput, finished
+
+DEFAULT_ENCODER = "effnet-lite0"
+
+
+@dataclass
+class Args:
+    rescaled: str = field(metadata=dict(help="output directory of p2g-rescale"))
+    mask: str = field(metadata=dict(help="output directory of p2g-mask"))
+    out: str = field(metadata=dict(help="output directory of this step"))
+    encoder: str = field(default=DEFAULT_ENCODER, metadata=dict(help="histology encoder (see --list-encoders)"))
+    device: str = field(default="cpu", metadata=dict(help="cpu, cuda or cuda:N"))
+    threads: int = field(default=0, metadata=dict(help="CPU threads for torch (0 = all cores)"))
+
+
+def run(args: Args) -> Path:
+    out = Path(args.out)
+    sample = read_json(Path(args.rescaled) / "sample.json")
+    params = {"rescaled": str(Path(args.rescaled).resolve()), "mask": str(Path(args.mask).resolve()),
+              "encoder": args.encoder}
+    if finished(out, params):
+        say(f"features {sample['name']}: reusing {out}")
+        return out
+    if args.encoder not in list_encoders():
+        from ..errors import InputError
+        raise InputError("--encoder", f"unknown encoder '{args.encoder}'",
+                         f"choose one of {', '.join(list_encoders())}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    t0 = time.time()
+    encoder = create_encoder(args.encoder)
+    image = load_npy(Path(args.rescaled) / "image.npy", mmap=True)
+    mask = load_npy(Path(args.mask) / "mask.npy")
+    rgb = load_npy(Path(args.mask) / "rgb.npy")
+    names = ["mean_r", "mean_g", "mean_b"] + list(encoder.channels)
+    say(f"features {sample['name']}: {args.encoder}, {len(names)} channels, "
+        f"{int(mask.sum())} tissue superpixels on {args.device}")
+    with StepOutput(out, params, "features") as tmp:
+        feats = create(tmp / "features.npy", mask.shape, len(names))
+        feats[..., :3] = rgb
+        ctx = ExtractContext(image=image, mask=mask, device=args.device,
+                             progress=Progress(f"features {sample['name']}"))
+        encoder.extract(ctx, feats[..., 3:])
+        feats.flush()
+        mean, std = tissue_statistics(feats, mask)
+        np.save(tmp / "channel-mean.npy", mean, allow_pickle=False)
+        np.save(tmp / "channel-std.npy", std, allow_pickle=False)
+        del feats
+        write_json(tmp / "features.json", {"encoder": encoder.describe(), "n_channels": len(names),
+                                           "channels": names, "grid_shape": list(mask.shape),
+                                           "device": args.device, "seconds": round(time.time() - t0, 2)})
+    say(f"features {sample['name']}: done in {time.time() - t0:.0f} s")
+    return out

@@ -1,0 +1,58 @@
+"""Pick the genes to predict from the training samples' counts."""
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional
+
+from ..errors import InputError
+from ..genes.select import rank_genes, select_genes
+from ..io.outputs import atomic_file, write_json
+from ..io.tables import read_counts
+from ..pipeline.progress import say
+from ..pipeline.reuse import StepOutput, finished
+
+
+@dataclass
+class Args:
+    counts: List[str] = field(metadata=dict(nargs="+", help="counts tables of all training samples"))
+    out: str = field(metadata=dict(help="output directory of this step"))
+    n_genes: int = field(default=1000, metadata=dict(help="predict the N genes with the highest total count"))
+    min_count: float = field(default=10.0, metadata=dict(help="drop genes whose total count is not above this"))
+    gene_list: Optional[str] = field(default=None, metadata=dict(
+        help="text file with one gene per line to predict instead of the top N"))
+
+
+def read_gene_list(path) -> List[str]:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(p, "gene list is missing", "give a text file with one gene name per line")
+    genes = [line.strip() for line in p.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    if not genes:
+        raise InputError(p, "gene list is empty", "write one gene name per line")
+    return list(dict.fromkeys(genes))
+
+
+def run(args: Args) -> Path:
+    out = Path(args.out)
+    params = {"counts": [str(Path(c).resolve()) for c in args.counts], "n_genes": args.n_genes,
+              "min_count": args.min_count, "gene_list": args.gene_list}
+    if finished(out, params):
+        say(f"genes: reusing {out}")
+        return out
+    if args.n_genes < 1:
+        raise InputError("--n-genes", f"{args.n_genes} genes requested", "ask for at least 1 gene")
+    ranked = rank_genes((read_counts(c).sum(axis=0) for c in args.counts), args.min_count)
+    requested = read_gene_list(args.gene_list) if args.gene_list else None
+    genes = select_genes(ranked, args.n_genes, requested)
+    if requested and len(genes) < len(requested):
+        missing = [g for g in requested if g not in genes]
+        say(f"genes: {len(missing)} listed genes are not measured (or too rare) in every "
+            f"training sample, skipped: {', '.join(missing[:5])}")
+    if not genes:
+        raise InputError(args.gene_list or args.counts[0], "no gene passes the filters",
+                         "lower --min-count or check the gene names")
+    with StepOutput(out, params, "genes") as tmp:
+        (tmp / "gene-names.txt").write_text("\n".join(genes) + "\n")
+        write_json(tmp / "genes.json", {"n_genes": len(genes), "n_candidates": int(len(ranked)),
+                                        "total_counts": {g: float(ranked[g]) for g in genes}})
+    say(f"genes: {len(genes)} selected of {len(ranked)} passing the filters")
+    return out

@@ -1,0 +1,59 @@
+"""Tissue mask on the superpixel grid (detected, or the user's own)."""
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+from ..image import SUPERPIXEL
+from ..image.superpixels import superpixel_colour
+from ..image.tissue_mask import detect_tissue, load_user_mask
+from ..io.outputs import load_npy, read_json, write_json
+from ..pipeline.progress import say
+from ..pipeline.reuse import StepOutput, finished
+
+
+@dataclass
+class Args:
+    rescaled: str = field(metadata=dict(help="output directory of p2g-rescale"))
+    out: str = field(metadata=dict(help="output directory of this step"))
+    mask: Optional[str] = field(default=None, metadata=dict(
+        help="your own tissue mask (.png/.tif/.npy, nonzero = tissue) at image or grid size"))
+
+
+def run(args: Args) -> Path:
+    out = Path(args.out)
+    sample = read_json(Path(args.rescaled) / "sample.json")
+    params = {"rescaled": str(Path(args.rescaled).resolve()), "mask": args.mask,
+              "mask_mtime": Path(args.mask).stat().st_mtime_ns if args.mask and Path(args.mask).exists() else None}
+    if finished(out, params):
+        say(f"mask {sample['name']}: reusing {out}")
+        return out
+    if args.mask and not Path(args.mask).is_file():
+        raise InputError(args.mask, "mask file is missing", "give an existing .png/.tif/.npy mask or leave --mask out")
+    image = load_npy(Path(args.rescaled) / "image.npy", mmap=True)
+    rgb, texture = superpixel_colour(image)
+    content = [math.ceil(s / SUPERPIXEL) for s in sample["shape"]]
+    if args.mask:
+        tissue = load_user_mask(args.mask, rgb.shape[:2], content)
+        source = "user"
+    else:
+        tissue = detect_tissue(rgb, texture)
+        source = "detected"
+        if not tissue.any():
+            raise InputError(sample["files"]["image"], "no tissue found in the image",
+                             "check the image is an H&E, or give your own mask with --mask")
+    frac = float(tissue.mean())
+    say(f"mask {sample['name']}: {int(tissue.sum())} tissue superpixels ({100 * frac:.1f}% of the grid, {source})")
+    with StepOutput(out, params, "mask") as tmp:
+        np.save(tmp / "mask.npy", tissue, allow_pickle=False)
+        np.save(tmp / "rgb.npy", rgb.astype(np.float16), allow_pickle=False)
+        overlay = (rgb * 255).astype(np.uint8)
+        overlay[~tissue] = (overlay[~tissue] * 0.35).astype(np.uint8)
+        cv2.imwrite(str(tmp / "mask.png"), overlay[..., ::-1])
+        write_json(tmp / "mask.json", {"source": source, "n_tissue": int(tissue.sum()),
+                                       "grid_shape": list(tissue.shape), "fraction": frac})
+    return out

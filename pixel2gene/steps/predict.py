@@ -1,0 +1,54 @@
+"""Predict every tissue superpixel of a sample with every given fold model."""
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..io.outputs import load_npy, read_json, write_json
+from ..model.checkpoint import ModelSet
+from ..pipeline.progress import Progress, say
+from ..pipeline.reuse import StepOutput, finished
+from ..prediction.predict import predict_sum
+
+
+@dataclass
+class Args:
+    features: str = field(metadata=dict(help="output directory of p2g-features for this sample"))
+    mask: str = field(metadata=dict(help="output directory of p2g-mask for this sample"))
+    model: List[str] = field(metadata=dict(nargs="+", help="output directories of p2g-train"))
+    out: str = field(metadata=dict(help="output directory of this step"))
+    device: str = field(default="cpu", metadata=dict(help="cpu, cuda or cuda:N"))
+    threads: int = field(default=0, metadata=dict(help="CPU threads for torch (0 = all cores)"))
+
+
+def run(args: Args) -> Path:
+    out = Path(args.out)
+    params = {"features": str(Path(args.features).resolve()), "mask": str(Path(args.mask).resolve()),
+              "model": [str(Path(m).resolve()) for m in args.model]}
+    if finished(out, params):
+        say(f"predict: reusing {out}")
+        return out
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    models = ModelSet(args.model)
+    feats = load_npy(Path(args.features) / "features.npy", mmap=True)
+    if feats.shape[2] != models.info["n_features"]:
+        raise InputError(args.features, f"{feats.shape[2]} feature channels, the model expects "
+                         f"{models.info['n_features']}", "extract features with the encoder used for training")
+    mask = load_npy(Path(args.mask) / "mask.npy")
+    mean = load_npy(Path(args.features) / "channel-mean.npy")
+    std = load_npy(Path(args.features) / "channel-std.npy")
+    genes = models.genes
+    say(f"predict: {len(models.states)} fold model(s) x {int(mask.sum())} superpixels x {len(genes)} genes")
+    with StepOutput(out, params, "predict") as tmp:
+        sums = np.lib.format.open_memmap(tmp / "pred-sum.npy", mode="w+", dtype=np.float32,
+                                         shape=(len(genes), int(mask.sum())))
+        n = predict_sum(feats, mask, mean, std, models, sums, args.device, Progress("predict"))
+        sums.flush()
+        del sums
+        (tmp / "gene-names.txt").write_text("\n".join(genes) + "\n")
+        write_json(tmp / "pred.json", {"n_models": n, "folds": models.folds, "n_tissue": int(mask.sum())})
+    return out

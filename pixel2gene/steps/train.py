@@ -1,0 +1,79 @@
+"""Train the superpixel MLPs, one per fold (all folds of the task at once)."""
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..errors import InputError
+from ..io.outputs import write_json
+from ..model.checkpoint import save_fold
+from ..model.mlp import DEPTH, HIDDEN
+from ..pipeline.progress import Progress, say
+from ..pipeline.reuse import StepOutput, finished
+from ..training.data import load_trainsets
+from ..training.trainer import TrainConfig, train_folds
+
+
+@dataclass
+class Args:
+    data: List[str] = field(metadata=dict(nargs="+", help="output directories of p2g-folds (training samples)"))
+    out: str = field(metadata=dict(help="output directory of this step"))
+    folds: str = field(default="all", metadata=dict(help="folds to train here: 'all' or a list like 0,1,2"))
+    epochs: int = field(default=400, metadata=dict(help="passes over the training bins"))
+    batch: int = field(default=0, metadata=dict(help="bins per step (0: min(128, n/16))"))
+    lr: float = field(default=0.0, metadata=dict(help="Adam learning rate (0: by number of bins)"))
+    superpixels_per_bin: int = field(default=16, metadata=dict(
+        help="superpixels sampled from each bin's disk per step"))
+    seed: int = field(default=0, metadata=dict(help="random seed (a CPU run repeats exactly)"))
+    device: str = field(default="cpu", metadata=dict(help="cpu, cuda or cuda:N"))
+    threads: int = field(default=0, metadata=dict(help="CPU threads for torch (0 = all cores)"))
+
+
+def parse_folds(text: str, n_folds: int) -> List[int]:
+    if text == "all":
+        return list(range(n_folds))
+    try:
+        folds = sorted({int(t) for t in text.split(",") if t.strip()})
+    except ValueError:
+        raise InputError("--folds", f"'{text}' is not a list of fold numbers", "write e.g. 0,1,2 or all") from None
+    bad = [f for f in folds if not 0 <= f < n_folds]
+    if bad or not folds:
+        raise InputError("--folds", f"fold {bad[0] if bad else '(none)'} does not exist",
+                         f"choose folds from 0 to {n_folds - 1}")
+    return folds
+
+
+def run(args: Args) -> Path:
+    out = Path(args.out)
+    params = {k: v for k, v in vars(args).items() if k not in ("out", "threads", "device")}
+    params["data"] = [str(Path(d).resolve()) for d in args.data]
+    if finished(out, params):
+        say(f"train: reusing {out}")
+        return out
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data = load_trainsets(args.data)
+    folds = parse_folds(args.folds, data.n_folds)
+    cfg = TrainConfig(epochs=args.epochs, batch=args.batch, lr=args.lr,
+                      superpixels_per_bin=args.superpixels_per_bin, seed=args.seed)
+    say(f"train: {len(folds)} fold model(s) on {len(data.fold)} bins x {len(data.genes)} genes, "
+        f"{data.features.shape[2]} features, {args.device}")
+    result = train_folds(data, folds, cfg, args.device, Progress("train"))
+    final_val = result.curves["val"][-1]
+    say(f"train: done in {result.seconds:.0f} s; validation loss per fold "
+        + " ".join("-" if v is None else f"{v:.4f}" for v in final_val))
+    with StepOutput(out, params, "train") as tmp:
+        for f, state in zip(result.folds, result.states):
+            save_fold(tmp / f"fold-{f:02d}.pt", state)
+        np.save(tmp / "gene-min.npy", result.gene_min.astype(np.float32), allow_pickle=False)
+        np.save(tmp / "gene-max.npy", result.gene_max.astype(np.float32), allow_pickle=False)
+        write_json(tmp / "model.json", {
+            "folds": result.folds, "n_folds": data.n_folds, "genes": data.genes, "samples": data.samples,
+            "n_features": int(data.features.shape[2]), "hidden": HIDDEN, "depth": DEPTH,
+            "target": "counts per tissue superpixel, min-max scaled per gene",
+            "config": result.config, "curves": result.curves, "seconds": round(result.seconds, 2),
+            "device": args.device, "torch": torch.__version__, "version": __version__})
+    return out

@@ -1,0 +1,1 @@
+"""Training data (bins -> superpixel disks) and the fold-ensemble trainer."""

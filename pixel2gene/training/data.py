@@ -1,0 +1,53 @@
+"""Training sets from p2g-folds outputs, standardised and merged across samples."""
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List
+
+import numpy as np
+
+from ..errors import InputError
+from ..io.outputs import load_npy, read_json
+
+
+@dataclass
+class TrainData:
+    features: np.ndarray  # (n, K, C) float16, standardised, padded
+    valid: np.ndarray     # (n, K) bool
+    density: np.ndarray   # (n, G) float32 counts per superpixel
+    fold: np.ndarray      # (n,) int
+    genes: List[str]
+    n_folds: int
+    samples: List[str]
+
+
+def standardise_f16(x, mean, std):
+    out = np.empty(x.shape, np.float16)
+    for s in range(0, len(x), 1024):
+        out[s:s + 1024] = (x[s:s + 1024].astype(np.float32) - mean) / np.maximum(std, 1e-6)
+    return out
+
+
+def load_trainsets(dirs) -> TrainData:
+    parts, genes, n_folds, meta = [], None, None, []
+    for d in map(Path, dirs):
+        if not (d / "trainset.json").is_file():
+            raise InputError(d, "not a p2g-folds output", "give the directory written by p2g-folds")
+        info = read_json(d / "trainset.json")
+        g = (d / "gene-names.txt").read_text().split()
+        if genes is not None and g != genes:
+            raise InputError(d, "gene list differs from the other training sets", "build all with one p2g-genes output")
+        if n_folds is not None and info["n_folds"] != n_folds:
+            raise InputError(d, "fold count differs from the other training sets", "use one --n-folds for all")
+        genes, n_folds = g, info["n_folds"]
+        x = load_npy(d / "disk-features.npy", mmap=True)
+        parts.append((standardise_f16(x, load_npy(d / "channel-mean.npy"), load_npy(d / "channel-std.npy")),
+                      load_npy(d / "disk-valid.npy"), load_npy(d / "density.npy"), load_npy(d / "fold.npy")))
+        meta.append(info)
+    channels = {p[0].shape[2] for p in parts}
+    if len(channels) > 1:
+        raise InputError(dirs[0], "training sets have different feature channels", "use one encoder for all samples")
+    k = max(p[0].shape[1] for p in parts)
+    feats = np.concatenate([np.pad(p[0], ((0, 0), (0, k - p[0].shape[1]), (0, 0))) for p in parts])
+    valid = np.concatenate([np.pad(p[1], ((0, 0), (0, k - p[1].shape[1]))) for p in parts])
+    return TrainData(feats, valid, np.concatenate([p[2] for p in parts]),
+                     np.concatenate([p[3] for p in parts]), genes, n_folds, [m["sample"] for m in meta])
