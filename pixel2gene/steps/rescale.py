@@ -27,8 +27,9 @@ class Args:
 
 def _params(files, args):
     return {"prefix": files.prefix, "train": args.train,
-            "inputs": {str(p): p.stat().st_mtime_ns for p in
-                       (files.image, files.counts, files.locs, files.pixel_size_raw) if p}}
+            "inputs": {str(p): [p.stat().st_mtime_ns, p.stat().st_size] for p in
+                       (files.image, files.counts, files.locs, files.pixel_size_raw, files.pixel_size, files.radius)
+                       if p and p.exists()}}
 
 
 def run(args: Args) -> Path:

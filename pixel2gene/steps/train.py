@@ -16,13 +16,15 @@ from ..pipeline.reuse import StepOutput, finished
 from ..training.data import load_trainsets
 from ..training.trainer import TrainConfig, train_folds
 
+DEFAULT_EPOCHS = 400
+
 
 @dataclass
 class Args:
     data: List[str] = field(metadata=dict(nargs="+", help="output directories of p2g-folds (training samples)"))
     out: str = field(metadata=dict(help="output directory of this step"))
     folds: str = field(default="all", metadata=dict(help="folds to train here: 'all' or a list like 0,1,2"))
-    epochs: int = field(default=400, metadata=dict(help="passes over the training bins"))
+    epochs: int = field(default=DEFAULT_EPOCHS, metadata=dict(help="passes over the training bins"))
     batch: int = field(default=0, metadata=dict(help="bins per step (0: min(128, n/16))"))
     lr: float = field(default=0.0, metadata=dict(help="Adam learning rate (0: by number of bins)"))
     superpixels_per_bin: int = field(default=16, metadata=dict(

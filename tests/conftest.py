@@ -1,0 +1,42 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+sys.path.insert(0, str(REPO))
+
+from pixel2gene.synthetic import make_sample  # noqa: E402
+
+
+def run_tool(name, *args, check=True):
+    """Run a bin/ tool the way Nextflow and users do: as a separate process."""
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, str(REPO / "bin" / name), *map(str, args)],
+                          capture_output=True, text=True, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{name} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def synthetic(tmp_path_factory):
+    """A measured training sample and an unmeasured, rotated prediction sample."""
+    root = tmp_path_factory.mktemp("synthetic")
+    train_regions = make_sample(f"{root}/train/", seed=0)
+    test_regions = make_sample(f"{root}/test/", seed=1, rotate=1.0, measured=False)
+    return {"root": root, "train": f"{root}/train/", "test": f"{root}/test/",
+            "train_regions": train_regions, "test_regions": test_regions}
+
+
+@pytest.fixture(scope="session")
+def chain(synthetic, tmp_path_factory):
+    """The whole local chain run once on the synthetic samples (few epochs, 3 folds)."""
+    out = tmp_path_factory.mktemp("run")
+    proc = run_tool("p2g-run", "--train", synthetic["train"], "--predict", synthetic["test"],
+                    "--predict", synthetic["train"], "--outdir", out, "--epochs", 60, "--n-folds", 3,
+                    "--threads", 1)
+    return {"out": out, "log": proc.stderr, **synthetic}

@@ -1,0 +1,79 @@
+"""The whole chain on synthetic tissue: outputs, region recovery, resumption."""
+import json
+
+import numpy as np
+
+from conftest import run_tool
+from pixel2gene.synthetic import expression_profiles
+
+RAW_PX_UM, PX_UM = 0.8, 0.5
+
+
+def region_of_superpixels(regions, grid_shape):
+    """True region at each superpixel centre (raw pixels are 0.8 µm, superpixels 8 µm)."""
+    ii, jj = np.mgrid[0:grid_shape[0], 0:grid_shape[1]]
+    y = ((ii + 0.5) * 16 * PX_UM / RAW_PX_UM).astype(int)
+    x = ((jj + 0.5) * 16 * PX_UM / RAW_PX_UM).astype(int)
+    inside = (y < regions.shape[0]) & (x < regions.shape[1])
+    out = np.full(grid_shape, -1)
+    out[inside] = regions[y[inside], x[inside]]
+    return out
+
+
+def test_outputs_have_the_documented_layout(chain):
+    sample = chain["out"] / "test"
+    genes = (sample / "gene-names.txt").read_text().split()
+    assert len(genes) == 30
+    mask = np.load(sample / "mask.npy", allow_pickle=False)
+    for g in genes:
+        grid = np.load(sample / "cnts-super" / f"{g}.npy", allow_pickle=False)
+        assert grid.shape == mask.shape and grid.dtype == np.float32
+        assert np.isnan(grid[~mask]).all() and np.isfinite(grid[mask]).all() and (grid[mask] >= 0).all()
+    meta = json.loads((sample / "metadata.json").read_text())
+    assert meta["n_models"] == 3 and meta["versions"]["pixel2gene"]
+    run = json.loads((chain["out"] / "run.json").read_text())
+    assert {s["step"] for s in run["steps"]} >= {"train", "genes", "predict test", "combine test"}
+
+
+def test_tissue_mask_matches_the_tissue_disc(chain):
+    mask = np.load(chain["out"] / "test" / "mask.npy")
+    truth = region_of_superpixels(chain["test_regions"], mask.shape) >= 0
+    agreement = (mask == truth).mean()
+    assert agreement > 0.97, agreement
+
+
+def test_chain_recovers_regions_on_an_unseen_section(chain):
+    """Each region's marker genes must be highest in that region of the rotated section."""
+    sample = chain["out"] / "test"
+    mask = np.load(sample / "mask.npy")
+    regions = region_of_superpixels(chain["test_regions"], mask.shape)
+    profiles = expression_profiles(30, np.random.default_rng(1234))
+    hits = 0
+    for g in range(30):
+        grid = np.load(sample / "cnts-super" / f"GENE{g:03d}.npy")
+        means = [np.nanmean(grid[mask & (regions == r)]) for r in range(3)]
+        hits += int(np.argmax(means) == np.argmax(profiles[:, g]))
+    assert hits >= 27, hits
+
+
+def test_enhancement_predicts_the_measured_sample(chain):
+    """Predicted spot sums correlate with the measured counts of the training sample."""
+    import pandas as pd
+    from pixel2gene.training.disks import gather_disks
+    sample = chain["out"] / "train"
+    counts = pd.read_csv(chain["train"] + "cnts.tsv", sep="\t", index_col=0)
+    locs = pd.read_csv(chain["train"] + "locs-raw.tsv", sep="\t", index_col=0).loc[counts.index]
+    mask = np.load(sample / "mask.npy")
+    index, _, _ = gather_disks(locs[["x", "y"]].to_numpy() * RAW_PX_UM / PX_UM, 55 / PX_UM, mask)
+    r = []
+    for g in counts.columns[:9]:
+        grid = np.nan_to_num(np.load(sample / "cnts-super" / f"{g}.npy")).ravel()
+        pred = np.where(index >= 0, grid[np.maximum(index, 0)], 0).sum(1)
+        r.append(np.corrcoef(pred, counts[g])[0, 1])
+    assert np.mean(r) > 0.6, r
+
+
+def test_rerun_reuses_finished_steps(chain):
+    proc = run_tool("p2g-run", "--train", chain["train"], "--predict", chain["test"], "--predict", chain["train"],
+                    "--outdir", chain["out"], "--epochs", 60, "--n-folds", 3, "--threads", 1)
+    assert proc.stderr.count("reusing") >= 10, proc.stderr
