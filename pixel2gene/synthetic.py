@@ -98,3 +98,14 @@ def simulate_counts(regions, px_um, diameter_um, pitch_um, n_genes, rng):
     counts = pd.DataFrame(np.array(rows), index=pd.Index(ids, name="id"), columns=genes)
     locs = pd.DataFrame(np.array(xy), index=counts.index, columns=["x", "y"])
     return counts, locs
+
+
+def write_example(root) -> None:
+    """The bundled example: a measured section and a rotated section to predict."""
+    make_sample(f"{root}/train/", seed=0)
+    make_sample(f"{root}/test/", seed=1, rotate=1.0, measured=False)
+
+
+if __name__ == "__main__":
+    import sys
+    write_example(sys.argv[1] if len(sys.argv) > 1 else "assets/example")

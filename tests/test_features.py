@@ -1,0 +1,93 @@
+"""Encoders: grid shape, no tile seams, pretrained weights load and are deterministic."""
+import numpy as np
+import pytest
+import torch
+
+from pixel2gene.features import create_encoder, list_encoders
+from pixel2gene.features.base import ExtractContext
+from pixel2gene.features.nets.efficientnet_lite import EfficientNetLiteTrunk, block_specs
+from pixel2gene.features.efficientnet import load_lite_weights
+
+
+def extract(name, image, mask=None, **kw):
+    enc = create_encoder(name, **kw)
+    grid = (image.shape[0] // 16, image.shape[1] // 16)
+    mask = np.ones(grid, bool) if mask is None else mask
+    out = np.zeros(grid + (len(enc.channels),), np.float16)
+    enc.extract(ExtractContext(image=image, mask=mask), out)
+    return out
+
+
+def test_registry_lists_the_builtin_encoders():
+    assert {"effnet-lite0", "texture"} <= set(list_encoders())
+    with pytest.raises(KeyError):
+        create_encoder("no-such-encoder")
+
+
+def test_lite0_weights_load_with_the_published_layout():
+    state = load_lite_weights("lite0")
+    assert len(state) == 296
+    specs = block_specs(state)
+    assert len(specs) == 16 and [s[4] for s in specs].count(2) == 4
+    EfficientNetLiteTrunk.from_state_dict(state)
+
+
+def test_wrong_checkpoint_fails_clearly():
+    state = load_lite_weights("lite0")
+    state = {k: v for k, v in state.items() if "_blocks.3._bn1" not in k}
+    with pytest.raises(ValueError, match="does not fit"):
+        EfficientNetLiteTrunk.from_state_dict(state)
+
+
+@pytest.mark.parametrize("name", ["effnet-lite0", "texture"])
+def test_grid_shape_on_odd_sized_padded_image(name):
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (16 * 37, 16 * 29, 3), dtype=np.uint8)
+    out = extract(name, image)
+    assert out.shape[:2] == (37, 29) and np.isfinite(out.astype(np.float32)).all()
+
+
+def test_lite0_is_deterministic_and_fixed():
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    a, b = extract("effnet-lite0", image), extract("effnet-lite0", image)
+    assert np.array_equal(a, b)
+    assert float(np.abs(a.astype(np.float32)).mean()) > 0.01  # pretrained maps are not dead
+
+
+def test_no_seams_on_a_constant_image():
+    """A uniform image must give uniform features away from the border, across tile edges."""
+    image = np.full((16 * 160, 16 * 160, 3), (200, 140, 190), np.uint8)
+    enc = create_encoder("effnet-lite0", passes=((2, (8, 16, 32), 256, 128),))
+    grid = (160, 160)
+    out = np.zeros(grid + (len(enc.channels),), np.float16)
+    enc.extract(ExtractContext(image=image, mask=np.ones(grid, bool)), out)
+    inner = out[40:120, 40:120].astype(np.float32)  # tiles are 32 superpixels: several seams inside
+    spread = inner.max((0, 1)) - inner.min((0, 1))
+    scale = np.abs(inner).mean((0, 1)) + 1e-2
+    assert (spread / scale).max() < 0.02
+
+
+def test_only_tissue_tiles_are_computed():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (16 * 300, 16 * 150, 3), dtype=np.uint8)
+    mask = np.zeros((300, 150), bool)
+    mask[10:20, 10:20] = True
+    enc = create_encoder("effnet-lite0", passes=((2, (8,), 256, 32),))
+    out = np.zeros((300, 150, len(enc.channels)), np.float16)
+    enc.extract(ExtractContext(image=image, mask=mask), out)
+    assert np.abs(out[10:20, 10:20]).sum() > 0 and not out[200:].any()
+
+
+def test_torch_threads_do_not_change_features():
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        a = extract("effnet-lite0", image)
+        torch.set_num_threads(2)
+        b = extract("effnet-lite0", image)
+    finally:
+        torch.set_num_threads(before)
+    assert np.allclose(a.astype(np.float32), b.astype(np.float32), atol=2e-2)

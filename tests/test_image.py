@@ -1,0 +1,97 @@
+"""Reading slides, rescaling strip by strip, and the tissue mask."""
+import numpy as np
+import pytest
+import tifffile
+
+from pixel2gene.image.rescale import padded_size, rescale_image
+from pixel2gene.image.resample import apply_columns, apply_rows, axis_table
+from pixel2gene.image.tissue_mask import detect_tissue
+from pixel2gene.image.superpixels import superpixel_colour
+from pixel2gene.io.image_reader import ImageReader
+
+
+@pytest.fixture(scope="module")
+def picture():
+    rng = np.random.default_rng(3)
+    return rng.integers(0, 256, (700, 523, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("n_in, n_out", [(100, 50), (100, 147), (97, 31), (10, 10)])
+def test_resample_tables_preserve_constants_and_mean(n_in, n_out):
+    idx, w = axis_table(n_in, n_out)
+    assert np.allclose(w.sum(1), 1)
+    ramp = np.arange(n_in, dtype=np.float32)[:, None, None]
+    out = apply_rows(ramp, idx, w, 0)[:, 0, 0]
+    assert np.all(np.diff(out) >= 0)  # a ramp stays monotone
+    assert abs(out.mean() - ramp.mean()) < 1.0
+
+
+def test_area_shrink_by_two_is_the_block_mean():
+    a = np.arange(64, dtype=np.float32).reshape(8, 8, 1)
+    idx, w = axis_table(8, 4)
+    out = apply_rows(apply_columns(a, idx, w), idx, w, 0)[..., 0]
+    assert np.allclose(out, a[..., 0].reshape(4, 2, 4, 2).mean((1, 3)))
+
+
+class ArrayReader:
+    def __init__(self, a):
+        self.a, self.shape = a, a.shape[:2]
+
+    def read_rows(self, y0, y1):
+        return self.a[max(0, y0):y1]
+
+
+@pytest.mark.parametrize("scale", [0.5, 0.37, 1.47])
+def test_strips_equal_one_shot_resampling(picture, tmp_path, scale, monkeypatch):
+    import pixel2gene.image.rescale as rs
+    outs = []
+    for rows in (10_000, 37):
+        monkeypatch.setattr(rs, "STRIP_ROWS", rows)
+        shapes = rescale_image(ArrayReader(picture), scale, tmp_path / f"{rows}.npy")
+        outs.append(np.load(tmp_path / f"{rows}.npy"))
+    assert np.array_equal(outs[0], outs[1])
+    h, w = shapes["shape"]
+    assert outs[0].shape[:2] == padded_size((h, w)) and outs[0].shape[0] % 256 == 0
+    assert (outs[0][h:] == 255).all() and (outs[0][:, w:] == 255).all()
+
+
+def test_tiled_pyramidal_bigtiff_reads_level0_rows(picture, tmp_path):
+    path = tmp_path / "slide.ome.tif"
+    with tifffile.TiffWriter(path, bigtiff=True) as tif:
+        tif.write(picture, tile=(128, 128), compression="zlib", subifds=1, photometric="rgb")
+        tif.write(picture[::2, ::2], tile=(128, 128), compression="zlib", subfiletype=1, photometric="rgb")
+    reader = ImageReader(path)
+    assert reader.shape == picture.shape[:2]
+    assert np.array_equal(reader.read_rows(130, 400), picture[130:400])
+    assert np.array_equal(reader.read_all(), picture)
+
+
+@pytest.mark.parametrize("kwargs", [dict(rowsperstrip=16), dict(planarconfig="separate", tile=(64, 64))])
+def test_strip_and_planar_tiffs(picture, tmp_path, kwargs):
+    path = tmp_path / "x.tif"
+    data = np.moveaxis(picture, 2, 0) if kwargs.get("planarconfig") == "separate" else picture
+    tifffile.imwrite(path, data, photometric="rgb", **kwargs)
+    assert np.array_equal(ImageReader(path).read_rows(5, 611), picture[5:611])
+
+
+def test_grey_and_16_bit_images_become_rgb8(tmp_path):
+    grey16 = (np.arange(256 * 256, dtype=np.uint32).reshape(256, 256) % 65536).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "g.tif", grey16)
+    rgb = ImageReader(tmp_path / "g.tif").read_all()
+    assert rgb.shape == (256, 256, 3) and rgb.dtype == np.uint8
+    assert np.array_equal(rgb[..., 0], (grey16 >> 8).astype(np.uint8))
+
+
+def test_mask_ignores_glass_and_dark_debris():
+    img = np.full((512, 512, 3), 240, np.uint8)
+    img[100:400, 100:400] = (190, 120, 180)  # stained tissue
+    img[450:480, 20:60] = (15, 15, 15)  # a black pen mark
+    img[10:14, 300:304] = (150, 90, 160)  # a speck of dust-sized stain
+    rng = np.random.default_rng(0)
+    img = np.clip(img + rng.normal(0, 5, img.shape), 0, 255).astype(np.uint8)
+    rgb, texture = superpixel_colour(img)
+    mask = detect_tissue(rgb, texture)
+    expected = np.zeros((32, 32), bool)
+    expected[6:25, 6:25] = True  # 100..400 px: superpixel 6 is three-quarters tissue
+    assert (mask == expected).mean() > 0.97
+    assert not mask[28:31, 1:4].any()

@@ -1,0 +1,115 @@
+"""Model, disks, folds, QC and training: exact, independent and repeatable."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from pixel2gene.genes.select import rank_genes, select_genes
+from pixel2gene.model.mlp import StackedMLP
+from pixel2gene.qc.bins import qc_keep
+from pixel2gene.qc.folds import block_folds
+from pixel2gene.training.data import TrainData
+from pixel2gene.training.disks import disk_members, gather_disks
+from pixel2gene.training.trainer import TrainConfig, train_folds
+
+
+def test_stacked_models_are_independent_mlps():
+    torch.manual_seed(0)
+    net = StackedMLP(3, 7, 5)
+    x = torch.randn(3, 11, 7)
+    y = net(x)
+    for m in range(3):
+        state = net.model_state(m)
+        h = x[m]
+        for k in range(5):
+            h = h @ state[f"layer{k}.weight"] + state[f"layer{k}.bias"]
+            h = torch.nn.functional.leaky_relu(h, 0.1) if k < 4 else torch.nn.functional.elu(h, 0.01) + 0.01
+        assert torch.allclose(h, y[m], atol=1e-6)
+        assert torch.allclose(net(x[m:m + 1], model=m)[0], y[m])
+    assert (y > 0).all()  # ELU(alpha=0.01) + 0.01 keeps outputs positive
+    again = StackedMLP.from_states([net.model_state(m) for m in range(3)])
+    assert torch.equal(again(x), y)
+
+
+def test_disk_of_an_8um_bin_is_one_superpixel_and_of_a_100um_spot_about_a_hundred():
+    ii, _ = disk_members(100.0, 100.0, 16.0, (50, 50))
+    assert len(ii) == 1
+    ii, _ = disk_members(400.0, 400.0, 200.0, (100, 100))
+    assert 110 <= len(ii) <= 130  # pi * 100^2 / 16^2 = 122.7
+
+
+def test_gather_disks_keeps_only_tissue():
+    mask = np.zeros((40, 40), bool)
+    mask[:, :20] = True
+    index, n_tissue, n_disk = gather_disks(np.array([[320.0, 320.0], [100.0, 100.0]]), 96.0, mask)
+    assert n_tissue[0] < n_disk[0] and n_tissue[1] == n_disk[1]
+    assert all(mask.ravel()[i] for i in index[0][index[0] >= 0])
+
+
+def test_block_folds_keep_blocks_together_and_balance():
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 128 * 20, (5000, 2))
+    folds = block_folds(xy, 10)
+    block = (xy // 128).astype(int)
+    df = pd.DataFrame({"bx": block[:, 0], "by": block[:, 1], "f": folds})
+    assert (df.groupby(["bx", "by"]).f.nunique() == 1).all()
+    assert np.bincount(folds).min() > 300
+
+
+def test_qc_drops_the_low_count_tail_of_each_cluster():
+    rng = np.random.default_rng(0)
+    feats = np.concatenate([rng.normal(0, 1, (300, 8)), rng.normal(6, 1, (300, 8))])
+    totals = np.concatenate([rng.uniform(0, 100, 300), rng.uniform(1000, 2000, 300)])
+    keep, cluster = qc_keep(feats, totals, n_clusters=2)
+    assert 0.65 < keep[:300].mean() < 0.75 and 0.65 < keep[300:].mean() < 0.75
+    assert totals[:300][keep[:300]].min() > 20  # the cut is per cluster, not global
+
+
+def test_gene_ranking_drops_controls_and_rare_genes():
+    a = pd.Series({"G1": 50, "G2": 500, "BLANK_1": 900, "NegControlProbe_2": 400, "RARE": 3, "ONLY_A": 99})
+    b = pd.Series({"G1": 60, "G2": 10, "BLANK_1": 5, "NegControlProbe_2": 1, "RARE": 2})
+    ranked = rank_genes([a, b], min_total=10)
+    assert list(ranked.index) == ["G2", "G1"]
+    assert select_genes(ranked, 1) == ["G2"]
+    assert select_genes(ranked, 5, ["G1", "MISSING"]) == ["G1"]
+
+
+def toy_data(n=120, k=6, c=10, g=4, n_folds=3, seed=0):
+    rng = np.random.default_rng(seed)
+    feats = rng.normal(size=(n, k, c)).astype(np.float16)
+    valid = np.ones((n, k), bool)
+    valid[:, k // 2:] = rng.random((n, k - k // 2)) < 0.5
+    w = rng.normal(size=(c, g))
+    dens = np.exp(0.3 * (feats.astype(np.float32).mean(1) @ w)).astype(np.float32)
+    return TrainData(feats, valid, dens, np.arange(n) % n_folds, [f"g{i}" for i in range(g)], n_folds, ["toy"])
+
+
+def test_cpu_training_repeats_bit_for_bit():
+    data = toy_data()
+    cfg = TrainConfig(epochs=5, seed=7)
+    a = train_folds(data, [0, 1, 2], cfg)
+    b = train_folds(data, [0, 1, 2], cfg)
+    for sa, sb in zip(a.states, b.states):
+        for key in sa:
+            assert torch.equal(sa[key], sb[key])
+    c = train_folds(data, [0, 1, 2], TrainConfig(epochs=5, seed=8))
+    assert not torch.equal(a.states[0]["layer0.weight"], c.states[0]["layer0.weight"])
+
+
+def test_training_reduces_validation_loss():
+    data = toy_data(n=300)
+    res = train_folds(data, [0, 1, 2], TrainConfig(epochs=60, lr=1e-3, eval_every=5))
+    first, last = np.array(res.curves["val"][0]), np.array(res.curves["val"][-1])
+    assert (last < first).all()
+
+
+def test_training_a_subset_of_folds_gives_those_folds():
+    data = toy_data()
+    res = train_folds(data, [2], TrainConfig(epochs=2))
+    assert res.folds == [2] and len(res.states) == 1
+
+
+@pytest.mark.parametrize("folds", ["0,1", "all"])
+def test_parse_folds(folds):
+    from pixel2gene.steps.train import parse_folds
+    assert parse_folds(folds, 3) == ([0, 1] if folds != "all" else [0, 1, 2])
