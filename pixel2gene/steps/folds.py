@@ -1,7 +1,7 @@
 """Training set of one measured sample: bins -> superpixel disks, QC, spatial folds."""
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Optional
 
 import numpy as np
 import pandas as pd
@@ -31,12 +31,14 @@ class Args:
     qc: Literal["auto", "on", "off"] = field(default="auto", metadata=dict(
         help="drop low-count bins per histology cluster (auto: on for bins/cells up to 16 µm)"))
     seed: int = field(default=0, metadata=dict(help="seed for clustering and fold assignment"))
+    counts: Optional[str] = field(default=None, metadata=dict(
+        help="counts table (default: the one p2g-rescale validated, as recorded in sample.json)"))
 
 
 def run(args: Args) -> Path:
     out = Path(args.out)
     sample = read_json(Path(args.rescaled) / "sample.json")
-    params = {k: (str(Path(v).resolve()) if k in ("rescaled", "mask", "features", "genes") else v)
+    params = {k: (str(Path(v).resolve()) if k in ("rescaled", "mask", "features", "genes", "counts") and v else v)
               for k, v in vars(args).items() if k != "out"}
     if finished(out, params):
         say(f"folds {sample['name']}: reusing {out}")
@@ -46,10 +48,11 @@ def run(args: Args) -> Path:
     if args.n_folds < 1:
         raise InputError("--n-folds", f"{args.n_folds} folds", "use 1 or more folds")
     genes = (Path(args.genes) / "gene-names.txt").read_text().split()
-    counts = read_counts(sample["files"]["counts"])
+    counts_path = args.counts or sample["files"]["counts"]
+    counts = read_counts(counts_path)
     missing = [g for g in genes if g not in counts.columns]
     if missing:
-        raise InputError(sample["files"]["counts"], f"{len(missing)} selected genes are not measured "
+        raise InputError(counts_path, f"{len(missing)} selected genes are not measured "
                          f"(first: {missing[0]})", "select genes from all training samples together")
     locs = pd.read_parquet(Path(args.rescaled) / "locs.parquet")
     mask = load_npy(Path(args.mask) / "mask.npy")

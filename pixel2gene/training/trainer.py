@@ -112,7 +112,7 @@ def _validate(model, x_all, valid, target, val_sets, dev):
             continue
         x = x_all[idx].float()  # (b, K, C)
         w = valid_t[idx].float()
-        pred = model(x.view(1, -1, x.shape[-1]), model=m).view(len(idx), x.shape[1], -1)
+        pred = model(x.reshape(1, -1, x.shape[-1]), model=m).view(len(idx), x.shape[1], -1)
         mean = (pred * w[..., None]).sum(1) / w.sum(1, keepdim=True)
         out.append(float(((mean - target[idx]) ** 2).mean()))
     return out
