@@ -24,6 +24,8 @@ WEIGHT_PACKAGES = {
 }
 # (image px per network px, strides tapped, network tile side, margin) per pass
 DEFAULT_PASSES = ((2, (8, 16, 32), 1024, 128), (8, (16, 32), 512, 128))
+# test-time flips averaged (dims of an NCHW batch): none, mirror, or all four
+FLIP_SETS = {1: [()], 2: [(), (3,)], 4: [(), (3,), (2,), (2, 3)]}
 
 
 def load_lite_weights(variant: str, weights_path=None):
@@ -39,7 +41,8 @@ def load_lite_weights(variant: str, weights_path=None):
 
 
 class EfficientNetLiteEncoder(Encoder):
-    def __init__(self, variant="lite0", passes=DEFAULT_PASSES, weights=None, random_init=False, batch=None):
+    def __init__(self, variant="lite0", passes=DEFAULT_PASSES, weights=None, random_init=False, batch=None,
+                 flips=1):
         self.name = f"effnet-{variant}"
         state = load_lite_weights(variant, weights)
         if random_init:  # tests and timing only: same shapes, untrained values
@@ -49,6 +52,9 @@ class EfficientNetLiteEncoder(Encoder):
         self.net = EfficientNetLiteTrunk.from_state_dict(state)
         self.passes = passes
         self.batch = batch
+        if flips not in (1, 2, 4):
+            raise ValueError("flips must be 1 (none), 2 (+ mirror) or 4 (+ vertical, + both)")
+        self.flips = flips
         self._taps = [[last_block_of_stride(self.net, s) for s in strides] for _, strides, _, _ in passes]
 
     @property
@@ -60,8 +66,8 @@ class EfficientNetLiteEncoder(Encoder):
         return names
 
     def describe(self):
-        return {"name": self.name, "passes": [list(map(lambda v: list(v) if isinstance(v, tuple) else v, p))
-                                              for p in self.passes]}
+        return {"name": self.name, "flips": self.flips,
+                "passes": [[list(v) if isinstance(v, tuple) else v for v in p] for p in self.passes]}
 
     def extract(self, ctx: ExtractContext, out: np.ndarray) -> None:
         device = torch.device(ctx.device)
@@ -111,21 +117,37 @@ class EfficientNetLiteEncoder(Encoder):
                 x = x.to(device, non_blocking=True).float().sub_(127.5).div_(127.5)
                 x = x.contiguous(memory_format=torch.channels_last)
                 with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                    maps = net(x, taps)
-                    grid_maps = [self._to_grid(a.float(), s, g, m, core) for a, s in zip(maps, strides)]
-                    feats = torch.cat(grid_maps, 1).permute(0, 2, 3, 1).to(torch.float16).cpu().numpy()
+                    total = None
+                    for dims in FLIP_SETS[self.flips]:
+                        maps = net(x.flip(dims) if dims else x, taps)
+                        grid = torch.cat([self._to_grid(a.float(), s, g, m, core, dims)
+                                          for a, s in zip(maps, strides)], 1)
+                        total = grid if total is None else total + grid
+                    feats = (total / self.flips).permute(0, 2, 3, 1).to(torch.float16).cpu().numpy()
                 yield group, feats
 
     @staticmethod
-    def _to_grid(a, s, g, m, core):
-        """Bring a stride-s map to grid stride g, undo the conv centring shift, crop the core."""
-        if s > g:
-            a = F.interpolate(a, scale_factor=s // g, mode="bilinear", align_corners=False)
-        elif s < g:
-            a = F.avg_pool2d(a, g // s)
-        shift = s // (2 * g)  # stride-s cells are centred s/2 px before the cell they cover
-        start = m + shift
-        return a[:, :, start:start + core, start:start + core]
+    def _to_grid(a, s, g, m, core, flipped=()):
+        """Sample a stride-s map at the centres of the core's superpixels (grid stride g, margin m cells).
+
+        With odd kernels and 'same' padding, cell u of a stride-s map is centred
+        on input pixel u*s; once a flipped input's map is flipped back, cell u
+        is centred on pixel u*s + s - 1. Sampling at exact positions keeps every
+        scale and every flip aligned to the same superpixel, so features do not
+        depend on where a tile starts.
+        """
+        if flipped:
+            a = a.flip(flipped)
+        centres = (torch.arange(core, device=a.device, dtype=torch.float32) + m + 0.5) * g - 0.5
+
+        def axis(dim):
+            offset = s - 1 if dim in flipped else 0
+            u = (centres - offset) / s
+            return 2 * u / (a.shape[dim] - 1) - 1  # grid_sample's align_corners=True coordinates
+
+        gy, gx = torch.meshgrid(axis(2), axis(3), indexing="ij")
+        grid = torch.stack([gx, gy], -1).expand(a.shape[0], -1, -1, -1)
+        return F.grid_sample(a, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
 @register_encoder("effnet-lite0")
