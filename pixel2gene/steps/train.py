@@ -16,7 +16,7 @@ from ..pipeline.reuse import StepOutput, finished
 from ..training.data import load_trainsets
 from ..training.trainer import TrainConfig, train_folds
 
-DEFAULT_EPOCHS = 400
+DEFAULT_EPOCHS = 100
 
 
 @dataclass
@@ -25,7 +25,7 @@ class Args:
     out: str = field(metadata=dict(help="output directory of this step"))
     folds: str = field(default="all", metadata=dict(help="folds to train here: 'all' or a list like 0,1,2"))
     epochs: int = field(default=DEFAULT_EPOCHS, metadata=dict(help="passes over the training bins"))
-    batch: int = field(default=0, metadata=dict(help="bins per step (0: min(128, n/16))"))
+    batch: int = field(default=0, metadata=dict(help="bins per step (0: min(128, max(32, n/16)))"))
     lr: float = field(default=0.0, metadata=dict(help="Adam learning rate (0: by number of bins)"))
     superpixels_per_bin: int = field(default=16, metadata=dict(
         help="superpixels sampled from each bin's disk per step"))
