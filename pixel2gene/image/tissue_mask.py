@@ -33,13 +33,25 @@ def detect_tissue(rgb: np.ndarray, texture: np.ndarray, min_island: int = 20) ->
     od = optical_density(rgb)
     sat = rgb.max(-1) - rgb.min(-1)
     threshold = float(np.clip(otsu(od[np.isfinite(od)]), OD_FLOOR, OD_CEIL))
-    tissue = (od > threshold) & ((sat > 0.04) | (texture > 0.04))
+    stained = (sat > 0.04) | (texture > 0.04)
+    strong = (od > threshold) & stained
+    # hysteresis: pale tissue (loose stroma, fat, sparse cells) is kept where it touches clear tissue
+    weak = (od > max(OD_FLOOR / 2, threshold / 2)) & stained
+    tissue = strong | _connected_to(weak, strong)
     tissue &= ~((rgb.mean(-1) < 0.12) & (sat < 0.1))  # black debris, pen, scanner edges
     m = tissue.astype(np.uint8)
     kernel = np.ones((3, 3), np.uint8)
     m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, kernel)
     m = cv2.morphologyEx(m, cv2.MORPH_OPEN, kernel)
     return fill_small_holes(remove_small_islands(m.astype(bool), min_island), 4 * min_island)
+
+
+def _connected_to(candidates: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    n, labels = cv2.connectedComponents((candidates | seeds).astype(np.uint8), connectivity=8)
+    hit = np.zeros(n, bool)
+    hit[np.unique(labels[seeds])] = True
+    hit[0] = False
+    return hit[labels]
 
 
 def remove_small_islands(mask: np.ndarray, min_size: int) -> np.ndarray:
