@@ -13,7 +13,7 @@ from ..io.outputs import load_npy, read_json, write_json
 from ..pipeline.progress import Progress, say
 from ..pipeline.reuse import StepOutput, finished
 
-DEFAULT_ENCODER = "effnet-lite0"
+DEFAULT_ENCODER = "effnet-lite2"
 
 
 @dataclass
