@@ -2,7 +2,6 @@
 from pathlib import Path
 from typing import List
 
-import numpy as np
 import torch
 
 from ..errors import InputError
@@ -47,7 +46,3 @@ class ModelSet:
     @property
     def genes(self):
         return self.info["genes"]
-
-    def unscale(self, y: np.ndarray) -> np.ndarray:
-        span = np.where(self.gene_max > self.gene_min, self.gene_max - self.gene_min, 1.0)
-        return y * span + self.gene_min

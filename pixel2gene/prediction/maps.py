@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.outputs import load_npy
+from ..io.outputs import load_npy, read_json
 
 UNSAFE = re.compile(r"[/\\\x00]")
 
@@ -17,7 +17,6 @@ def gene_filename(gene: str) -> str:
 
 def mean_over_folds(pred_dirs):
     """Sum the (G, n_tissue) partial sums of several predict outputs; returns (sums, n_models)."""
-    from ..io.outputs import read_json
     total, n = None, 0
     for d in map(Path, pred_dirs):
         part = load_npy(d / "pred-sum.npy", mmap=True)

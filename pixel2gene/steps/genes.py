@@ -5,7 +5,7 @@ from typing import List, Optional
 
 from ..errors import InputError
 from ..genes.select import rank_genes, select_genes
-from ..io.outputs import atomic_file, write_json
+from ..io.outputs import write_json
 from ..io.tables import read_counts
 from ..pipeline.progress import say
 from ..pipeline.reuse import StepOutput, finished

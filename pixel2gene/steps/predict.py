@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..io.outputs import load_npy, read_json, write_json
+from ..io.outputs import load_npy, write_json
 from ..model.checkpoint import ModelSet
 from ..pipeline.progress import Progress, say
 from ..pipeline.reuse import StepOutput, finished

@@ -9,6 +9,7 @@ from .. import __version__
 from ..errors import InputError
 from ..image.rescale import rescale_image
 from ..io.image_reader import ImageReader
+from ..io.outputs import write_json
 from ..io.sample import locate
 from ..io.scalars import read_positive_number
 from ..io.tables import match_ids, read_counts, read_locations
@@ -61,7 +62,6 @@ def run(args: Args) -> Path:
             scaled = pd.DataFrame({"x": locs.x * scale, "y": locs.y * scale}, index=locs.index)
             scaled.index.name = "id"
             scaled.to_parquet(tmp / "locs.parquet")
-        from ..io.outputs import write_json
         write_json(tmp / "sample.json", {
             "name": files.name, "prefix": files.prefix, "measured": files.is_measured,
             "files": {k: str(v) for k, v in vars(files).items() if isinstance(v, Path)},
