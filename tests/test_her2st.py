@@ -6,6 +6,7 @@ scorer's `floor` command prints for it by at least 0.05 (composition r,
 top 100 genes).
 """
 import json
+import shutil
 import subprocess
 import sys
 
@@ -30,14 +31,16 @@ def bench(*args):
 def inference(tmp_path_factory):
     out = tmp_path_factory.mktemp("her2st-inference")
     run_tool("p2g-run", "--train", DATA / "C2/", "--predict", DATA / "C3/", "--predict", DATA / "C4/", "--outdir", out)
-    return out
+    yield out
+    shutil.rmtree(out, ignore_errors=True)  # about 15 GB of features and maps
 
 
 @pytest.fixture(scope="module")
 def enhancement(tmp_path_factory):
     out = tmp_path_factory.mktemp("her2st-enhancement")
     run_tool("p2g-run", "--train", DATA / "C2-fold0/", "--predict", DATA / "C2-fold0/", "--outdir", out)
-    return out
+    yield out
+    shutil.rmtree(out, ignore_errors=True)
 
 
 @pytest.mark.parametrize("section", ["C3", "C4"])
