@@ -15,21 +15,19 @@ def gene_filename(gene: str) -> str:
     return "_" + name if name in (".", "..") else name
 
 
-def mean_over_folds(pred_dirs):
-    """Sum the (G, n_tissue) partial sums of several predict outputs; returns (sums, n_models)."""
-    total, n = None, 0
-    for d in map(Path, pred_dirs):
-        part = load_npy(d / "pred-sum.npy", mmap=True)
-        n += read_json(d / "pred.json")["n_models"]
-        total = np.array(part) if total is None else total + part
-    return total, n
+def open_partials(pred_dirs):
+    """The (G, n_tissue) partial sums of several predict outputs, as memmaps, and the model count."""
+    parts = [load_npy(Path(d) / "pred-sum.npy", mmap=True) for d in pred_dirs]
+    n_models = sum(read_json(Path(d) / "pred.json")["n_models"] for d in pred_dirs)
+    return parts, n_models
 
 
-def write_gene_maps(out_dir: Path, genes, sums, n_models: int, mask: np.ndarray, progress=None):
+def write_gene_maps(out_dir: Path, genes, parts, n_models: int, mask: np.ndarray, progress=None):
+    """One map per gene; each gene's row is read from every partial, never all genes at once."""
     out_dir.mkdir(parents=True, exist_ok=True)
     grid = np.full(mask.shape, np.nan, np.float32)
     for g, gene in enumerate(genes):
-        grid[mask] = sums[g] / n_models
+        grid[mask] = sum(np.asarray(p[g], np.float32) for p in parts) / n_models
         np.save(out_dir / f"{gene_filename(gene)}.npy", grid, allow_pickle=False)
         if progress:
             progress(g + 1, len(genes))

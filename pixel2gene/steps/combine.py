@@ -12,7 +12,7 @@ from ..errors import InputError
 from ..io.outputs import load_npy, read_json, write_json
 from ..pipeline.progress import Progress, say
 from ..pipeline.reuse import StepOutput, finished
-from ..prediction.maps import mean_over_folds, write_gene_maps
+from ..prediction.maps import open_partials, write_gene_maps
 
 
 @dataclass
@@ -49,13 +49,13 @@ def run(args: Args) -> Path:
         genes = g
     sample = read_json(Path(args.rescaled) / "sample.json")
     mask = load_npy(Path(args.mask) / "mask.npy")
-    sums, n_models = mean_over_folds(args.pred)
-    if sums.shape[1] != int(mask.sum()):
+    parts, n_models = open_partials(args.pred)
+    if any(p.shape != (len(genes), int(mask.sum())) for p in parts):
         raise InputError(args.pred[0], "prediction does not match this sample's tissue mask",
                          "predict with the same p2g-mask output")
     say(f"combine {sample['name']}: {n_models} fold predictions -> {len(genes)} gene maps")
     with StepOutput(out, params, "combine") as tmp:
-        write_gene_maps(tmp / "cnts-super", genes, sums, n_models, mask, Progress(f"combine {sample['name']}"))
+        write_gene_maps(tmp / "cnts-super", genes, parts, n_models, mask, Progress(f"combine {sample['name']}"))
         (tmp / "gene-names.txt").write_text("\n".join(genes) + "\n")
         np.save(tmp / "mask.npy", mask, allow_pickle=False)
         mask_png = Path(args.mask) / "mask.png"
