@@ -93,9 +93,6 @@ class _TiffRows:
                              "check the file is a complete TIFF/BigTIFF/OME-TIFF") from None
         self.path = path
         self._page = page
-        shape = page.shape
-        if page.planarconfig == 2 and len(shape) == 3:  # separate planes: (S, H, W)
-            shape = (shape[1], shape[2], shape[0])
         self.shape = (int(page.imagelength), int(page.imagewidth))
         self._samples = int(page.samplesperpixel)
         self._seg_h = int(page.tilelength) if page.is_tiled else int(page.rowsperstrip or page.imagelength)

@@ -5,6 +5,7 @@ import torch
 from ..features.store import standardise
 from ..model.checkpoint import ModelSet
 from ..model.mlp import StackedMLP
+from ..training.trainer import gene_span
 
 CHUNK = 8192
 
@@ -16,19 +17,19 @@ def predict_sum(features, mask, mean, std, models: ModelSet, out: np.ndarray, de
     net = StackedMLP.from_states(models.states).to(dev).eval()
     rows = np.flatnonzero(mask.any(1))
     done, total = 0, int(mask.sum())
-    span = torch.from_numpy(np.where(models.gene_max > models.gene_min,
-                                     models.gene_max - models.gene_min, 1.0).astype(np.float32)).to(dev)
+    span = torch.from_numpy(gene_span(models.gene_min, models.gene_max)).to(dev)
     low = torch.from_numpy(models.gene_min.astype(np.float32)).to(dev)
-    buf = []
+    buf, buffered = [], 0
     for i in rows:  # row by row keeps memory flat on whole slides
         buf.append(np.asarray(features[i][mask[i]]))
-        if sum(len(b) for b in buf) >= CHUNK or i == rows[-1]:
+        buffered += len(buf[-1])
+        if buffered >= CHUNK or i == rows[-1]:
             x = torch.from_numpy(standardise(np.concatenate(buf), mean, std)).to(dev)
             y = net(x.expand(net.n_models, -1, -1)) * span + low
             y = torch.clamp(y, min=0).sum(0)  # counts cannot be negative after unscaling
             out[:, done:done + len(x)] = y.T.cpu().numpy()
             done += len(x)
-            buf = []
+            buf, buffered = [], 0
             if progress:
                 progress(done, total)
     return net.n_models

@@ -68,12 +68,12 @@ def run(args: Args) -> Path:
     y = counts.loc[locs.index, genes].to_numpy(np.float32)
     totals = counts.loc[locs.index].to_numpy(np.float32).sum(1)
     flat = feats.reshape(-1, feats.shape[2])
-    centre = np.array([flat[row[0]] for row in index[on_tissue]])
+    anchor = flat[index[on_tissue, 0]]  # one tissue superpixel of each bin, for its histology cluster
     use_qc = args.qc == "on" or (args.qc == "auto" and sample["diameter_px"] <= QC_AUTO_MAX_DIAMETER)
     keep = on_tissue.copy()
     cluster = np.full(len(locs), -1)
     if use_qc:
-        k, cl = qc_keep(standardise(centre, mean, std), totals[on_tissue], seed=args.seed)
+        k, cl = qc_keep(standardise(anchor, mean, std), totals[on_tissue], seed=args.seed)
         keep[on_tissue] = k
         cluster[on_tissue] = cl
     folds = block_folds(locs[["x", "y"]].to_numpy(), args.n_folds, seed=args.seed)

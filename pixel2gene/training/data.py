@@ -6,6 +6,7 @@ from typing import List
 import numpy as np
 
 from ..errors import InputError
+from ..features.store import standardise
 from ..io.outputs import load_npy, read_json
 
 
@@ -22,8 +23,8 @@ class TrainData:
 
 def standardise_f16(x, mean, std):
     out = np.empty(x.shape, np.float16)
-    for s in range(0, len(x), 1024):
-        out[s:s + 1024] = (x[s:s + 1024].astype(np.float32) - mean) / np.maximum(std, 1e-6)
+    for s in range(0, len(x), 1024):  # chunks: never a float32 copy of the whole set
+        out[s:s + 1024] = standardise(x[s:s + 1024], mean, std)
     return out
 
 

@@ -39,6 +39,11 @@ class TrainResult:
     config: dict = field(default_factory=dict)
 
 
+def gene_span(gene_min: np.ndarray, gene_max: np.ndarray) -> np.ndarray:
+    """Per-gene scale of the min-max targets (1 for genes that never vary)."""
+    return np.where(gene_max > gene_min, gene_max - gene_min, 1.0).astype(np.float32)
+
+
 def default_lr(n_bins: int) -> float:
     """The reference's schedule by data size, but 3e-4 for small sets, where the batch is larger (below)."""
     return 3e-4 if n_bins < 10_000 else (1e-5 if n_bins <= 500_000 else 1e-6)
@@ -63,10 +68,10 @@ def train_folds(data: TrainData, folds: List[int], cfg: TrainConfig, device: str
     n, k, c = data.features.shape
     gene_min = data.density.min(0)
     gene_max = data.density.max(0)
-    span = np.where(gene_max > gene_min, gene_max - gene_min, 1.0).astype(np.float32)
-    target = torch.from_numpy((data.density - gene_min) / span).to(dev)
+    target = torch.from_numpy((data.density - gene_min) / gene_span(gene_min, gene_max)).to(dev)
     x_all = torch.from_numpy(data.features).to(dev)
-    n_valid = torch.from_numpy(data.valid.sum(1)).to(dev)
+    valid = torch.from_numpy(data.valid).to(dev)
+    n_valid = valid.sum(1)
     fold = torch.from_numpy(data.fold).to(dev)
     train_sets = [torch.nonzero(fold != f).ravel() if data.n_folds > 1 else torch.arange(n, device=dev)
                   for f in folds]
@@ -96,7 +101,7 @@ def train_folds(data: TrainData, folds: List[int], cfg: TrainConfig, device: str
         if step % eval_every == 0 or step == steps:
             curves["step"].append(step)
             curves["train"].append((running / eval_every).cpu().tolist())
-            curves["val"].append(_validate(model, x_all, data.valid, target, val_sets, dev))
+            curves["val"].append(_validate(model, x_all, valid, target, val_sets))
             running.zero_()
             if progress:
                 progress(step, steps)
@@ -106,15 +111,14 @@ def train_folds(data: TrainData, folds: List[int], cfg: TrainConfig, device: str
 
 
 @torch.no_grad()
-def _validate(model, x_all, valid, target, val_sets, dev):
+def _validate(model, x_all, valid, target, val_sets):
     out = []
-    valid_t = torch.from_numpy(valid).to(dev)
     for m, idx in enumerate(val_sets):
         if len(idx) == 0:
             out.append(None)
             continue
         x = x_all[idx].float()  # (b, K, C)
-        w = valid_t[idx].float()
+        w = valid[idx].float()
         pred = model(x.reshape(1, -1, x.shape[-1]), model=m).view(len(idx), x.shape[1], -1)
         mean = (pred * w[..., None]).sum(1) / w.sum(1, keepdim=True)
         out.append(float(((mean - target[idx]) ** 2).mean()))
