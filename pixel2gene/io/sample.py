@@ -64,3 +64,25 @@ def locate(prefix: str, need_counts: bool = False) -> SampleFiles:
                        pixel_size_raw=Path(prefix + "pixel-size-raw.txt"),
                        pixel_size=Path(prefix + "pixel-size.txt"),
                        counts=counts, locs=locs)
+
+
+@dataclass(frozen=True)
+class TruthFiles:
+    counts: Path
+    locs: Path
+    diameter_um: Optional[float]
+
+
+def locate_truth(prefix: str) -> TruthFiles:
+    """Measured truth for a section in the seed layout: cnts.* and locs-raw.* (+ optional radius-raw.txt)."""
+    from .scalars import read_positive_number
+    prefix = str(prefix)
+    if Path(prefix).is_dir() and not prefix.endswith("/"):
+        prefix += "/"
+    counts = _first_existing(prefix, "cnts", TABLE_SUFFIXES)
+    locs = _first_existing(prefix, "locs-raw", TABLE_SUFFIXES)
+    if counts is None or locs is None:
+        raise InputError(prefix + ("cnts.tsv" if counts is None else "locs-raw.tsv"), "truth file is missing",
+                         "give a prefix holding cnts.tsv|tsv.gz|parquet and locs-raw.tsv of the measured bins")
+    radius = Path(prefix + "radius-raw.txt")
+    return TruthFiles(counts, locs, read_positive_number(radius) if radius.is_file() else None)

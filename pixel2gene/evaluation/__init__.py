@@ -1,0 +1,1 @@
+"""Accuracy against measured truth: bin-level correlations, map SSIM, RMSE."""

@@ -1,0 +1,58 @@
+"""Per-gene accuracy metrics over bins (rows) x genes (columns).
+
+Constant columns have no correlation; they come out NaN and are left out of
+the means rather than counted as zero.
+"""
+import cv2
+import numpy as np
+import pandas as pd
+
+
+def pearson(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    p = pred - pred.mean(0)
+    t = truth - truth.mean(0)
+    denom = np.sqrt((p * p).sum(0) * (t * t).sum(0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (p * t).sum(0) / denom
+    return np.where(denom > 0, r, np.nan)
+
+
+def spearman(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    rank = lambda a: pd.DataFrame(a).rank(axis=0).to_numpy(np.float64)  # ties share their mean rank
+    return pearson(rank(pred), rank(truth))
+
+
+def rmse(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    return np.sqrt(((pred - truth) ** 2).mean(0))
+
+
+def composition(a: np.ndarray) -> np.ndarray:
+    """Each bin's counts as fractions of its total: removes depth, keeps what differs between genes."""
+    total = a.sum(1, keepdims=True)
+    return np.divide(a, total, out=np.zeros_like(a), where=total > 0)
+
+
+def minmax(a: np.ndarray, region: np.ndarray) -> np.ndarray:
+    lo, hi = a[region].min(), a[region].max()
+    out = np.zeros(a.shape, np.float64)
+    if hi > lo:
+        out[region] = (a[region] - lo) / (hi - lo)
+    return out
+
+
+def ssim(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
+    """SSIM of two maps min-max scaled inside `region`, averaged over `region`.
+
+    Gaussian window (sigma 1.5, 11 px) and constants K1=0.01, K2=0.03 with a
+    data range of 1, as in Wang et al. 2004 and the spatial-omics papers
+    that score super-resolved maps this way.
+    """
+    x, y = minmax(a, region), minmax(b, region)
+    blur = lambda m: cv2.GaussianBlur(m, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
+    mx, my = blur(x), blur(y)
+    vx = blur(x * x) - mx * mx
+    vy = blur(y * y) - my * my
+    cxy = blur(x * y) - mx * my
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return float(s[region].mean())

@@ -1,0 +1,35 @@
+"""Per-gene metrics table and its summary from predicted and measured bin counts."""
+import numpy as np
+import pandas as pd
+
+from .metrics import composition, pearson, rmse, spearman, ssim
+from .truth import Bins
+
+TOP = 100  # the summary's "top genes": the most measured, as benchmarks in the field report
+
+
+def evaluate(bins: Bins, pred: np.ndarray, shape) -> pd.DataFrame:
+    """One row per gene: Pearson, Spearman, composition Pearson, RMSE over bins; SSIM of painted maps."""
+    truth = bins.counts
+    region = bins.region(shape)
+    table = pd.DataFrame({
+        "gene": bins.genes,
+        "pearson": pearson(pred, truth),
+        "spearman": spearman(pred, truth),
+        "pearson_composition": pearson(composition(pred), composition(truth)),
+        "ssim": [ssim(bins.paint(pred[:, g], shape), bins.paint(truth[:, g], shape), region)
+                 for g in range(truth.shape[1])],
+        "rmse": rmse(pred, truth),
+        "truth_total": truth.sum(0),
+        "predicted_total": pred.sum(0),
+    })
+    return table.sort_values("truth_total", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def summarise(table: pd.DataFrame, n_bins: int) -> dict:
+    metrics = ["pearson", "spearman", "pearson_composition", "ssim", "rmse"]
+    top = table.head(TOP)
+    mean = lambda t, m: None if t[m].isna().all() else round(float(np.nanmean(t[m])), 4)
+    return {"n_bins": int(n_bins), "n_genes": int(len(table)),
+            "mean": {m: mean(table, m) for m in metrics},
+            f"mean_top{TOP}": {m: mean(top, m) for m in metrics}}

@@ -1,0 +1,66 @@
+"""Truth bins and the predictions summed over them, on the superpixel grid."""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..io.outputs import load_npy
+from ..io.tables import match_ids, read_counts, read_locations
+from ..prediction.maps import gene_filename
+from ..training.disks import gather_disks
+
+
+class Bins:
+    """Measured bins of one sample with their tissue superpixels.
+
+    counts (n, G) are the measured counts of `genes`; index (n, K) the flat
+    grid positions of each bin's tissue superpixels (-1 padded).
+    """
+
+    def __init__(self, ids, counts, genes, index):
+        self.ids, self.counts, self.genes, self.index = list(ids), counts, list(genes), index
+
+    def paint(self, values: np.ndarray, shape) -> np.ndarray:
+        """Each bin's value over its superpixels: a map comparable to a predicted one."""
+        out = np.zeros(int(np.prod(shape)), np.float64)
+        n = (self.index >= 0).sum(1)
+        rows = np.repeat(np.arange(len(values)), n)
+        out[self.index[self.index >= 0]] = values[rows]
+        return out.reshape(shape)
+
+    def region(self, shape) -> np.ndarray:
+        covered = np.zeros(int(np.prod(shape)), bool)
+        covered[self.index[self.index >= 0]] = True
+        return covered.reshape(shape)
+
+
+def load_truth(counts_path, locs_path, scale: float, diameter_px: float, mask: np.ndarray, raw_shape=None) -> Bins:
+    """A truth file of bins/spots (locations in he-raw pixels) placed on this sample's grid."""
+    counts = read_counts(counts_path)
+    locs = match_ids(counts, read_locations(locs_path, raw_shape), counts_path, locs_path)
+    xy = locs[["x", "y"]].to_numpy(np.float64) * scale
+    index, n_tissue, _ = gather_disks(xy, diameter_px, mask)
+    keep = n_tissue > 0
+    if not keep.any():
+        raise InputError(locs_path, "no truth bin falls on the tissue of this sample",
+                         "give truth locations in pixels of this sample's he-raw image")
+    counts = counts.loc[locs.index[keep]]
+    return Bins(counts.index, counts.to_numpy(np.float64), counts.columns, index[keep])
+
+
+def predicted_bin_counts(result_dir: Path, genes, bins: Bins) -> np.ndarray:
+    """(n, G) predicted counts of each bin: the sum of its superpixels' predictions."""
+    valid = bins.index >= 0
+    flat_index = np.where(valid, bins.index, 0)
+    out = np.zeros((len(bins.ids), len(genes)), np.float64)
+    for g, gene in enumerate(genes):
+        grid = load_npy(Path(result_dir) / "cnts-super" / f"{gene_filename(gene)}.npy", mmap=True).ravel()
+        out[:, g] = np.where(valid, np.nan_to_num(grid[flat_index]), 0).sum(1)
+    return out
+
+
+def restrict(bins: Bins, genes) -> Bins:
+    """The same bins with only `genes` (in that order) as columns."""
+    pos = pd.Index(bins.genes).get_indexer(genes)
+    return Bins(bins.ids, bins.counts[:, pos], genes, bins.index)

@@ -1,0 +1,100 @@
+"""Score predictions against measured truth: per-gene metrics TSV and a summary.
+
+Two kinds of truth: a file of bins/spots measured on this section (e.g. a
+held-out block, or a reference assay on the same slide), or the training
+sample's own bins, each predicted by the fold model that held it out.
+"""
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+
+from ..errors import InputError
+from ..evaluation.crossval import out_of_fold
+from ..evaluation.report import TOP, evaluate, summarise
+from ..evaluation.truth import load_truth, predicted_bin_counts, restrict
+from ..io.outputs import load_npy, read_json, write_json
+from ..model.checkpoint import ModelSet
+from ..pipeline.progress import say
+from ..pipeline.reuse import StepOutput, finished
+
+
+@dataclass
+class Args:
+    rescaled: str = field(metadata=dict(help="output directory of p2g-rescale for this sample"))
+    mask: str = field(metadata=dict(help="output directory of p2g-mask for this sample"))
+    out: str = field(metadata=dict(help="output directory: metrics.tsv and summary.json"))
+    result: Optional[str] = field(default=None, metadata=dict(
+        help="the sample's p2g-combine output (needed with --truth-counts)"))
+    truth_counts: Optional[str] = field(default=None, metadata=dict(
+        help="measured counts of bins/spots on this section (rows bins, columns genes)"))
+    truth_locs: Optional[str] = field(default=None, metadata=dict(
+        help="their centres in pixels of he-raw (columns x, y)"))
+    truth_diameter_um: float = field(default=0.0, metadata=dict(
+        help="their diameter in µm (0: the sample's radius-raw.txt)"))
+    folds: Optional[str] = field(default=None, metadata=dict(
+        help="p2g-folds output of this training sample: score each bin with the model that held it out"))
+    model: List[str] = field(default_factory=list, metadata=dict(
+        nargs="*", help="p2g-train outputs (with --folds)"))
+    device: str = field(default="cpu", metadata=dict(help="cpu, cuda or cuda:N"))
+
+
+def _mode(args: Args) -> str:
+    if args.truth_counts or args.truth_locs:
+        if not (args.truth_counts and args.truth_locs and args.result):
+            raise InputError("--truth-counts", "a truth file needs its counts, its locations and the prediction",
+                             "give --truth-counts, --truth-locs and --result together")
+        if args.folds:
+            raise InputError("--folds", "two kinds of truth at once", "run p2g-evaluate once for each")
+        return "truth-file"
+    if args.folds:
+        if not args.model:
+            raise InputError("--folds", "held-out scoring needs the fold models", "give --model DIR (p2g-train output)")
+        return "held-out-folds"
+    raise InputError("--truth-counts", "no truth given", "give --truth-counts/--truth-locs, or --folds with --model")
+
+
+def _truth_file(args: Args, sample: dict, mask: np.ndarray):
+    diameter_um = args.truth_diameter_um or sample["diameter_um"]
+    if not diameter_um or diameter_um <= 0:
+        raise InputError(args.truth_locs, "the truth bins' size is unknown",
+                         "give --truth-diameter-um or a radius-raw.txt beside the sample")
+    bins = load_truth(args.truth_counts, args.truth_locs, sample["scale"], diameter_um / sample["pixel_size"],
+                      mask, sample["raw_shape"])
+    genes = (Path(args.result) / "gene-names.txt").read_text().split()
+    common = [g for g in genes if g in set(bins.genes)]
+    if not common:
+        raise InputError(args.truth_counts, "no predicted gene is in the truth table",
+                         "give truth counts with gene names as columns")
+    bins = restrict(bins, common)
+    return bins, predicted_bin_counts(Path(args.result), common, bins)
+
+
+def run(args: Args) -> Path:
+    out = Path(args.out)
+    params = {k: (str(Path(v).resolve()) if isinstance(v, str) and k not in ("device",) and v else v)
+              for k, v in vars(args).items() if k not in ("out", "device")}
+    params["model"] = [str(Path(m).resolve()) for m in args.model]
+    if finished(out, params):
+        say(f"evaluate: reusing {out}")
+        return out
+    mode = _mode(args)
+    t0 = time.time()
+    sample = read_json(Path(args.rescaled) / "sample.json")
+    mask = load_npy(Path(args.mask) / "mask.npy")
+    if mode == "truth-file":
+        bins, pred = _truth_file(args, sample, mask)
+    else:
+        bins, pred = out_of_fold(args.folds, ModelSet(args.model), mask, args.device)
+    table = evaluate(bins, pred, mask.shape)
+    summary = {"sample": sample["name"], "truth": mode, **summarise(table, len(bins.ids)),
+               "seconds": round(time.time() - t0, 2)}
+    top = summary[f"mean_top{TOP}"]
+    say(f"evaluate {sample['name']} ({mode}, {len(bins.ids)} bins, {len(table)} genes): top-{TOP} mean "
+        f"Pearson {top['pearson']}, Spearman {top['spearman']}, SSIM {top['ssim']}")
+    with StepOutput(out, params, "evaluate") as tmp:
+        table.to_csv(tmp / "metrics.tsv", sep="\t", index=False, float_format="%.5g")
+        write_json(tmp / "summary.json", summary)
+    return out
