@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..io.outputs import load_npy, write_json
+from ..io.outputs import load_npy, read_json, write_json
 from ..model.checkpoint import ModelSet
 from ..pipeline.progress import Progress, say
 from ..pipeline.reuse import StepOutput, finished
@@ -50,5 +50,8 @@ def run(args: Args) -> Path:
         sums.flush()
         del sums
         (tmp / "gene-names.txt").write_text("\n".join(genes) + "\n")
-        write_json(tmp / "pred.json", {"n_models": n, "folds": models.folds, "n_tissue": int(mask.sum())})
+        write_json(tmp / "pred.json", {
+            "n_models": n, "folds": models.folds, "n_tissue": int(mask.sum()),
+            "encoder": read_json(Path(args.features) / "features.json")["encoder"],
+            "training": {k: models.info.get(k) for k in ("samples", "n_folds", "config", "version")}})
     return out
