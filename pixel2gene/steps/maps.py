@@ -1,0 +1,73 @@
+"""PNG maps of a sample: an overview (H&E, tissue, QC, folds) and gene maps over the H&E."""
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional
+
+import pandas as pd
+
+from ..errors import InputError
+from ..io.outputs import load_npy, read_json, write_json
+from ..pipeline.progress import Progress, say
+from ..pipeline.reuse import StepOutput, finished
+from ..prediction.maps import gene_filename
+
+
+@dataclass
+class Args:
+    result: str = field(metadata=dict(help="the sample's p2g-combine output"))
+    rescaled: str = field(metadata=dict(help="output directory of p2g-rescale for this sample"))
+    out: str = field(metadata=dict(help="output directory for the PNGs"))
+    folds: Optional[str] = field(default=None, metadata=dict(
+        help="p2g-folds output of this sample (adds QC and fold panels to the overview)"))
+    genes: List[str] = field(default_factory=list, metadata=dict(nargs="*", help="genes to draw (besides --top)"))
+    top: int = field(default=12, metadata=dict(help="also draw the N genes with the highest training counts"))
+    map_px: int = field(default=900, metadata=dict(help="longest side of a gene map's H&E, in pixels"))
+
+
+def pick_genes(available, named, top):
+    unknown = [g for g in named if g not in set(available)]
+    if unknown:
+        raise InputError("--genes", f"gene '{unknown[0]}' was not predicted",
+                         "name genes from the result's gene-names.txt")
+    return list(dict.fromkeys(list(named) + list(available[:max(0, top)])))
+
+
+def run(args: Args) -> Path:
+    from ..figures.gene_map import draw_gene_map  # matplotlib loads only for the steps that draw
+    from ..figures.overview import draw_overview
+    from ..figures.thumbnail import thumbnail
+    out, result, rescaled = Path(args.out), Path(args.result), Path(args.rescaled)
+    params = {"result": str(result.resolve()), "rescaled": str(rescaled.resolve()),
+              "folds": str(Path(args.folds).resolve()) if args.folds else None,
+              "genes": args.genes, "top": args.top, "map_px": args.map_px}
+    if finished(out, params):
+        say(f"maps: reusing {out}")
+        return out
+    if not (result / "metadata.json").is_file():
+        raise InputError(result, "not a p2g-combine output", "give the sample's result directory")
+    if args.map_px < 64:
+        raise InputError("--map-px", f"{args.map_px} px is too small to read", "use 64 or more")
+    available = (result / "gene-names.txt").read_text().split()
+    genes = pick_genes(available, args.genes, args.top)
+    sample = read_json(rescaled / "sample.json")
+    mask = load_npy(result / "mask.npy")
+    units = "predicted counts per {:g} µm superpixel".format(16 * sample["pixel_size"])
+    bins = pd.read_parquet(Path(args.folds) / "bins.parquet") if args.folds else None
+    image = load_npy(rescaled / "image.npy", mmap=True)
+    say(f"maps {sample['name']}: overview + {len(genes)} gene maps")
+    with StepOutput(out, params, "maps") as tmp:
+        thumb, factor = thumbnail(image, sample["shape"], 800)
+        draw_overview(tmp / "overview.png", thumb, factor, factor * sample["pixel_size"], mask, bins,
+                      sample["name"])
+        thumb, factor = thumbnail(image, sample["shape"], args.map_px)
+        (tmp / "genes").mkdir()
+        drawn, progress = [], Progress(f"maps {sample['name']}")
+        for k, gene in enumerate(genes):
+            values = load_npy(result / "cnts-super" / f"{gene_filename(gene)}.npy")
+            name = f"genes/{gene_filename(gene)}.png"
+            vmin, vmax = draw_gene_map(tmp / name, thumb, factor, factor * sample["pixel_size"], values, gene, units)
+            drawn.append({"gene": gene, "file": name, "vmin": vmin, "vmax": vmax})
+            progress(k + 1, len(genes))
+        write_json(tmp / "maps.json", {"sample": sample["name"], "overview": "overview.png", "genes": drawn,
+                                       "units": units, "thumbnail_factor": factor})
+    return out
