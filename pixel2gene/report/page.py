@@ -1,0 +1,127 @@
+"""Assemble the report page: every image inlined, no script or style fetched from anywhere."""
+import base64
+import json
+import time
+from html import escape
+from pathlib import Path
+
+import pandas as pd
+
+from .curves import curves_svg
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
+header{background:#263238;color:#fff;padding:18px 28px}header h1{margin:0;font-size:22px}
+header p{margin:4px 0 0;color:#cfd8dc;font-size:13px}
+main{padding:8px 28px 40px;max-width:1500px}section{margin:26px 0}h2{font-size:18px;border-bottom:1px solid #ddd}
+.cards{display:flex;flex-wrap:wrap;gap:12px}.card{background:#fff;border:1px solid #e0e0e0;border-radius:6px;
+padding:10px 14px;min-width:130px}.card b{display:block;font-size:20px}.card span{font-size:12px;color:#666}
+table{border-collapse:collapse;font-size:13px;background:#fff}td,th{border:1px solid #e0e0e0;padding:3px 8px;
+text-align:right}th{background:#eceff1}td:first-child,th:first-child{text-align:left}
+.gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:14px}
+.gallery figure{margin:0;background:#fff;border:1px solid #e0e0e0;border-radius:6px;padding:6px}
+.gallery img,.wide img{width:100%;height:auto;display:block}.curves{display:flex;flex-wrap:wrap;gap:16px}
+pre{background:#fff;border:1px solid #e0e0e0;padding:10px;font-size:12px;overflow:auto;max-height:420px}
+.note{color:#666;font-size:12px}
+"""
+# Marks the page once every inlined image has decoded: the browser test reads it from the DOM.
+CHECK = """<script>window.addEventListener('load',function(){var i=[].slice.call(document.images);
+document.body.setAttribute('data-images',i.length);
+document.body.setAttribute('data-images-ok',i.every(function(m){return m.complete&&m.naturalWidth>0})?'yes':'no');});
+</script>"""
+
+
+def png_data(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def table_html(df: pd.DataFrame, digits=3) -> str:
+    head = "".join(f"<th>{escape(str(c))}</th>" for c in df.columns)
+    rows = []
+    for _, r in df.iterrows():
+        cells = "".join(f"<td>{escape(f'{v:.{digits}f}' if isinstance(v, float) else str(v))}</td>" for v in r)
+        rows.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def cards(items) -> str:
+    return '<div class="cards">' + "".join(
+        f'<div class="card"><b>{escape(str(v))}</b><span>{escape(k)}</span></div>' for k, v in items) + "</div>"
+
+
+def evaluation_section(evaluations) -> str:
+    if not evaluations:
+        return ('<p class="note">No truth was given for this sample, so there is no accuracy table. Give a truth '
+                'file, or predict a training sample to score its held-out folds.</p>')
+    out = []
+    for summary, table in evaluations:
+        top = next(v for k, v in summary.items() if k.startswith("mean_top"))
+        label = {"truth-file": "truth file", "held-out-folds": "held-out folds (each bin scored by the "
+                                                                "model that never saw it)"}.get(summary["truth"])
+        out.append(f"<h3>{escape(str(label))}: {summary['n_bins']} bins, {summary['n_genes']} genes</h3>")
+        out.append(cards([(f"mean {k} (top genes)", "—" if v is None else v) for k, v in top.items()]))
+        out.append(f"<p class='note'>Genes ordered by measured total; the first 30 of {len(table)}. Pearson and "
+                   "Spearman across bins; composition: after dividing each bin by its total; SSIM: min–max scaled "
+                   "maps painted over the bins.</p>")
+        out.append(f"<details><summary>per-gene table</summary>{table_html(table.head(30))}</details>")
+    return "".join(out)
+
+
+def gallery_section(maps_dir) -> str:
+    if maps_dir is None:
+        return '<p class="note">No maps were drawn.</p>'
+    maps_dir = Path(maps_dir)
+    info = json.loads((maps_dir / "maps.json").read_text())
+    figs = "".join(f'<figure><img alt="{escape(g["gene"])}" src="{png_data(maps_dir / g["file"])}">'
+                   f"<figcaption>{escape(g['gene'])}</figcaption></figure>" for g in info["genes"])
+    return (f'<div class="wide"><img alt="overview" src="{png_data(maps_dir / info["overview"])}"></div>'
+            f'<h3>Gene maps</h3><p class="note">{escape(info["units"])}; colour scale 0 to the 99th percentile '
+            f'of the tissue.</p><div class="gallery">{figs}</div>')
+
+
+def curves_section(models) -> str:
+    if not models:
+        return '<p class="note">No training record was given.</p>'
+    svgs = []
+    for info in models:
+        title = f"folds {', '.join(map(str, info['folds']))} ({info.get('seconds', '?')} s)"
+        svgs.append(f"<figure>{curves_svg(info.get('curves', {}), info['folds'], title)}"
+                    f"<figcaption>{escape(title)}</figcaption></figure>")
+    return ('<p class="note">Loss on min–max scaled counts; solid: training, dashed: the fold\'s held-out bins.'
+            '</p><div class="curves">' + "".join(svgs) + "</div>")
+
+
+def steps_section(steps) -> str:
+    if not steps:
+        return '<p class="note">No step records were given.</p>'
+    df = pd.DataFrame(steps)
+    total = float(df["seconds"].sum())
+    return table_html(df) + f"<p class='note'>Total {total:.1f} s of compute (reused steps show their original time).</p>"
+
+
+def build_page(*, sample: dict, meta: dict, evaluations, maps_dir, models, steps, params) -> str:
+    enc = (meta.get("prediction") or [{}])[0].get("encoder", {}) or {}
+    facts = [("tissue superpixels", meta.get("n_tissue", "—")),
+             ("genes", meta.get("n_genes")), ("fold models", meta.get("n_models")),
+             ("encoder", enc.get("name", "?")), ("µm per pixel", sample.get("pixel_size")),
+             ("superpixel µm", meta.get("superpixel_um"))]
+    body = [f"<header><h1>Pixel2Gene report: {escape(sample['name'])}</h1>"
+            f"<p>{escape(time.strftime('%Y-%m-%d %H:%M'))} · pixel2gene "
+            f"{escape(str(meta.get('versions', {}).get('pixel2gene', '?')))}</p></header><main>",
+            "<section><h2>Sample</h2>" + cards(facts) + "</section>",
+            "<section><h2>Maps</h2>" + gallery_section(maps_dir) + "</section>",
+            "<section><h2>Accuracy</h2>" + evaluation_section(evaluations) + "</section>",
+            "<section><h2>Training</h2>" + curves_section(models) + "</section>",
+            "<section><h2>Steps and timings</h2>" + steps_section(steps) + "</section>",
+            "<section><h2>Inputs</h2><pre>" + escape(json.dumps(
+                {k: sample.get(k) for k in ("prefix", "files", "raw_shape", "shape", "pixel_size_raw", "pixel_size",
+                                            "diameter_um", "n_bins", "measured")}, indent=2)) + "</pre></section>",
+            "<section><h2>Parameters</h2><pre>" + escape(json.dumps(params, indent=2, default=str)) + "</pre>"
+            + "<h3>Encoder and training</h3><pre>" + escape(json.dumps(
+                {"encoder": enc, "training": (meta.get("prediction") or [{}])[0].get("training")}, indent=2,
+                default=str)) + "</pre></section>",
+            "<section><h2>Versions</h2><pre>" + escape(json.dumps(meta.get("versions", {}), indent=2))
+            + "</pre></section></main>"]
+    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            f"<title>Pixel2Gene: {escape(sample['name'])}</title><style>{STYLE}</style></head>"
+            f"<body>{''.join(body)}{CHECK}</body></html>")
