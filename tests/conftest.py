@@ -38,5 +38,5 @@ def chain(synthetic, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     proc = run_tool("p2g-run", "--train", synthetic["train"], "--predict", synthetic["test"],
                     "--predict", synthetic["train"], "--outdir", out, "--epochs", 60, "--n-folds", 3,
-                    "--threads", 1)
+                    "--threads", 1, "--truth", f"train={synthetic['train']}", "--map-top", 4)
     return {"out": out, "log": proc.stderr, **synthetic}

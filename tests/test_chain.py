@@ -111,3 +111,15 @@ def test_each_tool_runs_on_its_own(synthetic, tmp_path):
     meta = json.loads((w / "out" / "metadata.json").read_text())
     assert meta["n_models"] == 4
     assert len((w / "out" / "gene-names.txt").read_text().split()) == 5
+    # results, as the pipeline's EXPORT, MAPS, EVALUATE and REPORT processes run them
+    run_tool("p2g-export", "--result", w / "out", "--rescaled", w / "test" / "rescale", "--out", w / "test.h5ad")
+    run_tool("p2g-maps", "--result", w / "out", "--rescaled", w / "test" / "rescale", "--out", w / "maps",
+             "--top", 2)
+    run_tool("p2g-evaluate", "--rescaled", w / "train" / "rescale", "--mask", w / "train" / "mask",
+             "--folds", w / "folds", "--model", w / "m01", w / "m23", "--out", w / "eval")
+    run_tool("p2g-report", "--result", w / "out", "--maps", w / "maps", "--model", w / "m01", w / "m23",
+             "--steps", w / "test" / "rescale", w / "p01", w / "out", "--out", w / "report.html")
+    held_out = json.loads((w / "eval" / "summary.json").read_text())
+    assert held_out["truth"] == "held-out-folds" and held_out["n_genes"] == 5
+    assert held_out["n_bins"] == len(np.load(w / "folds" / "fold.npy"))  # every fold had its model
+    assert (w / "test.h5ad").stat().st_size > 0 and (w / "report.html").stat().st_size > 0

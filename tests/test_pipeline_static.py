@@ -120,7 +120,7 @@ def test_out_references_name_real_emits(ast):
 def test_process_directives_labels_containers_and_stubs(ast):
     procs = processes(ast)
     assert set(procs) == {"P2G_RESCALE", "P2G_MASK", "P2G_FEATURES", "P2G_GENES", "P2G_FOLDS", "P2G_TRAIN",
-                          "P2G_PREDICT", "P2G_COMBINE"}
+                          "P2G_PREDICT", "P2G_COMBINE", "P2G_EXPORT", "P2G_MAPS", "P2G_EVALUATE", "P2G_REPORT"}
     for name, p in procs.items():
         unknown = [d["name"] for d in p["directives"] if d["name"] not in DIRECTIVES]
         assert not unknown, f"{name}: unknown directives {unknown}"
@@ -162,7 +162,7 @@ def test_config_params_and_schema_agree(ast):
 def test_scripts_use_only_known_params():
     known = set(schema_params())
     for path in nf_files():
-        used = set(re.findall(r"params\.([A-Za-z_]\w*)", path.read_text()))
+        used = set(re.findall(r"\bparams\.([A-Za-z_]\w*)", path.read_text()))
         assert used <= known, f"{path}: unknown params {used - known}"
 
 
@@ -192,6 +192,10 @@ def test_module_commands_match_the_tools_help(ast):
             unknown = set(flags) - tool_help(tool)
             assert not unknown, f"{name}: {tool} has no {sorted(unknown)}"
             used.add(tool)
+        # flags built in `def` lines before the command (optional inputs) belong to the process's tool too
+        built = {f for s in p["script"] if "p2g-" not in s for f in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", s)}
+        unknown = built - set().union(*(tool_help(t) for t, _ in calls))
+        assert not unknown, f"{name}: no tool it calls has {sorted(unknown)}"
     tools = {p.name for p in (REPO / "bin").iterdir() if p.name.startswith("p2g-")}
     assert tools - used == LOCAL_ONLY_TOOLS, f"tools no module uses: {tools - used - LOCAL_ONLY_TOOLS}"
 

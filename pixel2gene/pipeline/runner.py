@@ -13,8 +13,8 @@ from typing import List, Optional
 from .. import __version__
 from ..errors import InputError
 from ..io.outputs import write_json
-from ..io.sample import locate
-from ..steps import combine, features, folds, genes, mask, predict, rescale
+from ..io.sample import locate, locate_truth
+from ..steps import combine, evaluate, export, features, folds, genes, mask, maps, predict, report, rescale
 from ..steps import train as training
 from .progress import say
 
@@ -34,6 +34,10 @@ class Args:
     qc: str = field(default="auto", metadata=dict(choices=["auto", "on", "off"], help="low-count bin QC"))
     seed: int = field(default=0, metadata=dict(help="random seed (a CPU run repeats exactly)"))
     threads: int = field(default=0, metadata=dict(help="CPU threads for torch (0 = all cores)"))
+    truth: List[str] = field(default_factory=list, metadata=dict(
+        nargs="*", help="SAMPLE=PREFIX: measured truth (cnts + locs-raw) to score a predicted sample against"))
+    map_genes: List[str] = field(default_factory=list, metadata=dict(nargs="*", help="genes to draw as maps"))
+    map_top: int = field(default=12, metadata=dict(help="also draw the N genes with the highest training counts"))
 
 
 class Timer:
@@ -58,6 +62,38 @@ def _samples(prefixes, need_counts):
     return out
 
 
+def _truths(entries, preds):
+    out = {}
+    for entry in entries:
+        name, sep, prefix = entry.partition("=")
+        if not sep or not prefix:
+            raise InputError("--truth", f"'{entry}' is not SAMPLE=PREFIX", "write e.g. --truth C3=data/C3/truth/")
+        if name not in preds:
+            raise InputError("--truth", f"'{name}' is not a predicted sample", "name a sample given with --predict")
+        out[name] = locate_truth(prefix)
+    return out
+
+
+def _results(step, args, name, w, outdir, model_dir, truth, trained):
+    """What a user opens: the .h5ad, the maps and, where truth exists, the accuracy tables."""
+    result = str(outdir / name)
+    step(f"export {name}", export.run, export.Args(result=result, rescaled=str(w / "rescale"),
+                                                   out=str(outdir / f"{name}.h5ad")))
+    step(f"maps {name}", maps.run, maps.Args(result=result, rescaled=str(w / "rescale"),
+                                             out=str(outdir / "figures" / name),
+                                             folds=str(w / "folds") if trained else None,
+                                             genes=args.map_genes, top=args.map_top))
+    if trained:
+        step(f"evaluate {name} (held-out folds)", evaluate.run, evaluate.Args(
+            rescaled=str(w / "rescale"), mask=str(w / "mask"), out=str(outdir / "evaluation" / f"{name}.held-out"),
+            folds=str(w / "folds"), model=[str(model_dir)], device=args.device))
+    if truth:
+        step(f"evaluate {name} (truth)", evaluate.run, evaluate.Args(
+            rescaled=str(w / "rescale"), mask=str(w / "mask"), out=str(outdir / "evaluation" / f"{name}.truth"),
+            result=result, truth_counts=str(truth.counts), truth_locs=str(truth.locs),
+            truth_diameter_um=truth.diameter_um or 0.0))
+
+
 def run(args: Args) -> Path:
     t0 = time.time()
     outdir = Path(args.outdir)
@@ -69,8 +105,10 @@ def run(args: Args) -> Path:
             raise InputError(f.prefix, f"sample name '{name}' is also a different training sample",
                              "rename one of the folders")
     every = {**preds, **trains}
+    truths = _truths(args.truth, preds)
     timer = Timer()
-    n_steps = 3 * len(every) + 1 + len(trains) + 1 + 2 * len(preds)
+    n_steps = (3 * len(every) + 1 + len(trains) + 1 + 5 * len(preds)
+               + len(truths) + len([n for n in preds if n in trains]))
     k = [0]
 
     def step(label, fn, a):
@@ -106,8 +144,19 @@ def run(args: Args) -> Path:
             out=str(w / "pred"), device=args.device, threads=args.threads))
         step(f"combine {name}", combine.run, combine.Args(pred=[str(w / "pred")], rescaled=str(w / "rescale"),
                                                             mask=str(w / "mask"), out=str(outdir / name)))
+        _results(step, args, name, w, outdir, model_dir, truths.get(name), name in trains)
     write_json(outdir / "run.json", {"version": __version__, "args": vars(args), "steps": timer.steps,
                                      "seconds": round(time.time() - t0, 2),
                                      "outputs": {n: str(outdir / n) for n in preds}})
+    for name in preds:  # last, so the reports carry the whole run's record
+        w = dirs[name]
+        stamped = [w / "rescale", w / "mask", w / f"features-{args.encoder}"] + \
+            ([w / "folds"] if name in trains else []) + [model_dir, w / "pred", outdir / name,
+                                                        outdir / "figures" / name]
+        evals = sorted((outdir / "evaluation").glob(f"{name}.*"))
+        step(f"report {name}", report.run, report.Args(
+            result=str(outdir / name), out=str(outdir / f"{name}.html"), maps=str(outdir / "figures" / name),
+            evaluation=[str(e) for e in evals], model=[str(model_dir)], steps=[str(d) for d in stamped + evals],
+            params=str(outdir / "run.json")))
     say(f"done in {time.time() - t0:.0f} s: " + ", ".join(str(outdir / n) for n in preds))
     return outdir

@@ -1,0 +1,142 @@
+"""Results people use: the .h5ad, the PNG maps, the accuracy metrics and the HTML report."""
+import json
+import shutil
+import subprocess
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import run_tool
+from pixel2gene.evaluation.metrics import pearson, rmse, spearman, ssim
+from pixel2gene.evaluation.report import evaluate
+from pixel2gene.evaluation.truth import Bins
+from pixel2gene.synthetic import expression_profiles
+
+anndata = pytest.importorskip("anndata")
+
+
+def test_h5ad_places_superpixels_on_the_original_image(chain):
+    """obsm['spatial'] (he-raw pixels) must put each region's marker genes over that region of the image."""
+    a = anndata.read_h5ad(chain["out"] / "test.h5ad")
+    regions = chain["test_regions"]  # region label of every he-raw pixel
+    x, y = a.obsm["spatial"].T
+    assert x.max() < regions.shape[1] and y.max() < regions.shape[0]
+    region = regions[y.astype(int), x.astype(int)]
+    assert (region >= 0).mean() > 0.95  # superpixels land on the tissue disc, not on glass
+    profiles = expression_profiles(30, np.random.default_rng(1234))
+    X = np.asarray(a.X)
+    assert X.dtype == np.float32 and a.shape == (int(np.load(chain["out"] / "test" / "mask.npy").sum()), 30)
+    for g in range(30):
+        gene = f"GENE{g:03d}"
+        means = [X[region == r, a.var_names.get_loc(gene)].mean() for r in range(3)]
+        assert np.argmax(means) == np.argmax(profiles[:, g]), (gene, means)
+    meta = a.uns["pixel2gene"]
+    assert meta["superpixel_px"] == 16 and meta["pixel_size_um"] == 0.5 and meta["encoder"] == "effnet-lite2"
+    assert json.loads(meta["run_json"])["training"]["n_folds"] == 3
+    lib = a.uns["spatial"]["test"]
+    hires, scale = lib["images"]["hires"], lib["scalefactors"]["tissue_hires_scalef"]
+    assert abs(hires.shape[0] / scale - regions.shape[0]) < 2 / scale  # the image scanpy draws is he-raw scaled
+
+
+def test_h5ad_of_a_measured_sample_carries_its_counts(chain):
+    a = anndata.read_h5ad(chain["out"] / "train.h5ad")
+    counts = pd.read_csv(chain["train"] + "cnts.tsv", sep="\t", index_col=0)
+    counts.index = counts.index.astype(str)
+    measured = a.layers["measured"].tocsr()
+    assert a.obs["measured"].sum() > 0 and a.var["measured"].all()
+    for bin_id in counts.index[:10]:
+        rows = np.flatnonzero((a.obs["bin"] == bin_id).to_numpy())
+        assert len(rows) > 0
+        got = np.asarray(measured[rows].sum(0)).ravel()
+        np.testing.assert_allclose(got, counts.loc[bin_id, a.var_names].to_numpy(), rtol=1e-4)
+    assert not a.obs.loc[~a.obs["measured"], "bin"].astype(str).str.len().any()
+
+
+def test_maps_are_drawn_and_not_blank(chain):
+    figures = chain["out"] / "figures" / "test"
+    info = json.loads((figures / "maps.json").read_text())
+    assert len(info["genes"]) >= 4
+    for entry in info["genes"] + [{"file": info["overview"]}]:
+        img = cv2.imread(str(figures / entry["file"]))
+        assert img is not None and min(img.shape[:2]) > 300, entry
+        assert img.std() > 20, entry  # a picture, not a flat fill
+    gene_map = cv2.imread(str(figures / info["genes"][0]["file"]))
+    hsv = cv2.cvtColor(gene_map, cv2.COLOR_BGR2HSV)
+    assert (hsv[..., 1] > 120).mean() > 0.1  # the coloured expression layer is there, not only grey H&E
+    train_overview = cv2.imread(str(chain["out"] / "figures" / "train" / "overview.png"))
+    assert train_overview.shape[1] > 1.8 * cv2.imread(str(figures / "overview.png")).shape[1]  # QC + folds panels
+
+
+def test_metrics_are_one_and_zero_on_a_perfect_prediction():
+    rng = np.random.default_rng(0)
+    truth = rng.gamma(2.0, 3.0, (400, 6))
+    assert np.allclose(pearson(truth, truth), 1) and np.allclose(spearman(truth, truth), 1)
+    assert np.allclose(rmse(truth, truth), 0)
+    region = np.zeros((40, 40), bool)
+    region[5:35, 5:35] = True
+    m = rng.random((40, 40))
+    assert ssim(m, m, region) == pytest.approx(1.0)
+
+
+def test_metrics_are_near_zero_on_a_shuffled_prediction():
+    rng = np.random.default_rng(1)
+    n = 900
+    index = np.arange(n)[:, None]  # one superpixel per bin: a 30 x 30 map of bins
+    bins = Bins([str(i) for i in range(n)], rng.gamma(2.0, 3.0, (n, 5)), [f"G{g}" for g in range(5)], index)
+    # smooth truth so the map has structure; a shuffle destroys it
+    yy, xx = np.mgrid[0:30, 0:30]
+    bins.counts = np.stack([np.sin(xx / 5 + g) + np.cos(yy / 7) + 3 for g in range(5)], -1).reshape(n, 5)
+    perfect = evaluate(bins, bins.counts.copy(), (30, 30))
+    assert np.allclose(perfect[["pearson", "spearman", "pearson_composition", "ssim"]], 1)
+    assert np.allclose(perfect["rmse"], 0)
+    shuffled = evaluate(bins, bins.counts[rng.permutation(n)], (30, 30))
+    assert shuffled["pearson"].abs().max() < 0.15 and shuffled["spearman"].abs().max() < 0.15
+    assert shuffled["ssim"].abs().max() < 0.2
+
+
+def test_held_out_scores_are_honest(chain):
+    """Bins scored by the model that never saw them score below the same bins scored in-sample."""
+    held = json.loads((chain["out"] / "evaluation" / "train.held-out" / "summary.json").read_text())
+    seen = json.loads((chain["out"] / "evaluation" / "train.truth" / "summary.json").read_text())
+    assert held["n_bins"] == seen["n_bins"] > 40
+    assert 0.5 < held["mean"]["pearson"] < seen["mean"]["pearson"]
+    table = pd.read_csv(chain["out"] / "evaluation" / "train.truth" / "metrics.tsv", sep="\t")
+    assert list(table.columns[:6]) == ["gene", "pearson", "spearman", "pearson_composition", "ssim", "rmse"]
+
+
+def test_evaluate_without_truth_fails_in_one_line(chain, tmp_path):
+    w = chain["out"] / "work" / "test"
+    proc = run_tool("p2g-evaluate", "--rescaled", w / "rescale", "--mask", w / "mask", "--out", tmp_path / "e",
+                    check=False)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--truth-counts" in proc.stderr
+    assert not (tmp_path / "e").exists()
+
+
+def test_report_is_self_contained(chain):
+    page = (chain["out"] / "train.html").read_text()
+    assert "<img" in page and "data:image/png;base64," in page
+    assert "http://" not in page.replace("http://www.w3.org/2000/svg", "") and "https://" not in page
+    assert "held-out folds" in page and "GENE0" in page and "<svg" in page  # accuracy, gallery, curves
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed")
+def test_report_opens_in_chromium_with_its_gallery(chain, tmp_path):
+    url = (chain["out"] / "train.html").as_uri()
+    flags = FLAGS + [f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000"]
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    n_maps = len(json.loads((chain["out"] / "figures" / "train" / "maps.json").read_text())["genes"])
+    assert f'data-images="{n_maps + 1}"' in dom.stdout and 'data-images-ok="yes"' in dom.stdout
+    shot = tmp_path / "report.png"
+    proc = subprocess.run([CHROMIUM, *flags, "--window-size=1300,2400", f"--screenshot={shot}", url],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and shot.is_file(), proc.stderr[-2000:]
+    img = cv2.imread(str(shot))
+    assert img.shape[:2] == (2400, 1300) and img.std() > 20
