@@ -1,7 +1,8 @@
 /*
  * The Pixel2Gene workflow: per-sample preparation, one gene selection, a
  * scatter of training tasks over folds, every prediction sample predicted by
- * every fold model, gathered per sample and combined.
+ * every fold model, gathered per sample and combined; then per sample an
+ * .h5ad, PNG maps, accuracy where truth exists and an HTML report.
  */
 include { P2G_RESCALE  } from '../modules/local/rescale/main'
 include { P2G_MASK     } from '../modules/local/mask/main'
@@ -11,6 +12,10 @@ include { P2G_FOLDS    } from '../modules/local/folds/main'
 include { P2G_TRAIN    } from '../modules/local/train/main'
 include { P2G_PREDICT  } from '../modules/local/predict/main'
 include { P2G_COMBINE  } from '../modules/local/combine/main'
+include { P2G_EXPORT   } from '../modules/local/export/main'
+include { P2G_MAPS     } from '../modules/local/maps/main'
+include { P2G_EVALUATE } from '../modules/local/evaluate/main'
+include { P2G_REPORT   } from '../modules/local/report/main'
 
 // Relative prefixes are read relative to the samplesheet's folder.
 def resolvePrefix(String prefix, String base) {
@@ -31,8 +36,22 @@ def sampleMeta(String id, List rows, String base) {
     def prefix = prefixes[0]
     def stem = prefix.endsWith('/') ? '' : prefix.tokenize('/').last()
     def masks = rows.collect { it.mask ?: '' }.findAll { it }.collect { resolvePrefix(it, base) }
+    def truths = rows.collect { it.truth ?: '' }.findAll { it }.collect { resolvePrefix(it, base) }
     [id: id, prefix: prefix, stem: stem, train: 'train' in roles, predict: 'predict' in roles,
-     mask: masks ? masks[0] : null]
+     mask: masks ? masks[0] : null, truth: truths ? truths[0] : null]
+}
+
+// A truth prefix holds cnts.* and locs-raw.* of bins measured on the section (radius-raw.txt optional).
+def truthFiles(Map meta) {
+    def found = files("${meta.truth}*", type: 'file')
+    def stem = meta.truth.endsWith('/') ? '' : meta.truth.tokenize('/').last()
+    def counts = found.find { it.name in ["${stem}cnts.tsv", "${stem}cnts.tsv.gz", "${stem}cnts.parquet"] }
+    def locs = found.find { it.name in ["${stem}locs-raw.tsv", "${stem}locs-raw.tsv.gz", "${stem}locs-raw.parquet"] }
+    if (!counts || !locs) {
+        error "Samplesheet: truth '${meta.truth}' of sample '${meta.id}' needs ${stem}cnts.tsv and ${stem}locs-raw.tsv"
+    }
+    def radius = found.find { it.name == "${stem}radius-raw.txt" }
+    [counts, locs, radius ? radius.text.trim() : '0']
 }
 
 def sampleFiles(Map meta) {
@@ -121,11 +140,66 @@ workflow PIXEL2GENE {
     P2G_COMBINE(ch_combine_in)
     ch_versions = ch_versions.mix(P2G_COMBINE.out.versions.first())
 
+    // Results people open: AnnData, maps, accuracy, report.
+    no_file = file("${projectDir}/assets/NO_FILE")
+    no_folds = file("${projectDir}/assets/NO_FOLDS")
+    no_truth_counts = file("${projectDir}/assets/NO_TRUTH_COUNTS")
+    no_truth_locs = file("${projectDir}/assets/NO_TRUTH_LOCS")
+    ch_counts_any = ch_samples
+        .map { meta, found -> [meta, found.find { it.name in ["${meta.stem}cnts.tsv", "${meta.stem}cnts.tsv.gz", "${meta.stem}cnts.parquet"] } ?: no_file] }
+    ch_result = P2G_COMBINE.out.results.join(ch_prepared)
+    P2G_EXPORT(ch_result.join(ch_counts_any).map { meta, result, rescaled, mask, counts -> [meta, result, rescaled, counts] })
+    ch_versions = ch_versions.mix(P2G_EXPORT.out.versions.first())
+
+    ch_folds_of = P2G_FOLDS.out.trainset
+    ch_maps_in = ch_result
+        .filter { meta, result, rescaled, mask -> meta.train }
+        .join(ch_folds_of)
+        .mix(ch_result.filter { meta, result, rescaled, mask -> !meta.train }.map { it + [no_folds] })
+        .map { meta, result, rescaled, mask, folds -> [meta, result, rescaled, folds] }
+    P2G_MAPS(ch_maps_in)
+    ch_versions = ch_versions.mix(P2G_MAPS.out.versions.first())
+
+    ch_models = P2G_TRAIN.out.model.collect()
+    ch_eval_heldout = ch_result
+        .join(ch_folds_of)
+        .combine(ch_models.map { models -> [models] })
+        .map { meta, result, rescaled, mask, folds, models ->
+            [meta + [truth_kind: 'held-out'], rescaled, mask, result, no_truth_counts, no_truth_locs, folds, models] }
+    ch_eval_truth = ch_result
+        .filter { meta, result, rescaled, mask -> meta.truth }
+        .map { meta, result, rescaled, mask ->
+            def truth = truthFiles(meta)
+            [meta + [truth_kind: 'truth', truth_diameter_um: truth[2]], rescaled, mask, result, truth[0], truth[1], no_folds, []] }
+    P2G_EVALUATE(ch_eval_heldout.mix(ch_eval_truth))
+    ch_versions = ch_versions.mix(P2G_EVALUATE.out.versions.first())
+
+    // The report waits for everything of its sample; samples without truth get an empty evaluation list.
+    ch_evals = P2G_EVALUATE.out.evaluation
+        .map { meta, dir -> [meta.id, dir] }
+        .groupTuple()
+    ch_preds_by_id = P2G_PREDICT.out.pred
+        .map { meta, dir -> [meta.id, dir] }
+        .groupTuple()
+    ch_report_in = ch_result
+        .join(P2G_MAPS.out.maps)
+        .map { meta, result, rescaled, mask, maps -> [meta.id, meta, result, maps, [rescaled, mask]] }
+        .join(ch_preds_by_id)
+        .join(ch_evals, remainder: true)
+        .map { id, meta, result, maps, prepared, preds, evals ->
+            [meta, result, maps, evals ?: [], prepared + preds + [result, maps] + (evals ?: [])] }
+    ch_params = Channel.of(groovy.json.JsonOutput.prettyPrint(groovy.json.JsonOutput.toJson(params)))
+        .collectFile(name: 'parameters.json')
+    P2G_REPORT(ch_report_in, ch_models, ch_params.first())
+    ch_versions = ch_versions.mix(P2G_REPORT.out.versions.first())
+
     ch_versions
         .unique()
         .collectFile(name: 'software_versions.yml', storeDir: "${params.outdir}/pipeline_info")
 
     emit:
     results  = P2G_COMBINE.out.results
+    h5ad     = P2G_EXPORT.out.h5ad
+    reports  = P2G_REPORT.out.report
     versions = ch_versions
 }
