@@ -1,3 +1,3 @@
 """Histology encoders: image -> (H/16, W/16, C) float16 features per superpixel."""
 from .registry import create_encoder, list_encoders, register_encoder  # noqa: F401
-from . import efficientnet, texture  # noqa: F401  (registers the built-in encoders)
+from . import efficientnet, hipt, texture  # noqa: F401  (registers the built-in encoders)
