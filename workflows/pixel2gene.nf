@@ -100,7 +100,10 @@ workflow PIXEL2GENE {
     ch_versions = ch_versions.mix(P2G_MASK.out.versions.first())
 
     ch_prepared = P2G_RESCALE.out.rescaled.join(P2G_MASK.out.mask)
-    P2G_FEATURES(ch_prepared)
+    encoder_weights = params.encoder_weights
+        ? params.encoder_weights.tokenize(',').collect { file(it.trim(), checkIfExists: true) }
+        : []
+    P2G_FEATURES(ch_prepared, encoder_weights)
     ch_versions = ch_versions.mix(P2G_FEATURES.out.versions.first())
 
     ch_train_counts = ch_samples

@@ -2,6 +2,7 @@
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import List
 
 import numpy as np
 import torch
@@ -24,13 +25,26 @@ class Args:
     encoder: str = field(default=DEFAULT_ENCODER, metadata=dict(help="histology encoder (see --list-encoders)"))
     device: str = field(default="cpu", metadata=dict(help="cpu, cuda or cuda:N"))
     threads: int = field(default=0, metadata=dict(help="CPU threads for torch (0 = all cores)"))
+    weights: List[str] = field(default_factory=list, metadata=dict(
+        nargs="*", help="checkpoint files the encoder needs (hipt: vit256_small_dino.pth vit4k_xs_dino.pth)"))
+    shift_average: bool = field(default=False, metadata=dict(
+        help="hipt: average 16 runs shifted by 0/64/128/192 px, as the reference does (16x slower)"))
+    random_init: bool = field(default=False, metadata=dict(
+        help="use random weights instead of checkpoints (tests and timing only)"))
+
+
+def encoder_options(args: Args) -> dict:
+    """Only the options a user set, so encoders that take none are not handed any."""
+    options = {"weights": [str(Path(w).resolve()) for w in args.weights], "shift_average": args.shift_average,
+               "random_init": args.random_init}
+    return {k: v for k, v in options.items() if v}
 
 
 def run(args: Args) -> Path:
     out = Path(args.out)
     sample = read_json(Path(args.rescaled) / "sample.json")
     params = {"rescaled": str(Path(args.rescaled).resolve()), "mask": str(Path(args.mask).resolve()),
-              "encoder": args.encoder}
+              "encoder": args.encoder, "options": encoder_options(args)}
     if finished(out, params):
         say(f"features {sample['name']}: reusing {out}")
         return out
@@ -41,7 +55,12 @@ def run(args: Args) -> Path:
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.time()
-    encoder = create_encoder(args.encoder)
+    try:
+        encoder = create_encoder(args.encoder, **encoder_options(args))
+    except TypeError as exc:
+        from ..errors import InputError
+        raise InputError("--encoder", f"{args.encoder} does not take {', '.join(encoder_options(args))} ({exc})",
+                         "leave those options out for this encoder") from None
     image = load_npy(Path(args.rescaled) / "image.npy", mmap=True)
     mask = load_npy(Path(args.mask) / "mask.npy")
     rgb = load_npy(Path(args.mask) / "rgb.npy")

@@ -6,6 +6,7 @@ process P2G_FEATURES {
 
     input:
     tuple val(meta), path(rescaled), path(mask)
+    path(weights, stageAs: 'weights/*')
 
     output:
     tuple val(meta), path("features"), emit: features
@@ -13,6 +14,8 @@ process P2G_FEATURES {
 
     script:
     def device = params.use_gpu ? 'cuda' : 'cpu'
+    def checkpoints = weights ? "--weights ${weights}" : ''
+    def shifts = params.shift_average ? '--shift-average' : ''
     """
     p2g-features \\
         --rescaled ${rescaled} \\
@@ -20,7 +23,9 @@ process P2G_FEATURES {
         --out features \\
         --encoder ${params.encoder} \\
         --device ${device} \\
-        --threads ${task.cpus}
+        --threads ${task.cpus} \\
+        ${checkpoints} \\
+        ${shifts}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
