@@ -5,7 +5,7 @@ import numpy as np
 
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
-W, H, PAD = 420, 240, 44
+W, H, PAD = 640, 300, 48
 
 
 def _path(xs, ys, sx, sy):

@@ -94,7 +94,7 @@ def curves_section(models) -> str:
 def steps_section(steps) -> str:
     if not steps:
         return '<p class="note">No step records were given.</p>'
-    df = pd.DataFrame(steps)
+    df = pd.DataFrame(steps).sort_values("finished", kind="stable")
     total = float(df["seconds"].sum())
     return table_html(df) + f"<p class='note'>Total {total:.1f} s of compute (reused steps show their original time).</p>"
 

@@ -3,7 +3,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
+import numpy as np
 import pandas as pd
+
+from ..image import SUPERPIXEL
 
 from ..errors import InputError
 from ..io.outputs import load_npy, read_json, write_json
@@ -30,6 +33,14 @@ def pick_genes(available, named, top):
         raise InputError("--genes", f"gene '{unknown[0]}' was not predicted",
                          "name genes from the result's gene-names.txt")
     return list(dict.fromkeys(list(named) + list(available[:max(0, top)])))
+
+
+def tissue_window(mask, margin=0.04):
+    """Superpixel rows/columns of the tissue's bounding box plus a margin: gene maps skip empty glass."""
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    pad = max(2, int(margin * max(mask.shape)))
+    return (slice(max(0, rows[0] - pad), min(mask.shape[0], rows[-1] + 1 + pad)),
+            slice(max(0, cols[0] - pad), min(mask.shape[1], cols[-1] + 1 + pad)))
 
 
 def run(args: Args) -> Path:
@@ -59,15 +70,18 @@ def run(args: Args) -> Path:
         thumb, factor = thumbnail(image, sample["shape"], 800)
         draw_overview(tmp / "overview.png", thumb, factor, factor * sample["pixel_size"], mask, bins,
                       sample["name"])
-        thumb, factor = thumbnail(image, sample["shape"], args.map_px)
+        rows, cols = tissue_window(mask)
+        crop = image[rows.start * SUPERPIXEL:rows.stop * SUPERPIXEL, cols.start * SUPERPIXEL:cols.stop * SUPERPIXEL]
+        thumb, factor = thumbnail(crop, crop.shape[:2], args.map_px)
         (tmp / "genes").mkdir()
         drawn, progress = [], Progress(f"maps {sample['name']}")
         for k, gene in enumerate(genes):
-            values = load_npy(result / "cnts-super" / f"{gene_filename(gene)}.npy")
+            values = load_npy(result / "cnts-super" / f"{gene_filename(gene)}.npy", mmap=True)[rows, cols]
             name = f"genes/{gene_filename(gene)}.png"
             vmin, vmax = draw_gene_map(tmp / name, thumb, factor, factor * sample["pixel_size"], values, gene, units)
             drawn.append({"gene": gene, "file": name, "vmin": vmin, "vmax": vmax})
             progress(k + 1, len(genes))
         write_json(tmp / "maps.json", {"sample": sample["name"], "overview": "overview.png", "genes": drawn,
-                                       "units": units, "thumbnail_factor": factor})
+                                       "units": units, "thumbnail_factor": factor,
+                                       "window_superpixels": [rows.start, rows.stop, cols.start, cols.stop]})
     return out
