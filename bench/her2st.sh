@@ -16,8 +16,10 @@ timed() {  # timed NAME CMD...: run, keep /usr/bin/time -v's report
     grep -E "Elapsed|Maximum resident" "$out/$1.time" | sed "s/^/$1: /"
 }
 
-timed inference p2g-run --train "$data/C2/" --predict "$data/C3/" --predict "$data/C4/" --outdir "$out/inference" "$@"
-timed enhancement p2g-run --train "$data/C2-fold0/" --predict "$data/C2-fold0/" --outdir "$out/enhancement" "$@"
+timed inference p2g-run --train "$data/C2/" --predict "$data/C3/" --predict "$data/C4/" --outdir "$out/inference" \
+    --truth "C3=$data/C3/truth/" --truth "C4=$data/C4/truth/" --map-genes ERBB2 "$@"
+timed enhancement p2g-run --train "$data/C2-fold0/" --predict "$data/C2-fold0/" --outdir "$out/enhancement" \
+    --truth "C2-fold0=$data/C2-fold0/heldout/" --map-genes ERBB2 "$@"
 
 for s in C3 C4; do
     echo "$s score: $(python "$score" score --pred "$out/inference/$s" --truth-cnts "$data/$s/truth/cnts.tsv.gz" \
