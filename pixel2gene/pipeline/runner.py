@@ -30,6 +30,8 @@ class Args:
     weights: List[str] = field(default_factory=list, metadata=dict(
         nargs="*", help="checkpoints the encoder needs (hipt: vit256_small_dino.pth vit4k_xs_dino.pth)"))
     shift_average: bool = field(default=False, metadata=dict(help="hipt: average 16 shifted runs (16x slower)"))
+    random_init: bool = field(default=False, metadata=dict(
+        help="encoder with random weights instead of checkpoints (tests and benchmarks only)"))
     n_genes: int = field(default=1000, metadata=dict(help="predict the N genes with the highest total count"))
     gene_list: Optional[str] = field(default=None, metadata=dict(help="file with genes to predict, one per line"))
     n_folds: int = field(default=10, metadata=dict(help="spatial folds, one model each"))
@@ -128,7 +130,7 @@ def run(args: Args) -> Path:
         step(f"features {name}", features.run, features.Args(
             rescaled=str(w / "rescale"), mask=str(w / "mask"), out=str(w / f"features-{args.encoder}"),
             encoder=args.encoder, device=args.device, threads=args.threads, weights=args.weights,
-            shift_average=args.shift_average))
+            shift_average=args.shift_average, random_init=args.random_init))
         dirs[name] = w
     step("genes", genes.run, genes.Args(counts=[str(f.counts) for f in trains.values()], out=str(work / "genes"),
                                         n_genes=args.n_genes, gene_list=args.gene_list))
