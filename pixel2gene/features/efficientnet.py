@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..image import SUPERPIXEL
+from ..io.memmaps import PageReleaser, release_pages
 from .base import Encoder, ExtractContext, read_region, tiles
 from .nets.efficientnet_lite import EfficientNetLiteTrunk, last_block_of_stride
 from .registry import register_encoder
@@ -80,6 +81,7 @@ class EfficientNetLiteEncoder(Encoder):
         plans = [(p, taps, self._pass_tiles(ctx, p)) for p, taps in zip(self.passes, self._taps)]
         total = sum(len(t) for _, _, t in plans)
         done = 0
+        release = PageReleaser(ctx.image, out)
         for (f, strides, tile, margin), taps, todo in plans:
             width = sum(self.net.block_channels[t] for t in taps)
             batch = self.batch or (8 if device.type == "cuda" else 1)
@@ -89,6 +91,7 @@ class EfficientNetLiteEncoder(Encoder):
                     w = min(fmap.shape[1], out.shape[1] - j)
                     out[i:i + h, j:j + w, offset:offset + width] = fmap[:h, :w]
                 done += len(group)
+                release()
                 if ctx.progress:
                     ctx.progress(done, total)
             offset += width
@@ -165,6 +168,7 @@ def downsample(image: np.ndarray, f: int, strip: int = 64) -> np.ndarray:
         i1 = min(h, i0 + strip)
         block = np.asarray(image[i0 * f:i1 * f, :w * f])
         out[i0:i1] = cv2.resize(block, (w, i1 - i0), interpolation=cv2.INTER_AREA)
+        release_pages(image)
     return out
 
 

@@ -17,6 +17,7 @@ import torch
 
 from ..errors import InputError
 from ..image import SUPERPIXEL
+from ..io.memmaps import PageReleaser
 from .base import Encoder, ExtractContext, read_region
 from .nets.vit import ViT4K, ViT256
 from .registry import register_encoder
@@ -154,6 +155,7 @@ class HIPTEncoder(Encoder):
         todo = self._regions(ctx, dy, dx)
         batch = self.batch or (64 if device.type == "cuda" else 16)
         white = None
+        release = PageReleaser(ctx.image, out, every=1)
         with ThreadPoolExecutor(1) as pool:  # read the next region while the networks run
             load = lambda ij: read_region(ctx.image, ij[0] * SUPERPIXEL, ij[1] * SUPERPIXEL, REGION, REGION)
             pending = pool.submit(load, todo[0]) if todo else None
@@ -162,6 +164,7 @@ class HIPTEncoder(Encoder):
                 if k + 1 < len(todo):
                     pending = pool.submit(load, todo[k + 1])
                 white = self._region(ctx, out, region, i0, j0, device, batch, white, add)
+                release()
                 if ctx.progress:
                     ctx.progress(n_run * len(todo) + k + 1, n_runs * len(todo))
 

@@ -3,6 +3,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.memmaps import release_pages
+
 ROWS = 64
 
 
@@ -20,6 +22,7 @@ def tissue_statistics(features: np.ndarray, mask: np.ndarray):
         n += rows.shape[0]
         s1 += rows.sum(0)
         s2 += (rows ** 2).sum(0)
+        release_pages(features)
     mean = s1 / max(n, 1)
     std = np.sqrt(np.maximum(s2 / max(n, 1) - mean ** 2, 0))
     return mean.astype(np.float32), std.astype(np.float32)

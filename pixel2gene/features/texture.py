@@ -11,6 +11,7 @@ import numpy as np
 
 from ..image import SUPERPIXEL
 from ..image.superpixels import block_mean
+from ..io.memmaps import release_pages
 from .base import Encoder, ExtractContext, read_region
 from .registry import register_encoder
 
@@ -60,12 +61,14 @@ class TextureEncoder(Encoder):
                 stats = base_statistics(region)
                 k = MARGIN // SUPERPIXEL
                 base[i0:i1] = stats[k:k + i1 - i0, k:k + gw]
+                release_pages(ctx.image)
             if ctx.progress:
                 ctx.progress(i1, gh * 2)
         weight = ctx.mask.astype(np.float32)
         k = base.shape[2]
         for n, r in enumerate(POOL_RADII):
             out[..., n * k:(n + 1) * k] = _masked_disk_mean(base, weight, r).astype(np.float16)
+            release_pages(out)
             if ctx.progress:
                 ctx.progress(gh + (n + 1) * gh // len(POOL_RADII), gh * 2)
 

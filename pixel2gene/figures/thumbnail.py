@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 
 from ..image import SUPERPIXEL
+from ..io.memmaps import release_pages
 
 
 def thumbnail(image: np.ndarray, shape, max_side: int = 1600, min_factor: int = 1):
@@ -24,6 +25,7 @@ def thumbnail(image: np.ndarray, shape, max_side: int = 1600, min_factor: int = 
         r1 = min(th, r0 + band)
         block = np.asarray(image[r0 * factor:r1 * factor, :tw * factor])
         out[r0:r1] = cv2.resize(block, (tw, r1 - r0), interpolation=cv2.INTER_AREA)
+        release_pages(image)
     return out, factor
 
 

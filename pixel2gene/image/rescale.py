@@ -5,8 +5,9 @@ from pathlib import Path
 import numpy as np
 
 from . import PAD_MULTIPLE, SUPERPIXEL
-from .resample import apply_columns, apply_rows, axis_table
 from ..io.image_reader import ImageReader
+from ..io.memmaps import release_pages
+from .resample import apply_columns, apply_rows, axis_table
 
 STRIP_ROWS = 512
 
@@ -37,6 +38,7 @@ def rescale_image(reader: ImageReader, scale: float, out_path: Path, progress=No
         strip = apply_columns(strip, col_idx, col_w)
         strip = apply_rows(strip, ridx, row_w[y0:y1], lo)
         out[y0:y1, :w] = np.clip(np.rint(strip), 0, 255).astype(np.uint8)
+        release_pages(out)
         if progress:
             progress(y1, h)
     out.flush()

@@ -2,6 +2,7 @@
 import numpy as np
 
 from . import SUPERPIXEL
+from ..io.memmaps import release_pages
 
 STRIP_SUPERPIXELS = 32
 
@@ -23,4 +24,5 @@ def superpixel_colour(image: np.ndarray):
         rgb[i0:i1] = block_mean(strip)
         grey = strip.mean(axis=2)
         texture[i0:i1] = np.sqrt(np.maximum(block_mean(grey ** 2) - block_mean(grey) ** 2, 0))
+        release_pages(image)
     return rgb, texture

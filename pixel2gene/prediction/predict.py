@@ -3,6 +3,7 @@ import numpy as np
 import torch
 
 from ..features.store import standardise
+from ..io.memmaps import PageReleaser
 from ..model.checkpoint import ModelSet
 from ..model.mlp import StackedMLP
 from ..training.trainer import gene_span
@@ -20,6 +21,7 @@ def predict_sum(features, mask, mean, std, models: ModelSet, out: np.ndarray, de
     span = torch.from_numpy(gene_span(models.gene_min, models.gene_max)).to(dev)
     low = torch.from_numpy(models.gene_min.astype(np.float32)).to(dev)
     buf, buffered = [], 0
+    release = PageReleaser(features)
     for i in rows:  # row by row keeps memory flat on whole slides
         buf.append(np.asarray(features[i][mask[i]]))
         buffered += len(buf[-1])
@@ -30,6 +32,7 @@ def predict_sum(features, mask, mean, std, models: ModelSet, out: np.ndarray, de
             out[:, done:done + len(x)] = y.T.cpu().numpy()
             done += len(x)
             buf, buffered = [], 0
+            release()
             if progress:
                 progress(done, total)
     return net.n_models

@@ -1,0 +1,38 @@
+"""Long passes over memory-mapped slides must not keep the slide resident."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pixel2gene.io.memmaps import release_pages
+
+STATUS = Path("/proc/self/status")
+
+
+def rss_file_mib() -> float:
+    for line in STATUS.read_text().splitlines():
+        if line.startswith("RssFile:"):
+            return int(line.split()[1]) / 1024
+    pytest.skip("no RssFile in /proc/self/status")
+
+
+@pytest.mark.skipif(not STATUS.exists(), reason="needs Linux /proc")
+def test_released_pages_leave_the_resident_set(tmp_path):
+    a = np.lib.format.open_memmap(tmp_path / "slide.npy", mode="w+", dtype=np.uint8, shape=(16384, 16384))
+    a[:] = 7  # 256 MiB of written pages
+    before = rss_file_mib()
+    release_pages(a[100:200])  # a view finds its memmap
+    after_write = rss_file_mib()
+    b = np.load(tmp_path / "slide.npy", mmap_mode="r")
+    assert int(b[::64, ::64].sum()) == 7 * 256 * 256  # written data survived the release
+    assert before - after_write > 200, (before, after_write)
+    total = sum(int(b[i:i + 1024].sum(dtype=np.int64)) for i in range(0, 16384, 1024))
+    assert total == 7 * 16384 * 16384
+    read = rss_file_mib()
+    release_pages(b)
+    assert read - rss_file_mib() > 200
+
+
+def test_release_ignores_plain_arrays():
+    release_pages(np.zeros(3))
+    release_pages(None)
