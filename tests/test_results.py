@@ -130,8 +130,10 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 def test_report_opens_in_chromium_with_its_gallery(chain, tmp_path):
     url = (chain["out"] / "train.html").as_uri()
     flags = FLAGS + [f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000"]
-    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    dom = subprocess.run([CHROMIUM, *flags, "--enable-logging=stderr", "--v=0", "--dump-dom", url],
+                         capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
+    assert "Uncaught" not in dom.stderr and "Failed to load resource" not in dom.stderr, dom.stderr[-2000:]
     n_maps = len(json.loads((chain["out"] / "figures" / "train" / "maps.json").read_text())["genes"])
     assert f'data-images="{n_maps + 1}"' in dom.stdout and 'data-images-ok="yes"' in dom.stdout
     shot = tmp_path / "report.png"
