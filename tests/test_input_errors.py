@@ -144,3 +144,50 @@ def test_unknown_folds(chain, tmp_path):
     proc = run_tool("p2g-train", "--data", chain["out"] / "work" / "train" / "folds", "--out", tmp_path / "m",
                     "--folds", "0,7", check=False)
     assert proc.returncode == 2 and "fold 7 does not exist" in proc.stderr
+
+
+def one_line_error(proc, *words):
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def test_encoder_options_it_does_not_take(synthetic, tmp_path):
+    run_tool("p2g-rescale", "--prefix", synthetic["test"], "--out", tmp_path / "r")
+    run_tool("p2g-mask", "--rescaled", tmp_path / "r", "--out", tmp_path / "m")
+    proc = run_tool("p2g-features", "--rescaled", tmp_path / "r", "--mask", tmp_path / "m", "--out", tmp_path / "f",
+                    "--encoder", "texture", "--shift-average", check=False)
+    one_line_error(proc, "texture does not take shift_average")
+    proc = run_tool("p2g-features", "--rescaled", tmp_path / "r", "--mask", tmp_path / "m", "--out", tmp_path / "f",
+                    "--encoder", "hipt", check=False)
+    one_line_error(proc, "--weights", "vit256_small_dino.pth")
+    assert not (tmp_path / "f").exists()
+
+
+def test_bad_truth_and_unknown_map_genes(chain, tmp_path):
+    proc = run_tool("p2g-run", "--train", chain["train"], "--predict", chain["test"], "--outdir", tmp_path / "o",
+                    "--truth", "test", check=False)
+    one_line_error(proc, "SAMPLE=PREFIX")
+    proc = run_tool("p2g-run", "--train", chain["train"], "--predict", chain["test"], "--outdir", tmp_path / "o",
+                    "--truth", f"test={tmp_path}/none/", check=False)
+    one_line_error(proc, "cnts.tsv", "truth file is missing")
+    assert not (tmp_path / "o").exists()
+    w = chain["out"] / "work" / "test"
+    proc = run_tool("p2g-maps", "--result", chain["out"] / "test", "--rescaled", w / "rescale",
+                    "--out", tmp_path / "maps", "--genes", "NOT_A_GENE", check=False)
+    one_line_error(proc, "NOT_A_GENE", "gene-names.txt")
+    assert not (tmp_path / "maps").exists()
+
+
+def test_truth_outside_the_image(chain, tmp_path):
+    import pandas as pd
+    locs = pd.read_csv(chain["train"] + "locs-raw.tsv", sep="\t", index_col=0)
+    locs["x"] += 1e6
+    locs.to_csv(tmp_path / "locs-raw.tsv", sep="\t")
+    w = chain["out"] / "work" / "train"
+    proc = run_tool("p2g-evaluate", "--rescaled", w / "rescale", "--mask", w / "mask", "--result",
+                    chain["out"] / "train", "--truth-counts", chain["train"] + "cnts.tsv", "--truth-locs",
+                    tmp_path / "locs-raw.tsv", "--out", tmp_path / "e", check=False)
+    one_line_error(proc, "locs-raw.tsv", "outside")
+    assert not (tmp_path / "e").exists()
