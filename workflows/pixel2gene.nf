@@ -41,16 +41,22 @@ def sampleMeta(String id, List rows, String base) {
      mask: masks ? masks[0] : null, truth: truths ? truths[0] : null]
 }
 
+// The first file with one of these names (GStrings made Strings: `in` compares with equals()).
+def firstNamed(List found, List names) {
+    def wanted = names.collect { it.toString() }
+    found.find { it.name in wanted }
+}
+
 // A truth prefix holds cnts.* and locs-raw.* of bins measured on the section (radius-raw.txt optional).
 def truthFiles(Map meta) {
     def found = files("${meta.truth}*", type: 'file')
     def stem = meta.truth.endsWith('/') ? '' : meta.truth.tokenize('/').last()
-    def counts = found.find { it.name in ["${stem}cnts.tsv", "${stem}cnts.tsv.gz", "${stem}cnts.parquet"] }
-    def locs = found.find { it.name in ["${stem}locs-raw.tsv", "${stem}locs-raw.tsv.gz", "${stem}locs-raw.parquet"] }
+    def counts = firstNamed(found, ["${stem}cnts.tsv", "${stem}cnts.tsv.gz", "${stem}cnts.parquet"])
+    def locs = firstNamed(found, ["${stem}locs-raw.tsv", "${stem}locs-raw.tsv.gz", "${stem}locs-raw.parquet"])
     if (!counts || !locs) {
         error "Samplesheet: truth '${meta.truth}' of sample '${meta.id}' needs ${stem}cnts.tsv and ${stem}locs-raw.tsv"
     }
-    def radius = found.find { it.name == "${stem}radius-raw.txt" }
+    def radius = firstNamed(found, ["${stem}radius-raw.txt"])
     [counts, locs, radius ? radius.text.trim() : '0']
 }
 
@@ -62,8 +68,12 @@ def sampleFiles(Map meta) {
     found
 }
 
+def findCounts(Map meta, List found) {
+    firstNamed(found, ["${meta.stem}cnts.parquet", "${meta.stem}cnts.tsv", "${meta.stem}cnts.tsv.gz"])
+}
+
 def countsFile(Map meta, List found) {
-    def counts = found.find { it.name == "${meta.stem}cnts.parquet" || it.name == "${meta.stem}cnts.tsv" || it.name == "${meta.stem}cnts.tsv.gz" }
+    def counts = findCounts(meta, found)
     if (!counts) {
         error "Sample '${meta.id}' is for training but has no ${meta.stem}cnts.tsv or cnts.parquet"
     }
@@ -149,7 +159,7 @@ workflow PIXEL2GENE {
     no_truth_counts = file("${projectDir}/assets/NO_TRUTH_COUNTS")
     no_truth_locs = file("${projectDir}/assets/NO_TRUTH_LOCS")
     ch_counts_any = ch_samples
-        .map { meta, found -> [meta, found.find { it.name in ["${meta.stem}cnts.tsv", "${meta.stem}cnts.tsv.gz", "${meta.stem}cnts.parquet"] } ?: no_file] }
+        .map { meta, found -> [meta, findCounts(meta, found) ?: no_file] }
     ch_result = P2G_COMBINE.out.results.join(ch_prepared)
     P2G_EXPORT(ch_result.join(ch_counts_any).map { meta, result, rescaled, mask, counts -> [meta, result, rescaled, counts] })
     ch_versions = ch_versions.mix(P2G_EXPORT.out.versions.first())

@@ -9,15 +9,13 @@ from ..errors import InputError
 from ..features.store import standardise
 from ..io.outputs import load_npy, read_json
 from ..model.checkpoint import ModelSet
-from ..model.mlp import StackedMLP
+from ..prediction.predict import Ensemble
 from ..training.disks import gather_disks
-from ..training.trainer import gene_span
 from .truth import Bins
 
 CHUNK = 4096  # superpixels per forward pass, across all fold models
 
 
-@torch.no_grad()
 def out_of_fold(folds_dir, models: ModelSet, mask: np.ndarray, device="cpu"):
     """(Bins with measured counts, (n, G) out-of-fold predicted counts) for the bins a model held out."""
     folds_dir = Path(folds_dir)
@@ -51,19 +49,15 @@ def out_of_fold(folds_dir, models: ModelSet, mask: np.ndarray, device="cpu"):
 
 
 def _predict_bins(feats, valid, rows, which, mean, std, models, device):
-    dev = torch.device(device)
-    net = StackedMLP.from_states(models.states).to(dev).eval()
-    span = torch.from_numpy(gene_span(models.gene_min, models.gene_max)).to(dev)
-    low = torch.from_numpy(models.gene_min.astype(np.float32)).to(dev)
+    ensemble = Ensemble(models, device)
     k = feats.shape[1]
     step = max(1, CHUNK // k)
     out = np.zeros((len(rows), len(models.genes)), np.float64)
     for s in range(0, len(rows), step):
         r = rows[s:s + step]
-        x = torch.from_numpy(standardise(np.asarray(feats[r]).reshape(-1, feats.shape[2]), mean, std)).to(dev)
-        y = torch.clamp(net(x.expand(net.n_models, -1, -1)) * span + low, min=0)
-        y = y.view(net.n_models, len(r), k, -1) * torch.from_numpy(valid[r]).to(dev)[None, :, :, None]
+        y = ensemble(standardise(np.asarray(feats[r]).reshape(-1, feats.shape[2]), mean, std))
+        y = y.view(ensemble.n_models, len(r), k, -1) * torch.from_numpy(valid[r]).to(y.device)[None, :, :, None]
         sums = y.sum(2)  # (models, bins, genes): each bin's predicted counts under every model
-        pick = torch.from_numpy(which[s:s + step]).to(dev)
-        out[s:s + len(r)] = sums[pick, torch.arange(len(r), device=dev)].cpu().numpy()
+        pick = torch.from_numpy(which[s:s + step]).to(y.device)
+        out[s:s + len(r)] = sums[pick, torch.arange(len(r), device=y.device)].cpu().numpy()
     return out
