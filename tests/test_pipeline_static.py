@@ -228,3 +228,12 @@ def test_dockerfiles_pass_hadolint():
     out = subprocess.run(["hadolint", "--failure-threshold", "warning", *map(str, files)],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_no_membership_tests_against_gstrings():
+    """`x in ["${a}b"]` is always false in Groovy (equals() between String and GString); use firstNamed()."""
+    pattern = re.compile(r"""\bin\s*\[[^\]]*"[^"]*\$\{""")
+    for path in nf_files():
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            assert not pattern.search(line), f"{path}:{n}: {line.strip()}"
+    assert pattern.search('it.name in ["${stem}cnts.tsv"]')  # the check itself works
