@@ -81,7 +81,7 @@ class EfficientNetLiteEncoder(Encoder):
         plans = [(p, taps, self._pass_tiles(ctx, p)) for p, taps in zip(self.passes, self._taps)]
         total = sum(len(t) for _, _, t in plans)
         done = 0
-        release = PageReleaser(ctx.image, out)
+        release = PageReleaser(ctx.image, out, every=1)  # one wide-context tile can touch 0.8 GB of the map
         for (f, strides, tile, margin), taps, todo in plans:
             width = sum(self.net.block_channels[t] for t in taps)
             batch = self.batch or (8 if device.type == "cuda" else 1)

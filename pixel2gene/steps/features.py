@@ -10,6 +10,7 @@ import torch
 from ..features import create_encoder, list_encoders
 from ..features.base import ExtractContext
 from ..features.store import create, tissue_statistics
+from ..io.memmaps import release_pages
 from ..io.outputs import load_npy, read_json, write_json
 from ..pipeline.progress import Progress, say
 from ..pipeline.reuse import StepOutput, finished
@@ -69,7 +70,9 @@ def run(args: Args) -> Path:
         f"{int(mask.sum())} tissue superpixels on {args.device}")
     with StepOutput(out, params, "features") as tmp:
         feats = create(tmp / "features.npy", mask.shape, len(names))
-        feats[..., :3] = rgb
+        for i in range(0, len(rgb), 64):  # by strips: touching the whole map at once keeps it all resident
+            feats[i:i + 64, :, :3] = rgb[i:i + 64]
+            release_pages(feats)
         ctx = ExtractContext(image=image, mask=mask, device=args.device,
                              progress=Progress(f"features {sample['name']}"))
         encoder.extract(ctx, feats[..., 3:])
