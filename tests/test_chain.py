@@ -77,6 +77,8 @@ def test_rerun_reuses_finished_steps(chain):
     proc = run_tool("p2g-run", "--train", chain["train"], "--predict", chain["test"], "--predict", chain["train"],
                     "--outdir", chain["out"], "--epochs", 60, "--n-folds", 3, "--threads", 1)
     assert proc.stderr.count("reusing") >= 10, proc.stderr
+    # the fixture's run scored train against a truth file; this run gave none, so its report must not show one
+    assert "truth file:" not in (chain["out"] / "train.html").read_text()
 
 
 def test_a_cpu_run_repeats_bit_for_bit(chain, tmp_path):

@@ -80,8 +80,9 @@ def _truths(entries, preds):
 
 
 def _results(step, args, name, w, outdir, model_dir, truth, trained):
-    """What a user opens: the .h5ad, the maps and, where truth exists, the accuracy tables."""
+    """What a user opens: the .h5ad, the maps and, where truth exists, the accuracy tables (returned)."""
     result = str(outdir / name)
+    evals = []
     step(f"export {name}", export.run, export.Args(result=result, rescaled=str(w / "rescale"),
                                                    out=str(outdir / f"{name}.h5ad")))
     step(f"maps {name}", maps.run, maps.Args(result=result, rescaled=str(w / "rescale"),
@@ -92,11 +93,14 @@ def _results(step, args, name, w, outdir, model_dir, truth, trained):
         step(f"evaluate {name} (held-out folds)", evaluate.run, evaluate.Args(
             rescaled=str(w / "rescale"), mask=str(w / "mask"), out=str(outdir / "evaluation" / f"{name}.held-out"),
             folds=str(w / "folds"), model=[str(model_dir)], device=args.device))
+        evals.append(outdir / "evaluation" / f"{name}.held-out")
     if truth:
         step(f"evaluate {name} (truth)", evaluate.run, evaluate.Args(
             rescaled=str(w / "rescale"), mask=str(w / "mask"), out=str(outdir / "evaluation" / f"{name}.truth"),
             result=result, truth_counts=str(truth.counts), truth_locs=str(truth.locs),
             truth_diameter_um=truth.diameter_um or 0.0))
+        evals.append(outdir / "evaluation" / f"{name}.truth")
+    return evals
 
 
 def run(args: Args) -> Path:
@@ -143,6 +147,7 @@ def run(args: Args) -> Path:
     step("train", training.run, training.Args(data=[str(dirs[n] / "folds") for n in trains], out=str(model_dir),
                                          epochs=args.epochs, seed=args.seed, device=args.device,
                                          threads=args.threads))
+    evals_of = {}
     for name in preds:
         w = dirs[name]
         step(f"predict {name}", predict.run, predict.Args(
@@ -150,7 +155,7 @@ def run(args: Args) -> Path:
             out=str(w / "pred"), device=args.device, threads=args.threads))
         step(f"combine {name}", combine.run, combine.Args(pred=[str(w / "pred")], rescaled=str(w / "rescale"),
                                                             mask=str(w / "mask"), out=str(outdir / name)))
-        _results(step, args, name, w, outdir, model_dir, truths.get(name), name in trains)
+        evals_of[name] = _results(step, args, name, w, outdir, model_dir, truths.get(name), name in trains)
     write_json(outdir / "run.json", {"version": __version__, "args": vars(args), "steps": timer.steps,
                                      "seconds": round(time.time() - t0, 2),
                                      "outputs": {n: str(outdir / n) for n in preds}})
@@ -159,7 +164,7 @@ def run(args: Args) -> Path:
         stamped = [w / "rescale", w / "mask", w / f"features-{args.encoder}"] + \
             ([w / "folds"] if name in trains else []) + [model_dir, w / "pred", outdir / name,
                                                         outdir / "figures" / name]
-        evals = sorted((outdir / "evaluation").glob(f"{name}.*"))
+        evals = evals_of[name]  # this run's only: an older run's truth must not reappear
         step(f"report {name}", report.run, report.Args(
             result=str(outdir / name), out=str(outdir / f"{name}.html"), maps=str(outdir / "figures" / name),
             evaluation=[str(e) for e in evals], model=[str(model_dir)], steps=[str(d) for d in stamped + evals],
