@@ -7,6 +7,7 @@ from typing import List
 import numpy as np
 import torch
 
+from ..errors import InputError
 from ..features import create_encoder, list_encoders
 from ..features.base import ExtractContext
 from ..features.store import create, tissue_statistics
@@ -50,7 +51,6 @@ def run(args: Args) -> Path:
         say(f"features {sample['name']}: reusing {out}")
         return out
     if args.encoder not in list_encoders():
-        from ..errors import InputError
         raise InputError("--encoder", f"unknown encoder '{args.encoder}'",
                          f"choose one of {', '.join(list_encoders())}")
     if args.threads:
@@ -59,7 +59,6 @@ def run(args: Args) -> Path:
     try:
         encoder = create_encoder(args.encoder, **encoder_options(args))
     except TypeError as exc:
-        from ..errors import InputError
         raise InputError("--encoder", f"{args.encoder} does not take {', '.join(encoder_options(args))} ({exc})",
                          "leave those options out for this encoder") from None
     image = load_npy(Path(args.rescaled) / "image.npy", mmap=True)
