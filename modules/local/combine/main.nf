@@ -7,16 +7,22 @@ process P2G_COMBINE {
     tuple val(meta), path(preds, stageAs: 'pred??/*'), path(rescaled), path(mask)
 
     output:
-    tuple val(meta), path("${meta.id}"), emit: results
-    path "versions.yml"                , emit: versions
+    tuple val(meta), path("result")                                          , emit: results
+    tuple val(meta), path("result/metadata.json"), path("result/mask.npy"), emit: summary
+    tuple val(meta), path("result/step.json")                                , emit: stamp
+    path "versions.yml"                                                       , emit: versions
 
     script:
+    // a fixed name: an output named after the sample could collide with an input (a sample called "mask")
+    def args = task.ext.args ?: ''
     """
     p2g-combine \\
         --pred ${preds} \\
         --rescaled ${rescaled} \\
         --mask ${mask} \\
-        --out ${meta.id}
+        --out result \\
+        --threads ${task.cpus} \\
+        ${args}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
@@ -26,8 +32,8 @@ process P2G_COMBINE {
 
     stub:
     """
-    mkdir -p ${meta.id}/cnts-super
-    touch ${meta.id}/gene-names.txt ${meta.id}/metadata.json
+    mkdir -p result/cnts-super
+    touch result/gene-names.txt result/metadata.json result/mask.npy result/step.json
     echo '"${task.process}": {pixel2gene: stub}' > versions.yml
     """
 }

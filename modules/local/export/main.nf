@@ -11,13 +11,15 @@ process P2G_EXPORT {
     path "versions.yml"                     , emit: versions
 
     script:
+    def args = task.ext.args ?: ''
     def measured = counts.name != 'NO_FILE' ? "--counts ${counts}" : ''
     """
     p2g-export \\
         --result ${result} \\
         --rescaled ${rescaled} \\
         --out ${meta.id}.h5ad \\
-        ${measured}
+        ${measured} \\
+        ${args}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

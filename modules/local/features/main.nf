@@ -2,30 +2,29 @@ process P2G_FEATURES {
     tag "$meta.id"
     label 'process_high'
     label 'process_gpu'
-    container "${params.container_gpu}"
+    container "${params.container_cpu}"
 
     input:
     tuple val(meta), path(rescaled), path(mask)
     path(weights, stageAs: 'weights/*')
 
     output:
-    tuple val(meta), path("features"), emit: features
-    path "versions.yml"              , emit: versions
+    tuple val(meta), path("features")          , emit: features
+    tuple val(meta), path("features/step.json"), emit: stamp
+    path "versions.yml"                         , emit: versions
 
     script:
-    def device = params.use_gpu ? 'cuda' : 'cpu'
+    def args = task.ext.args ?: ''
     def checkpoints = weights ? "--weights ${weights}" : ''
-    def shifts = params.shift_average ? '--shift-average' : ''
     """
     p2g-features \\
         --rescaled ${rescaled} \\
         --mask ${mask} \\
         --out features \\
-        --encoder ${params.encoder} \\
-        --device ${device} \\
+        --device ${params.device} \\
         --threads ${task.cpus} \\
         ${checkpoints} \\
-        ${shifts}
+        ${args}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
@@ -37,7 +36,7 @@ process P2G_FEATURES {
     stub:
     """
     mkdir -p features
-    touch features/features.npy features/features.json
+    touch features/features.npy features/features.json features/step.json
     echo '"${task.process}": {pixel2gene: stub}' > versions.yml
     """
 }

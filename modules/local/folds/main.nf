@@ -8,10 +8,12 @@ process P2G_FOLDS {
     path(genes)
 
     output:
-    tuple val(meta), path("folds"), emit: trainset
-    path "versions.yml"           , emit: versions
+    tuple val(meta), path("folds")          , emit: trainset
+    tuple val(meta), path("folds/step.json"), emit: stamp
+    path "versions.yml"                      , emit: versions
 
     script:
+    def args = task.ext.args ?: ''
     """
     p2g-folds \\
         --rescaled ${rescaled} \\
@@ -21,8 +23,7 @@ process P2G_FOLDS {
         --counts ${counts} \\
         --out folds \\
         --n-folds ${params.n_folds} \\
-        --qc ${params.qc} \\
-        --seed ${params.seed}
+        ${args}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
@@ -33,7 +34,7 @@ process P2G_FOLDS {
     stub:
     """
     mkdir -p folds
-    touch folds/trainset.json
+    touch folds/trainset.json folds/step.json
     echo '"${task.process}": {pixel2gene: stub}' > versions.yml
     """
 }

@@ -8,18 +8,19 @@ process P2G_GENES {
     path(gene_list)
 
     output:
-    path "genes"       , emit: genes
-    path "versions.yml", emit: versions
+    path "genes"          , emit: genes
+    path "genes/step.json", emit: stamp
+    path "versions.yml"   , emit: versions
 
     script:
+    def args = task.ext.args ?: ''
     def list = gene_list.name != 'NO_GENE_LIST' ? "--gene-list ${gene_list}" : ''
     """
     p2g-genes \\
         --counts ${counts} \\
         --out genes \\
-        --n-genes ${params.n_genes} \\
-        --min-count ${params.min_count} \\
-        ${list}
+        ${list} \\
+        ${args}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
@@ -30,7 +31,7 @@ process P2G_GENES {
     stub:
     """
     mkdir -p genes
-    touch genes/gene-names.txt
+    touch genes/gene-names.txt genes/step.json
     echo '"${task.process}": {pixel2gene: stub}' > versions.yml
     """
 }

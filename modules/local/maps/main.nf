@@ -7,20 +7,20 @@ process P2G_MAPS {
     tuple val(meta), path(result), path(rescaled), path(folds)
 
     output:
-    tuple val(meta), path("figures"), emit: maps
-    path "versions.yml"             , emit: versions
+    tuple val(meta), path("figures")          , emit: maps
+    tuple val(meta), path("figures/step.json"), emit: stamp
+    path "versions.yml"                        , emit: versions
 
     script:
+    def args = task.ext.args ?: ''
     def qc = folds.name != 'NO_FOLDS' ? "--folds ${folds}" : ''
-    def genes = params.map_genes ? "--genes ${params.map_genes.tokenize(',').join(' ')}" : ''
     """
     p2g-maps \\
         --result ${result} \\
         --rescaled ${rescaled} \\
         --out figures \\
-        --top ${params.map_top} \\
-        ${genes} \\
-        ${qc}
+        ${qc} \\
+        ${args}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
@@ -32,7 +32,7 @@ process P2G_MAPS {
     stub:
     """
     mkdir -p figures/genes
-    touch figures/overview.png figures/maps.json
+    touch figures/overview.png figures/maps.json figures/step.json
     echo '"${task.process}": {pixel2gene: stub}' > versions.yml
     """
 }

@@ -7,16 +7,20 @@ process P2G_MASK {
     tuple val(meta), path(rescaled), path(user_mask)
 
     output:
-    tuple val(meta), path("mask"), emit: mask
-    path "versions.yml"          , emit: versions
+    tuple val(meta), path("mask")          , emit: mask
+    tuple val(meta), path("mask/step.json"), emit: stamp
+    path "versions.yml"                     , emit: versions
 
     script:
+    def args = task.ext.args ?: ''
     def mask = user_mask.name != 'NO_MASK' ? "--mask ${user_mask}" : ''
     """
     p2g-mask \\
         --rescaled ${rescaled} \\
         --out mask \\
-        ${mask}
+        --threads ${task.cpus} \\
+        ${mask} \\
+        ${args}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
@@ -27,7 +31,7 @@ process P2G_MASK {
     stub:
     """
     mkdir -p mask
-    touch mask/mask.npy mask/mask.png
+    touch mask/mask.npy mask/mask.png mask/step.json
     echo '"${task.process}": {pixel2gene: stub}' > versions.yml
     """
 }

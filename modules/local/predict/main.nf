@@ -1,26 +1,28 @@
 process P2G_PREDICT {
-    tag "$meta.id"
+    tag "$meta.id folds ${folds}"
     label 'process_medium'
     label 'process_gpu'
-    container "${params.container_gpu}"
+    container "${params.container_cpu}"
 
     input:
-    tuple val(meta), path(features), path(mask), path(model, stageAs: 'model??/*')
+    tuple val(meta), path(features), path(mask), val(folds), path(model)
 
     output:
-    tuple val(meta), path("pred"), emit: pred
-    path "versions.yml"          , emit: versions
+    tuple val(meta), val(folds), path("pred")          , emit: pred
+    tuple val(meta), val(folds), path("pred/step.json"), emit: stamp
+    path "versions.yml"                                 , emit: versions
 
     script:
-    def device = params.use_gpu ? 'cuda' : 'cpu'
+    def args = task.ext.args ?: ''
     """
     p2g-predict \\
         --features ${features} \\
         --mask ${mask} \\
         --model ${model} \\
         --out pred \\
-        --device ${device} \\
-        --threads ${task.cpus}
+        --device ${params.device} \\
+        --threads ${task.cpus} \\
+        ${args}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
@@ -32,7 +34,7 @@ process P2G_PREDICT {
     stub:
     """
     mkdir -p pred
-    touch pred/pred-sum.npy pred/pred.json
+    touch pred/pred-sum.npy pred/pred.json pred/step.json
     echo '"${task.process}": {pixel2gene: stub}' > versions.yml
     """
 }

@@ -4,8 +4,8 @@ process P2G_REPORT {
     container "${params.container_cpu}"
 
     input:
-    tuple val(meta), path(result), path(maps), path(evaluations, stageAs: 'evaluation??/*'), path(steps, stageAs: 'step??/*')
-    path(models, stageAs: 'model??/*')
+    tuple val(meta), path(summary, stageAs: 'result/*'), path(maps), path(evaluations, stageAs: 'evaluation??/*', arity: '0..*'), val(step_labels), path(stamps, stageAs: 'stamp??/*', arity: '1..*')
+    path(curves, stageAs: 'model??/*', arity: '1..*')
     path(params_json)
 
     output:
@@ -13,15 +13,22 @@ process P2G_REPORT {
     path "versions.yml"                     , emit: versions
 
     script:
+    def args = task.ext.args ?: ''
+    // steps/<label>/step.json: the report names each step after the folder that holds its stamp
+    def link = [step_labels, stamps].transpose()
+        .collect { label, stamp -> "mkdir -p 'steps/${label}' && ln -s '../../${stamp}' 'steps/${label}/step.json'" }
+        .join('\n    ')
     """
+    ${link}
     p2g-report \\
-        --result ${result} \\
+        --result result \\
         --maps ${maps} \\
         --evaluation ${evaluations} \\
-        --model ${models} \\
-        --steps ${steps} \\
+        --model model*/ \\
+        --steps steps/*/step.json \\
         --params ${params_json} \\
-        --out ${meta.id}.html
+        --out ${meta.id}.html \\
+        ${args}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

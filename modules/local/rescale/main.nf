@@ -4,19 +4,25 @@ process P2G_RESCALE {
     container "${params.container_cpu}"
 
     input:
-    tuple val(meta), path(files, stageAs: 'sample/*')
+    // linked: targets of links among the files (an imported he-raw), staged so a container can follow them
+    tuple val(meta), path(files, stageAs: 'sample/*'), path(linked, stageAs: 'linked/*')
 
     output:
-    tuple val(meta), path("rescale"), emit: rescaled
-    path "versions.yml"             , emit: versions
+    tuple val(meta), path("rescale")          , emit: rescaled
+    tuple val(meta), path("rescale/step.json"), emit: stamp
+    path "versions.yml"                        , emit: versions
 
     script:
+    def args = task.ext.args ?: ''
     def train = meta.train ? '--train' : ''
     """
     p2g-rescale \\
         --prefix sample/${meta.stem} \\
+        --name ${meta.id} \\
         --out rescale \\
-        ${train}
+        --threads ${task.cpus} \\
+        ${train} \\
+        ${args}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
@@ -27,7 +33,7 @@ process P2G_RESCALE {
     stub:
     """
     mkdir -p rescale
-    touch rescale/image.npy rescale/sample.json
+    touch rescale/image.npy rescale/sample.json rescale/step.json
     echo '"${task.process}": {pixel2gene: stub}' > versions.yml
     """
 }

@@ -2,27 +2,28 @@ process P2G_TRAIN {
     tag "folds ${folds}"
     label 'process_medium'
     label 'process_gpu'
-    container "${params.container_gpu}"
+    container "${params.container_cpu}"
 
     input:
     path(trainsets, stageAs: 'data??/*')
     val(folds)
 
     output:
-    path "model"       , emit: model
-    path "versions.yml", emit: versions
+    tuple val(folds), path("model")           , emit: model
+    tuple val(folds), path("model/model.json"), emit: summary
+    tuple val(folds), path("model/step.json") , emit: stamp
+    path "versions.yml"                        , emit: versions
 
     script:
-    def device = params.use_gpu ? 'cuda' : 'cpu'
+    def args = task.ext.args ?: ''
     """
     p2g-train \\
         --data ${trainsets} \\
         --out model \\
         --folds ${folds} \\
-        --epochs ${params.epochs} \\
-        --seed ${params.seed} \\
-        --device ${device} \\
-        --threads ${task.cpus}
+        --device ${params.device} \\
+        --threads ${task.cpus} \\
+        ${args}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
@@ -34,7 +35,7 @@ process P2G_TRAIN {
     stub:
     """
     mkdir -p model
-    touch model/model.json
+    touch model/model.json model/step.json
     echo '"${task.process}": {pixel2gene: stub}' > versions.yml
     """
 }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Build the pipeline's two container images with the tags nextflow.config gives them
+# (params.container_cpu and params.container_gpu), from the repository root.
+#   containers/build.sh            build both images
+#   containers/build.sh --push     build, then push both (CI does this on a version tag)
+#   containers/build.sh --dry-run  print the exact commands, run nothing
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dry_run=0
+push=0
+for arg in "$@"; do
+    case "$arg" in
+        --dry-run) dry_run=1 ;;
+        --push) push=1 ;;
+        -h|--help) sed -n '2,6s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        *) echo "containers/build.sh: unknown option '$arg' (use --dry-run, --push or --help)" >&2; exit 2 ;;
+    esac
+done
+
+# The default of a string parameter in nextflow.config: `  name = 'value'`.
+param() { sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" nextflow.config; }
+cpu_tag=$(param container_cpu)
+gpu_tag=$(param container_gpu)
+if [ -z "$cpu_tag" ] || [ -z "$gpu_tag" ]; then
+    echo "containers/build.sh: nextflow.config names no container_cpu/container_gpu image; set both params" >&2
+    exit 1
+fi
+
+run() {
+    printf '%q ' "$@"
+    printf '\n'
+    if [ "$dry_run" = 0 ]; then
+        "$@"
+    fi
+}
+
+run docker build --file containers/cpu/Dockerfile --tag "$cpu_tag" .
+run docker build --file containers/gpu/Dockerfile --tag "$gpu_tag" .
+if [ "$push" = 1 ]; then
+    run docker push "$cpu_tag"
+    run docker push "$gpu_tag"
+fi

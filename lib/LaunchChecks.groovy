@@ -1,0 +1,26 @@
+/*
+ * Settings an executor needs before anything runs: checked at launch so that a cloud run
+ * fails in a second with the option to set, not after its first submission.
+ */
+class LaunchChecks {
+
+    // profile: Nextflow's workflow.profile ('test,docker'); params: the run's parameters.
+    static List<String> problems(String profile, Map params) {
+        def on = (profile ?: '').tokenize(',').collect { p -> p.trim() }
+        def problems = []
+        if ('awsbatch' in on && !params.queue) {
+            problems << '-profile awsbatch needs --queue, the AWS Batch job queue of the CPU tasks (and --gpu_queue for -profile gpu)'
+        }
+        if ('google' in on && !params.google_project) {
+            problems << '-profile google needs --google_project, the Google Cloud project ID that runs the Batch jobs'
+        }
+        if ('google' in on && 'gpu' in on && !params.gpu_type) {
+            problems << '-profile google,gpu needs --gpu_type, the accelerator type (e.g. nvidia-l4)'
+        }
+        def engines = on.findAll { p -> p in ['docker', 'singularity', 'apptainer'] }
+        if (engines.size() > 1) {
+            problems << "-profile ${engines.join(',')}: pick one container engine"
+        }
+        problems
+    }
+}

@@ -1,0 +1,39 @@
+process P2G_IMPORT {
+    tag "$meta.id $meta.format"
+    label 'process_medium'
+    container "${params.container_cpu}"
+
+    input:
+    tuple val(meta), path(outs, stageAs: 'outs'), path(image, stageAs: 'image/*'), path(alignment, stageAs: 'alignment/*')
+
+    output:
+    tuple val(meta), path("imported/*"), emit: files
+    path "versions.yml"                , emit: versions
+
+    script:
+    def args = task.ext.args ?: ''
+    // hires/lowres: the image inside spatial/; otherwise the full-resolution H&E that was staged
+    def he = meta.image in ['hires', 'lowres'] ? meta.image : image
+    def source = meta.format == 'xenium' ? "--he-image ${image} --alignment ${alignment}" : "--image ${he}"
+    def bins = meta.format == 'visium-hd' ? "--bin-size ${meta.bin_size ?: 8}" : ''
+    """
+    p2g-import ${meta.format} \\
+        outs \\
+        ${bins} \\
+        ${source} \\
+        --out imported/ \\
+        ${args}
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        pixel2gene: \$(python -c 'import pixel2gene; print(pixel2gene.__version__)')
+    END_VERSIONS
+    """
+
+    stub:
+    """
+    mkdir -p imported
+    touch imported/cnts.h5ad imported/locs-raw.parquet imported/he-raw.tif imported/radius-raw.txt imported/pixel-size-raw.txt
+    echo '"${task.process}": {pixel2gene: stub}' > versions.yml
+    """
+}

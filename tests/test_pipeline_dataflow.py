@@ -1,0 +1,199 @@
+"""The workflow's dataflow, run in memory (tests/nextflow/dataflow.groovy): no Nextflow here,
+so channels are lists and processes are checked against their declarations.
+
+Every task must receive inputs shaped as its process declares them (tuple sizes, files
+where paths are declared); each process runs as many tasks as the samplesheet implies;
+and, with tasks finishing in a different random order each run, every task must receive
+exactly the same inputs (issue 15 item 8: gathered lists are sorted).
+"""
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import REPO, need_groovy
+
+GROOVY_LIB = os.environ.get("P2G_GROOVY_LIB", str(REPO / ".ci/tools/node_modules/npm-groovy-lint/lib/java/groovy/lib"))
+JARS = [os.path.join(GROOVY_LIB, "groovy-4.0.26.jar"), os.path.join(GROOVY_LIB, "groovy-json-4.0.26.jar")]
+IMPORTED = ["cnts.h5ad", "locs-raw.parquet", "he-raw.tif", "radius-raw.txt", "pixel-size-raw.txt", "pixel-size.txt"]
+PARAMS = {"n_folds": 10, "folds_per_task": 4, "encoder_weights": None, "gene_list": None, "outdir": "results",
+          "trace_report_suffix": "2026-01-01_00-00-00"}
+
+
+def request(rows, sheet, seeds, params=PARAMS, root=REPO):
+    return {"workflow": str(root / "workflows/pixel2gene.nf"), "name": "PIXEL2GENE", "lib": str(root / "lib"),
+            "params": params, "project_dir": str(root), "rows": rows, "sheet": str(sheet), "seeds": seeds,
+            "globs": {"imported/*": IMPORTED}}
+
+
+def emulate(*requests):
+    """One JVM for every request (starting Java is the slow part); per request, one run per seed."""
+    need_groovy(JARS)
+    out = subprocess.run(["java", "-cp", os.pathsep.join(JARS), "groovy.ui.GroovyMain",
+                          str(REPO / "tests/nextflow/dataflow.groovy")],
+                         input=json.dumps(list(requests)), capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def touch(path, text=""):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A samplesheet with every kind of row, and the files its paths name."""
+    root = tmp_path_factory.mktemp("sheet")
+    for name in ("he-raw.jpg", "cnts.tsv", "locs-raw.tsv", "radius-raw.txt", "pixel-size-raw.txt"):
+        touch(root / "data" / "A" / name)
+        touch(root / "data" / f"B-{name}")
+    for name in ("he-raw.jpg", "pixel-size-raw.txt"):
+        touch(root / "data" / "C" / name)
+    touch(root / "data" / "C" / "truth" / "cnts.tsv")
+    touch(root / "data" / "C" / "truth" / "locs-raw.tsv")
+    touch(root / "data" / "C" / "truth" / "radius-raw.txt", "100\n")
+    touch(root / "masks" / "C.png")
+    for outs in ("visium/outs/spatial", "hd/outs/binned_outputs", "xenium/bundle"):
+        (root / outs).mkdir(parents=True)
+    touch(root / "images" / "V.tif")
+    touch(root / "images" / "X.ome.tif")
+    touch(root / "xenium" / "bundle" / "he_imagealignment.csv")
+    rows = [
+        {"sample": "A", "role": "train", "prefix": "data/A"},  # a folder without its '/'
+        {"sample": "A", "role": "predict", "prefix": "data/A/"},
+        {"sample": "B", "role": "train", "prefix": "data/B-"},
+        {"sample": "C", "role": "predict", "prefix": "data/C/", "truth": "data/C/truth/", "mask": "masks/C.png"},
+        {"sample": "V", "role": "predict", "prefix": "visium/outs/", "format": "visium", "image": "images/V.tif"},
+        {"sample": "H", "role": "train", "prefix": "hd/outs/", "format": "visium-hd", "image": "lowres", "bin_size": 16},
+        {"sample": "X", "role": "predict", "prefix": "xenium/bundle/", "format": "xenium", "image": "images/X.ome.tif",
+         "alignment": "xenium/bundle/he_imagealignment.csv"},
+    ]
+    return {"root": root, "rows": rows, "sheet": root / "samplesheet.csv"}
+
+
+@pytest.fixture(scope="module")
+def emulated(project, tmp_path_factory):
+    """The project's sheet (3 completion orders), the test profile's sheet, and a workflow whose
+    fold predictions are not sorted (4 completion orders)."""
+    mutant = tmp_path_factory.mktemp("unsorted")
+    for part in ("workflows", "modules", "lib", "assets"):
+        shutil.copytree(REPO / part, mutant / part)
+    wf = mutant / "workflows/pixel2gene.nf"
+    text = wf.read_text()
+    unsorted = re.sub(r"items\.toSorted \{ a, b -> Folds\.compare\(a\[0\], b\[0\]\) \}\.collect", "items.collect", text)
+    assert unsorted != text
+    wf.write_text(unsorted)
+    test_rows = list(csv.DictReader((REPO / "assets/samplesheet_test.csv").open()))
+    missing = [dict(r, mask="masks/none.png") if r["sample"] == "C" else r for r in project["rows"]]
+    runs, test_profile, unsorted_runs, missing_runs = emulate(
+        request(project["rows"], project["sheet"], seeds=[1, 2, 3]),
+        request(test_rows, REPO / "assets/samplesheet_test.csv", seeds=[7], params=dict(PARAMS, n_folds=3, folds_per_task=2)),
+        request(project["rows"], project["sheet"], seeds=[1, 2, 3, 4], root=mutant),
+        request(missing, project["sheet"], seeds=[1]))
+    return {"runs": runs, "test_profile": test_profile[0], "unsorted": unsorted_runs, "missing": missing_runs[0]}
+
+
+@pytest.fixture(scope="module")
+def runs(emulated):
+    return emulated["runs"]
+
+
+def counts(run):
+    return {name: len(tasks) for name, tasks in run["tasks"].items()}
+
+
+def test_every_task_gets_inputs_shaped_as_its_process_declares(runs):
+    for run in runs:
+        assert run["errors"] == []
+
+
+def test_each_process_runs_once_per_sample_or_fold_group(runs):
+    # 6 samples (3 imported), 3 train (A, B, H), 4 predict (A, C, V, X), 10 folds in tasks of 4 -> 3 groups
+    assert counts(runs[0]) == {"P2G_IMPORT": 3, "P2G_RESCALE": 6, "P2G_MASK": 6, "P2G_FEATURES": 6, "P2G_GENES": 1,
+                               "P2G_FOLDS": 3, "P2G_TRAIN": 3, "P2G_PREDICT": 12, "P2G_COMBINE": 4, "P2G_EXPORT": 4,
+                               "P2G_MAPS": 4, "P2G_EVALUATE": 2, "P2G_REPORT": 4}
+
+
+def canonical(run):
+    return {name: sorted(json.dumps(t, sort_keys=True) for t in tasks) for name, tasks in run["tasks"].items()}
+
+
+def test_task_inputs_do_not_depend_on_the_order_tasks_finish(runs):
+    first = canonical(runs[0])
+    for run in runs[1:]:
+        changed = [name for name, tasks in canonical(run).items() if tasks != first[name]]
+        assert not changed, f"inputs change with task completion order: {changed}"
+
+
+def task(run, process, sample):
+    return next(t for t in run["tasks"][process] if t["inputs"][0][0]["id"] == sample)
+
+
+def test_samples_reach_their_tasks_with_their_files(runs, project):
+    run, data = runs[0], str(project["root"] / "data")
+    a = task(run, "P2G_RESCALE", "A")["inputs"][0]
+    assert a[0]["prefix"] == f"{data}/A/" and sorted(os.path.basename(f) for f in a[1]) == sorted(
+        ["he-raw.jpg", "cnts.tsv", "locs-raw.tsv", "radius-raw.txt", "pixel-size-raw.txt"])
+    b = task(run, "P2G_RESCALE", "B")["inputs"][0]
+    assert b[0]["stem"] == "B-" and all(os.path.basename(f).startswith("B-") for f in b[1])
+    genes, = run["tasks"]["P2G_GENES"]
+    assert [f.split("/")[-1] for f in genes["inputs"][0]] == ["cnts.tsv", "B-cnts.tsv", "cnts.h5ad"]  # A, B, H
+    x = task(run, "P2G_IMPORT", "X")["inputs"][0]
+    assert x[2].endswith("images/X.ome.tif") and x[3].endswith("he_imagealignment.csv")
+    h = task(run, "P2G_IMPORT", "H")["inputs"][0]
+    assert h[0]["bin_size"] == 16 and h[2].endswith("assets/NO_IMAGE")
+    c_mask = task(run, "P2G_MASK", "C")["inputs"][0]
+    assert c_mask[2].endswith("masks/C.png")
+
+
+def test_predictions_and_models_are_gathered_in_fold_order(runs):
+    run = runs[0]
+    folds_of = {t["dir"]: t["inputs"][1] for t in run["tasks"]["P2G_TRAIN"]}
+    for t in run["tasks"]["P2G_PREDICT"]:
+        assert t["inputs"][0][3] in ("0,1,2,3", "4,5,6,7", "8,9")
+    pred_folds = {t["dir"]: t["inputs"][0][3] for t in run["tasks"]["P2G_PREDICT"]}
+    for t in run["tasks"]["P2G_COMBINE"]:
+        preds = t["inputs"][0][1]
+        assert [pred_folds[p.rsplit("/", 1)[0]] for p in preds] == ["0,1,2,3", "4,5,6,7", "8,9"]
+    held_out = task(run, "P2G_EVALUATE", "A")["inputs"][0]
+    assert [folds_of[m.rsplit("/", 1)[0]] for m in held_out[7]] == ["0,1,2,3", "4,5,6,7", "8,9"]
+
+
+def test_each_report_lists_every_step_of_its_sample(runs):
+    run = runs[0]
+    shared = ["genes", "train-0,1,2,3", "train-4,5,6,7", "train-8,9"]
+    per_sample = ["rescale", "mask", "features", "predict-0,1,2,3", "predict-4,5,6,7", "predict-8,9", "combine", "maps"]
+    want = {"A": per_sample + shared + ["folds", "evaluate-held-out"], "C": per_sample + shared + ["evaluate-truth"],
+            "V": per_sample + shared, "X": per_sample + shared}
+    for sample, labels in want.items():
+        report = task(run, "P2G_REPORT", sample)["inputs"]
+        meta, summary, maps, evaluations, step_labels, stamps = report[0]
+        assert step_labels == sorted(labels)
+        assert all(s.endswith("/step.json") for s in stamps) and len(stamps) == len(labels)
+        assert [s.rsplit("/", 1)[1] for s in summary] == ["metadata.json", "mask.npy"]
+        assert all(c.endswith("/model/model.json") for c in report[1])
+
+
+def test_the_test_profile_sheet_flows(emulated):
+    """assets/samplesheet_test.csv with the test profile's settings, as nf-schema hands its rows over."""
+    run = emulated["test_profile"]
+    assert run["errors"] == []
+    assert counts(run) == {"P2G_IMPORT": 0, "P2G_RESCALE": 2, "P2G_MASK": 2, "P2G_FEATURES": 2, "P2G_GENES": 1,
+                           "P2G_FOLDS": 1, "P2G_TRAIN": 2, "P2G_PREDICT": 4, "P2G_COMBINE": 2, "P2G_EXPORT": 2,
+                           "P2G_MAPS": 2, "P2G_EVALUATE": 1, "P2G_REPORT": 2}
+
+
+def test_the_order_check_catches_an_unsorted_gather(emulated):
+    """The same emulation of a workflow whose fold predictions are not sorted finds it."""
+    combined = [canonical(run)["P2G_COMBINE"] for run in emulated["unsorted"]]
+    assert any(c != combined[0] for c in combined[1:])
+
+
+def test_a_missing_path_stops_the_run_before_any_task(emulated, project):
+    run = emulated["missing"]
+    assert run["tasks"] == {}
+    assert f"sample 'C': mask {project['root']}/masks/none.png does not exist" in run["errors"][0]
