@@ -6,7 +6,9 @@ import pandas as pd
 import torch
 
 from ..errors import InputError
+from ..genes.names import NAMES, read_gene_names
 from ..features.store import standardise
+from ..io.memmaps import release_pages
 from ..io.outputs import load_npy, read_json
 from ..model.checkpoint import ModelSet
 from ..prediction.predict import Ensemble
@@ -22,7 +24,7 @@ def out_of_fold(folds_dir, models: ModelSet, mask: np.ndarray, device="cpu"):
     if not (folds_dir / "trainset.json").is_file():
         raise InputError(folds_dir, "not a p2g-folds output", "give the directory p2g-folds wrote for this sample")
     info = read_json(folds_dir / "trainset.json")
-    genes = (folds_dir / "gene-names.txt").read_text().split()
+    genes = read_gene_names(folds_dir / NAMES)
     if genes != models.genes:
         raise InputError(folds_dir, "the models predict other genes than this training set holds",
                          "evaluate with the models trained on this p2g-folds output")
@@ -38,12 +40,15 @@ def out_of_fold(folds_dir, models: ModelSet, mask: np.ndarray, device="cpu"):
                          "give the p2g-train outputs trained on this sample")
     feats = load_npy(folds_dir / "disk-features.npy", mmap=True)
     valid = load_npy(folds_dir / "disk-valid.npy")
-    density = load_npy(folds_dir / "density.npy")
+    density = load_npy(folds_dir / "density.npy", mmap=True)
     mean, std = load_npy(folds_dir / "channel-mean.npy"), load_npy(folds_dir / "channel-std.npy")
     rows = np.flatnonzero(held)
     pred = _predict_bins(feats, valid, rows, np.array([model_of[f] for f in fold[rows]]), mean, std, models, device)
     n_sp = kept["n_superpixels"].to_numpy()[rows]
-    truth = density[rows].astype(np.float64) * n_sp[:, None]
+    truth = np.empty((len(rows), density.shape[1]), np.float32)  # float32 and by chunks: ~600k HD bins
+    for s in range(0, len(rows), CHUNK):
+        truth[s:s + CHUNK] = density[rows[s:s + CHUNK]] * n_sp[s:s + CHUNK, None].astype(np.float32)
+        release_pages(density)
     index, _, _ = gather_disks(kept[["x", "y"]].to_numpy(np.float64)[rows], info["diameter_px"], mask)
     return Bins(kept.index[rows], truth, genes, index), pred
 
@@ -52,7 +57,7 @@ def _predict_bins(feats, valid, rows, which, mean, std, models, device):
     ensemble = Ensemble(models, device)
     k = feats.shape[1]
     step = max(1, CHUNK // k)
-    out = np.zeros((len(rows), len(models.genes)), np.float64)
+    out = np.zeros((len(rows), len(models.genes)), np.float32)
     for s in range(0, len(rows), step):
         r = rows[s:s + step]
         y = ensemble(standardise(np.asarray(feats[r]).reshape(-1, feats.shape[2]), mean, std))

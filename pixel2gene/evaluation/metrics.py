@@ -26,9 +26,12 @@ def rmse(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.sqrt(((pred - truth) ** 2).mean(0))
 
 
-def composition(a: np.ndarray) -> np.ndarray:
-    """Each bin's counts as fractions of its total: removes depth, keeps what differs between genes."""
-    total = a.sum(1, keepdims=True)
+def composition(a: np.ndarray, total=None) -> np.ndarray:
+    """Each bin's counts as fractions of its total: removes depth, keeps what differs between genes.
+
+    `total` (n,) is the bins' totals when `a` holds only some of the genes (a block of columns).
+    """
+    total = a.sum(1, keepdims=True) if total is None else np.asarray(total, np.float64)[:, None]
     return np.divide(a, total, out=np.zeros_like(a), where=total > 0)
 
 

@@ -8,22 +8,32 @@ from .truth import Bins
 TOP = 100  # the summary's "top genes": the most measured, as benchmarks in the field report
 
 
+GENE_BLOCK = 64  # genes scored at a time: a Visium HD section has ~600k bins, so (bins x all genes) in
+                 # float64 and its temporaries would not fit in memory
+
+
 def evaluate(bins: Bins, pred: np.ndarray, shape) -> pd.DataFrame:
     """One row per gene: Pearson, Spearman, composition Pearson, RMSE over bins; SSIM of painted maps."""
     truth = bins.counts
     region = bins.region(shape)
     window = _window(region)  # SSIM over the bins' bounding box, not the whole slide: same values, less work
-    table = pd.DataFrame({
-        "gene": bins.genes,
-        "pearson": pearson(pred, truth),
-        "spearman": spearman(pred, truth),
-        "pearson_composition": pearson(composition(pred), composition(truth)),
-        "ssim": [ssim(bins.paint(pred[:, g], shape)[window], bins.paint(truth[:, g], shape)[window], region[window])
-                 for g in range(truth.shape[1])],
-        "rmse": rmse(pred, truth),
-        "truth_total": truth.sum(0),
-        "predicted_total": pred.sum(0),
-    })
+    total_pred, total_truth = pred.sum(1, dtype=np.float64), truth.sum(1, dtype=np.float64)
+    parts = []
+    for g0 in range(0, truth.shape[1], GENE_BLOCK):
+        p = np.asarray(pred[:, g0:g0 + GENE_BLOCK], np.float64)
+        t = np.asarray(truth[:, g0:g0 + GENE_BLOCK], np.float64)
+        parts.append(pd.DataFrame({
+            "gene": bins.genes[g0:g0 + GENE_BLOCK],
+            "pearson": pearson(p, t),
+            "spearman": spearman(p, t),
+            "pearson_composition": pearson(composition(p, total_pred), composition(t, total_truth)),
+            "ssim": [ssim(bins.paint(p[:, g], shape)[window], bins.paint(t[:, g], shape)[window], region[window])
+                     for g in range(t.shape[1])],
+            "rmse": rmse(p, t),
+            "truth_total": t.sum(0),
+            "predicted_total": p.sum(0),
+        }))
+    table = pd.concat(parts, ignore_index=True)
     return table.sort_values("truth_total", ascending=False, kind="stable").reset_index(drop=True)
 
 

@@ -6,16 +6,17 @@ import pandas as pd
 
 from ..errors import InputError
 from ..io.outputs import load_npy
-from ..io.tables import match_ids, read_counts, read_locations
-from ..prediction.maps import gene_filename
+from ..io.counts import open_counts
+from ..io.tables import match_ids, read_locations
+from ..genes.names import read_gene_files
 from ..training.disks import gather_disks
 
 
 class Bins:
     """Measured bins of one sample with their tissue superpixels.
 
-    counts (n, G) are the measured counts of `genes`; index (n, K) the flat
-    grid positions of each bin's tissue superpixels (-1 padded).
+    counts (n, G) float32 are the measured counts of `genes`; index (n, K) the
+    flat grid positions of each bin's tissue superpixels (-1 padded).
     """
 
     def __init__(self, ids, counts, genes, index):
@@ -35,27 +36,35 @@ class Bins:
         return covered.reshape(shape)
 
 
-def load_truth(counts_path, locs_path, scale: float, diameter_px: float, mask: np.ndarray, raw_shape=None) -> Bins:
-    """A truth file of bins/spots (locations in he-raw pixels) placed on this sample's grid."""
-    counts = read_counts(counts_path)
-    locs = match_ids(counts, read_locations(locs_path, raw_shape), counts_path, locs_path)
-    xy = locs[["x", "y"]].to_numpy(np.float64) * scale
-    index, n_tissue, _ = gather_disks(xy, diameter_px, mask)
-    keep = n_tissue > 0
-    if not keep.any():
-        raise InputError(locs_path, "no truth bin falls on the tissue of this sample",
-                         "give truth locations in pixels of this sample's he-raw image")
-    counts = counts.loc[locs.index[keep]]
-    return Bins(counts.index, counts.to_numpy(np.float64), counts.columns, index[keep])
+def load_truth(counts_path, locs_path, scale: float, diameter_px: float, mask: np.ndarray, raw_shape=None,
+               genes=None) -> Bins:
+    """A truth file of bins/spots (locations in he-raw pixels) placed on this sample's grid.
+
+    Only `genes` (those of them the file measures; all when None) are read, so a sparse truth file of a
+    whole section is never densified over all its genes.
+    """
+    with open_counts(counts_path) as counts:
+        locs = match_ids(counts.ids, read_locations(locs_path, raw_shape), counts_path, locs_path)
+        xy = locs[["x", "y"]].to_numpy(np.float64) * scale
+        index, n_tissue, _ = gather_disks(xy, diameter_px, mask)
+        keep = n_tissue > 0
+        if not keep.any():
+            raise InputError(locs_path, "no truth bin falls on the tissue of this sample",
+                             "give truth locations in pixels of this sample's he-raw image")
+        measured = set(counts.genes)
+        use = list(counts.genes) if genes is None else [g for g in genes if g in measured]
+        values, _ = counts.take(locs.index[keep], use)
+    return Bins(locs.index[keep], values.toarray(), use, index[keep])  # float32: exact for counts
 
 
 def predicted_bin_counts(result_dir: Path, genes, bins: Bins) -> np.ndarray:
     """(n, G) predicted counts of each bin: the sum of its superpixels' predictions."""
     valid = bins.index >= 0
     flat_index = np.where(valid, bins.index, 0)
-    out = np.zeros((len(bins.ids), len(genes)), np.float64)
+    out = np.zeros((len(bins.ids), len(genes)), np.float32)
+    files = read_gene_files(result_dir)
     for g, gene in enumerate(genes):
-        grid = load_npy(Path(result_dir) / "cnts-super" / f"{gene_filename(gene)}.npy", mmap=True).ravel()
+        grid = load_npy(Path(result_dir) / "cnts-super" / f"{files[gene]}.npy", mmap=True).ravel()
         out[:, g] = np.where(valid, np.nan_to_num(grid[flat_index]), 0).sum(1)
     return out
 

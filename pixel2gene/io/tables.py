@@ -1,10 +1,13 @@
 """Counts and locations tables: read, then validate before anything is written."""
+import csv
+import gzip
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from .names import check_names
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -24,6 +27,9 @@ def read_table(path: Path) -> pd.DataFrame:
                          "write a tab-separated file (or parquet) with ids in the first column") from None
     if df.shape[0] == 0 or df.shape[1] == 0:
         raise InputError(path, "table is empty", "write at least one row and one column")
+    if df.index.isna().any() or (df.index.astype(str).str.strip() == "").any():
+        row = int(np.flatnonzero(df.index.isna() | (df.index.astype(str).str.strip() == ""))[0])
+        raise InputError(path, f"row {row + 1} has an empty id", "give every row an id in the first column")
     df.index = df.index.astype(str)
     if df.index.has_duplicates:
         dup = df.index[df.index.duplicated()][0]
@@ -31,15 +37,30 @@ def read_table(path: Path) -> pd.DataFrame:
     return df
 
 
+def _header(path: Path):
+    """A text table's column names as written (pandas renames repeats to GENE.1 and blanks to Unnamed: N)."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rt", newline="") as fh:
+            return next(csv.reader(fh, delimiter="\t"), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None  # read_table reports what is wrong with the file
+
+
 def read_counts(path: Path) -> pd.DataFrame:
+    """A dense counts table (tsv / parquet); see io/counts.py for the reader every step uses."""
+    path = Path(path)
     df = read_table(path)
+    header = None if path.suffix == ".parquet" else _header(path)
+    check_names(path, header[1:] if header else df.columns, "gene")
     bad = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
     if bad:
         raise InputError(path, f"column '{bad[0]}' is not numeric",
                          "counts must be numbers: rows are bins/spots, columns genes, ids first")
     values = df.to_numpy(dtype=np.float32, copy=False)
     if not np.isfinite(values).all():
-        raise InputError(path, "counts contain NaN or infinite values", "replace them with 0 or drop those rows")
+        raise InputError(path, "counts contain empty, NaN or infinite cells",
+                         "re-export the table if it was cut off (a short last row); else write 0 in empty cells")
     if (values < 0).any():
         raise InputError(path, "counts contain negative values", "give raw, non-negative counts")
     df.columns = df.columns.astype(str)
@@ -68,14 +89,15 @@ def read_locations(path: Path, image_shape=None) -> pd.DataFrame:
     return xy
 
 
-def match_ids(counts: pd.DataFrame, locs: pd.DataFrame, counts_path, locs_path):
-    """Both tables must describe the same bins; reorder locations to the counts."""
-    missing = counts.index.difference(locs.index)
+def match_ids(ids: pd.Index, locs: pd.DataFrame, counts_path, locs_path):
+    """Both files must describe the same bins (`ids`: the counts' ids); reorder locations to the counts."""
+    ids = pd.Index(ids)
+    missing = ids.difference(locs.index)
     if len(missing):
         raise InputError(locs_path, f"{len(missing)} ids of {Path(counts_path).name} have no location "
                                     f"(first: '{missing[0]}')",
                          "give every counted bin a location with the same id")
-    extra = locs.index.difference(counts.index)
+    extra = locs.index.difference(ids)
     if len(extra) == len(locs):
         raise InputError(locs_path, "no id matches the counts table", "use the same ids in both tables")
-    return locs.loc[counts.index]
+    return locs.loc[ids]

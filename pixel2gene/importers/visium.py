@@ -1,0 +1,18 @@
+"""Visium (Space Ranger 1.x and 2.x+): 55 µm spots on a 100 µm pitch.
+
+µm per full-resolution pixel = 55 / spot_diameter_fullres (the spots'
+physical size over their size in pixels, both from Space Ranger).
+"""
+from .spaceranger import import_spots, outs_folder, read_scalefactors, spatial_folder
+
+SPOT_DIAMETER_UM = 55.0
+
+
+def import_visium(outs, image: str):
+    folder = outs_folder(outs)
+    spatial = spatial_folder(folder)
+    factors, factors_path = read_scalefactors(spatial, ["spot_diameter_fullres"])
+    um_per_fullres = SPOT_DIAMETER_UM / factors["spot_diameter_fullres"]
+    derivation = f"55 µm / spot_diameter_fullres ({factors['spot_diameter_fullres']:.6g} px)"
+    return import_spots("visium", folder, spatial, image, SPOT_DIAMETER_UM, um_per_fullres, derivation,
+                        factors, factors_path)

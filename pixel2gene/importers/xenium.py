@@ -1,0 +1,162 @@
+"""Xenium: cells (centroids in µm) placed on a post-Xenium H&E through 10x's alignment matrix.
+
+The direction of the matrix, from 10x's knowledge base article "How can I
+convert coordinates between H&E image and Xenium data": the 3 x 3 matrix in
+`*_he_imagealignment.csv` (what Xenium Explorer exports after aligning an
+H&E) takes an H&E pixel (x, y, 1) to a pixel of the Xenium morphology image,
+and a morphology pixel is `pixel_size` µm (experiment.xenium). So a cell at
+(x_um, y_um) sits at H&E pixel M^-1 (x_um / pixel_size, y_um / pixel_size, 1),
+and one H&E pixel spans pixel_size * sqrt(|det M[:2, :2]|) µm.
+
+A cell's diameter is that of the circle with its segmented area,
+2 * sqrt(cell_area / pi); the sample's diameter (radius-raw.txt) is the
+median over cells, and each cell's own is kept in locs-raw.parquet.
+"""
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from .images import image_size
+from .prefix import Imported, counts_dtype, warn
+from .tenx_matrix import GENE_TYPE, open_matrix
+
+FIX_ALIGNMENT = ("give the *_he_imagealignment.csv of this H&E and this run (the 3 x 3 matrix Xenium Explorer "
+                 "exports with 'Download transformation matrix', not the keypoints file)")
+
+
+def read_pixel_size(folder: Path) -> tuple:
+    path = folder / "experiment.xenium"
+    if not path.is_file():
+        raise InputError(path, "file is missing (it holds the morphology image's pixel size)",
+                         "give the Xenium output folder as the instrument wrote it, with experiment.xenium")
+    try:
+        value = json.loads(path.read_text()).get("pixel_size")
+    except (ValueError, AttributeError):
+        raise InputError(path, "is not valid JSON", "give experiment.xenium as the instrument wrote it") from None
+    if not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
+        raise InputError(path, "'pixel_size' is missing or not a positive number",
+                         "give experiment.xenium as the instrument wrote it")
+    return float(value), path
+
+
+def read_alignment(path) -> np.ndarray:
+    """The 3 x 3 affine matrix (H&E pixels -> morphology pixels)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "alignment file is missing", FIX_ALIGNMENT)
+    rows = [re.split(r"[,\s;]+", line.strip()) for line in path.read_text(errors="replace").splitlines()
+            if line.strip()]
+    try:
+        m = np.array([[float(v) for v in row] for row in rows], np.float64)
+    except ValueError:
+        what = "a keypoints table" if rows and any("fixed" in v.lower() or "alignment" in v.lower()
+                                                     for v in rows[0]) else "not a matrix of numbers"
+        raise InputError(path, f"is {what}, not the 3 x 3 alignment matrix", FIX_ALIGNMENT) from None
+    if m.shape != (3, 3) or not np.isfinite(m).all():
+        raise InputError(path, f"holds a {len(rows)}-row table, not a 3 x 3 matrix", FIX_ALIGNMENT)
+    if not np.allclose(m[2], [0, 0, 1], atol=1e-9):
+        raise InputError(path, f"last row is {m[2].tolist()}, not [0, 0, 1]: not an affine matrix", FIX_ALIGNMENT)
+    if abs(np.linalg.det(m[:2, :2])) < 1e-12:
+        raise InputError(path, "matrix is singular", FIX_ALIGNMENT)
+    return m
+
+
+def read_cells(folder: Path) -> tuple:
+    path = next((folder / n for n in ("cells.parquet", "cells.csv.gz", "cells.csv") if (folder / n).is_file()), None)
+    if path is None:
+        raise InputError(folder / "cells.parquet", "cell table is missing",
+                         "give the Xenium output folder with cells.parquet or cells.csv.gz")
+    try:
+        cells = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except Exception as exc:  # any parser failure is a user-fixable layout problem
+        raise InputError(path, f"cannot be read ({type(exc).__name__})", "give the file as Xenium wrote it") from None
+    need = ["cell_id", "x_centroid", "y_centroid", "cell_area"]
+    missing = [c for c in need if c not in cells.columns]
+    if missing:
+        raise InputError(path, f"columns {missing} are missing", "give the cell table Xenium wrote (cells.parquet)")
+    ids = [v.decode() if isinstance(v, bytes) else str(v) for v in cells["cell_id"]]
+    cells = cells[need[1:]].apply(pd.to_numeric, errors="coerce").set_axis(pd.Index(ids), axis=0)
+    if cells.isna().any().any() or cells.index.has_duplicates:
+        raise InputError(path, "cell ids repeat or centroids/areas are not numbers", "give the file as Xenium wrote it")
+    return cells, path
+
+
+def to_he_pixels(xy_um: np.ndarray, pixel_size: float, alignment: np.ndarray) -> np.ndarray:
+    """(n, 2) µm in the Xenium frame -> (n, 2) H&E pixels (x = column, y = row)."""
+    morph = np.column_stack([xy_um / pixel_size, np.ones(len(xy_um))])
+    return (np.linalg.inv(alignment) @ morph.T).T[:, :2]
+
+
+def _inside(xy, size):
+    w, h = size
+    return (xy[:, 0] >= 0) & (xy[:, 1] >= 0) & (xy[:, 0] < w) & (xy[:, 1] < h)
+
+
+def place_cells(xy_um, pixel_size, alignment, size, alignment_path):
+    """(H&E pixels of the cells, inside the image?); most cells must land inside or the matrix is wrong."""
+    xy = to_he_pixels(xy_um, pixel_size, alignment)
+    inside = _inside(xy, size)
+    if inside.mean() < 0.5:
+        flipped = _inside(to_he_pixels(xy_um, pixel_size, np.linalg.inv(alignment)), size)
+        hint = " (the inverse matrix would fit: was it inverted?)" if flipped.mean() >= 0.5 else ""
+        raise InputError(Path(alignment_path), f"only {100 * inside.mean():.0f}% of the cells fall inside the "
+                         f"{size[0]}x{size[1]} H&E through this matrix{hint}", FIX_ALIGNMENT)
+    return xy, inside
+
+
+def import_xenium(outs, he_image, alignment_csv) -> Imported:
+    folder = Path(outs)
+    if not folder.is_dir():
+        raise InputError(folder, "folder is missing", "give the Xenium output folder")
+    pixel_size, experiment = read_pixel_size(folder)
+    cells, cells_path = read_cells(folder)
+    matrix_path = next((folder / n for n in ("cell_feature_matrix.h5", "cell_feature_matrix")
+                        if (folder / n).exists()), None)
+    if matrix_path is None:
+        raise InputError(folder / "cell_feature_matrix.h5", "cell-feature matrix is missing",
+                         "give the Xenium output folder with cell_feature_matrix.h5")
+    alignment = read_alignment(alignment_csv)
+    he_image = Path(he_image)
+    size = image_size(he_image)
+    matrix = open_matrix(matrix_path)
+    matrix.check_has_counts()
+    known = matrix.barcodes.isin(cells.index)
+    if not known.all():
+        raise InputError(cells_path, f"{int((~known).sum())} of {len(known)} cells of {matrix_path.name} are not "
+                         f"in this table (first: '{matrix.barcodes[~known][0]}')",
+                         "give the cell table of the same run as the matrix")
+    cells = cells.loc[matrix.barcodes]
+    xy_um = cells[["x_centroid", "y_centroid"]].to_numpy(np.float64)
+    xy, inside = place_cells(xy_um, pixel_size, alignment, size, alignment_csv)
+    rows = np.flatnonzero(inside)
+    cols, genes, renamed = matrix.gene_columns()
+    diameters = 2 * np.sqrt(cells["cell_area"].to_numpy(np.float64)[rows] / np.pi)
+    diameter_um = float(np.median(diameters))
+    pixel_size_raw = pixel_size * float(np.sqrt(abs(np.linalg.det(alignment[:2, :2]))))
+    notes = [f"{int((~inside).sum())} cells fall outside the H&E image and were left out"] if (~inside).any() else []
+    warn("xenium", notes, renamed)
+    controls = [n for n, t in zip(matrix.feature_names, matrix.feature_types) if t != GENE_TYPE]
+    locs = pd.DataFrame({"x": xy[rows, 0], "y": xy[rows, 1], "x_um": xy_um[rows, 0], "y_um": xy_um[rows, 1],
+                         "diameter_um": diameters})
+    record = {
+        "sources": {"outs": str(folder), "matrix": str(matrix_path), "cells": str(cells_path),
+                    "experiment": str(experiment), "alignment": str(alignment_csv), "image": str(he_image)},
+        "image": {"which": "H&E aligned by 10x", "size": list(size)},
+        "alignment": {"matrix": alignment.tolist(), "maps": "H&E pixel -> morphology pixel (inverted here)",
+                      "morphology_pixel_size_um": pixel_size},
+        "derivation": {"pixel_size_raw_um": "pixel_size (experiment.xenium) x sqrt(|det(alignment[:2, :2])|)",
+                       "locations": "alignment^-1 (x_centroid, y_centroid) / pixel_size",
+                       "diameter_um": "median over cells of 2 sqrt(cell_area / pi); each cell's in locs-raw",
+                       "genes": f"'{GENE_TYPE}' features without control probes"},
+        "dropped": {"outside_image": int((~inside).sum()), "control_features": len(controls),
+                    "not_gene_features": int(len(matrix.feature_ids) - len(cols))},
+        "renamed_genes": renamed, "warnings": notes,
+    }
+    return Imported(vendor="xenium", ids=pd.Index(matrix.barcodes[rows]), genes=genes,
+                    blocks=lambda: matrix.blocks(rows, cols), dtype=counts_dtype(matrix.dtype),
+                    matrix_path=matrix_path, locs=locs, image=he_image, diameter_um=diameter_um,
+                    pixel_size_raw=pixel_size_raw, record=record)

@@ -1,0 +1,66 @@
+"""p2g-import: a 10x Visium / Visium HD / Xenium output as a sample folder in the seed layout."""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..importers.prefix import Imported, out_folder, write_prefix
+from ..importers.visium import import_visium
+from ..importers.visium_hd import import_visium_hd
+from ..importers.xenium import import_xenium
+from ..pipeline.progress import say
+
+OUT_HELP = "sample folder to write (cnts.h5ad, locs-raw.parquet, he-raw link, ...): the prefix for p2g-run --train"
+IMAGE_HELP = ("the full-resolution H&E given to Space Ranger (a path), or hires / lowres for the image in "
+              "spatial/ (coarse)")
+
+
+@dataclass
+class VisiumArgs:
+    outs: str = field(metadata=dict(args=["outs"], help="Space Ranger output folder (outs/, or the folder above it)"))
+    image: str = field(metadata=dict(help=IMAGE_HELP))
+    out: str = field(metadata=dict(help=OUT_HELP))
+
+
+@dataclass
+class VisiumHDArgs:
+    outs: str = field(metadata=dict(args=["outs"], help="Space Ranger output folder holding binned_outputs/"))
+    image: str = field(metadata=dict(help=IMAGE_HELP))
+    out: str = field(metadata=dict(help=OUT_HELP))
+    bin_size: int = field(default=8, metadata=dict(help="bin size in µm: binned_outputs/square_NNNum/"))
+
+
+@dataclass
+class XeniumArgs:
+    outs: str = field(metadata=dict(args=["outs"], help="Xenium output folder (experiment.xenium, cells.parquet, "
+                                                        "cell_feature_matrix.h5)"))
+    he_image: str = field(metadata=dict(help="the H&E image of the same section (e.g. *_he_image.ome.tif)"))
+    alignment: str = field(metadata=dict(help="*_he_imagealignment.csv: the 3x3 matrix from H&E pixels to "
+                                              "morphology pixels (Xenium Explorer exports it)"))
+    out: str = field(metadata=dict(help=OUT_HELP))
+
+
+def _write(args, make) -> Path:
+    out_folder(args.out)  # refuse a folder we may not replace before any work
+    imp: Imported = make()
+    unit = {"visium": "spots", "visium-hd": "bins", "xenium": "cells"}[imp.vendor]
+    say(f"import {imp.vendor}: {len(imp.ids)} {unit} x "
+        f"{len(imp.genes)} genes, {imp.pixel_size_raw:.4g} µm/px, diameter {imp.diameter_um:.3g} µm -> {args.out}")
+    return write_prefix(args.out, imp)
+
+
+def run_visium(args: VisiumArgs) -> Path:
+    return _write(args, lambda: import_visium(args.outs, args.image))
+
+
+def run_visium_hd(args: VisiumHDArgs) -> Path:
+    return _write(args, lambda: import_visium_hd(args.outs, args.image, args.bin_size))
+
+
+def run_xenium(args: XeniumArgs) -> Path:
+    return _write(args, lambda: import_xenium(args.outs, args.he_image, args.alignment))
+
+
+COMMANDS = {
+    "visium": (VisiumArgs, run_visium, "Import a Visium (Space Ranger 1.x/2.x+) output."),
+    "visium-hd": (VisiumHDArgs, run_visium_hd, "Import one bin size of a Visium HD output."),
+    "xenium": (XeniumArgs, run_xenium, "Import a Xenium output with its aligned H&E."),
+}
