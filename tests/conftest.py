@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -6,15 +7,35 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+# ../shared beside the repository; P2G_SHARED points elsewhere (e.g. from a git worktree)
+SHARED = Path(os.environ.get("P2G_SHARED") or REPO.parent / "shared")
 sys.path.insert(0, str(REPO))
 
 from pixel2gene.synthetic import make_sample  # noqa: E402
 
 
+def groovy_missing(jars):
+    """Why the Groovy-based checks cannot run here, in words that are true; None when they can."""
+    if not shutil.which("java"):
+        return "Java is not installed"
+    missing = [str(j) for j in jars if not os.path.isfile(j)]
+    if missing:
+        return f"the Groovy 4 jar {missing[0]} is missing (.ci/run installs it; or set P2G_GROOVY_LIB)"
+    return None
+
+
+def need_groovy(jars):
+    why = groovy_missing(jars)
+    if why:
+        if os.environ.get("P2G_REQUIRE_LINTERS") == "1":
+            pytest.fail(f"{why} (CI installs it in .ci/run)")
+        pytest.skip(why)
+
+
 def run_tool(name, *args, check=True):
     """Run a bin/ tool the way Nextflow and users do: as a separate process."""
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # P2G_DEBUG: an internal error shows its traceback (and so fails any test that expects a one-line error)
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""), P2G_DEBUG="1")
     proc = subprocess.run([sys.executable, str(REPO / "bin" / name), *map(str, args)],
                           capture_output=True, text=True, env=env)
     if check and proc.returncode != 0:

@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import torch
 
 from conftest import run_tool
 from pixel2gene.synthetic import expression_profiles
@@ -104,6 +105,11 @@ def test_each_tool_runs_on_its_own(synthetic, tmp_path):
              "--features", w / "train" / "features", "--genes", w / "genes", "--out", w / "folds", "--n-folds", 4)
     run_tool("p2g-train", "--data", w / "folds", "--out", w / "m01", "--folds", "0,1", "--epochs", 5)
     run_tool("p2g-train", "--data", w / "folds", "--out", w / "m23", "--folds", "2,3", "--epochs", 5)
+    run_tool("p2g-train", "--data", w / "folds", "--out", w / "mall", "--folds", "all", "--epochs", 5)
+    for part, f in (("m01", 0), ("m01", 1), ("m23", 2), ("m23", 3)):  # a fold's model whatever its task holds
+        a = torch.load(w / part / f"fold-{f:02d}.pt", weights_only=True)
+        b = torch.load(w / "mall" / f"fold-{f:02d}.pt", weights_only=True)
+        assert all(torch.equal(a[k], b[k]) for k in a), (part, f)
     run_tool("p2g-predict", "--features", w / "test" / "features", "--mask", w / "test" / "mask",
              "--model", w / "m01", "--out", w / "p01")
     run_tool("p2g-predict", "--features", w / "test" / "features", "--mask", w / "test" / "mask",

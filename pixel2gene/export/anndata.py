@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from ..image import SUPERPIXEL
 from ..io.outputs import load_npy
-from ..prediction.maps import gene_filename
+from ..genes.names import read_gene_files
 from ..training.disks import gather_disks
 
 GENE_BLOCK = 64
@@ -29,23 +29,28 @@ def superpixel_table(mask: np.ndarray, scale: float):
     return obs, xy  # (x, y) = (column, row), as scanpy and squidpy expect
 
 
-def measured_layer(mask, counts: pd.DataFrame, xy_rescaled: np.ndarray, diameter_px: float, genes):
+def measured_layer(mask, counts: sp.csr_matrix, bin_ids, have, xy_rescaled: np.ndarray, diameter_px: float, genes):
     """Each measured bin's counts shared evenly over its tissue superpixels (a sparse superpixels x genes
-    matrix whose sums over a bin give back its counts), plus each superpixel's bin id."""
+    matrix whose sums over a bin give back its counts), plus each superpixel's bin id.
+
+    counts (bins x `have`) stays sparse: the layer is (superpixels x bins shares) @ counts, so a Visium HD
+    section's measured layer holds only its non-zero counts.
+    """
     index, n_tissue, _ = gather_disks(xy_rescaled, diameter_px, mask)
+    n_obs = int(mask.sum())
     order = np.full(mask.size, -1, np.int64)
-    order[np.flatnonzero(mask.ravel())] = np.arange(int(mask.sum()))
-    have = [g for g in genes if g in counts.columns]
-    gene_pos = pd.Index(genes).get_indexer(have)
-    values = counts[have].to_numpy(np.float32)
-    valid = index >= 0
-    b, k = np.nonzero(valid)
+    order[np.flatnonzero(mask.ravel())] = np.arange(n_obs)
+    b, k = np.nonzero(index >= 0)
     obs_rows = order[index[b, k]]
-    share = values[b] / n_tissue[b, None]
-    layer = sp.coo_matrix((share.ravel(), (np.repeat(obs_rows, len(have)), np.tile(gene_pos, len(b)))),
-                          shape=(int(mask.sum()), len(genes)), dtype=np.float32).tocsr()
-    bin_id = np.full(int(mask.sum()), "", object)
-    bin_id[obs_rows] = np.asarray(counts.index)[b]
+    share = sp.csr_matrix((np.float32(1) / n_tissue[b].astype(np.float32), (obs_rows, b)),
+                          shape=(n_obs, len(bin_ids)), dtype=np.float32)
+    gene_pos = pd.Index(genes).get_indexer(have)
+    place = sp.csr_matrix((np.ones(len(have), np.float32), (np.arange(len(have)), gene_pos)),
+                          shape=(len(have), len(genes)), dtype=np.float32)
+    layer = (share @ sp.csr_matrix(counts, dtype=np.float32) @ place).tocsr()
+    layer.eliminate_zeros()
+    bin_id = np.full(n_obs, "", object)
+    bin_id[obs_rows] = np.asarray(bin_ids, object)[b]
     return layer, bin_id, np.isin(genes, have)
 
 
@@ -72,6 +77,7 @@ def write_h5ad(path: Path, result_dir: Path, genes, mask, scale: float, uns: dic
 
 def _stream_x(path, result_dir, genes, mask, progress):
     n = int(mask.sum())
+    files = read_gene_files(result_dir)
     with h5py.File(path, "a") as f:
         if "X" in f:
             del f["X"]
@@ -82,7 +88,7 @@ def _stream_x(path, result_dir, genes, mask, progress):
         for g0 in range(0, len(genes), GENE_BLOCK):
             block = genes[g0:g0 + GENE_BLOCK]
             x[:, g0:g0 + len(block)] = np.stack(
-                [load_npy(Path(result_dir) / "cnts-super" / f"{gene_filename(g)}.npy", mmap=True)[mask]
+                [load_npy(Path(result_dir) / "cnts-super" / f"{files[g]}.npy", mmap=True)[mask]
                  for g in block], 1)
             if progress:
                 progress(g0 + len(block), len(genes))

@@ -44,7 +44,7 @@ def draw_gene_map(path, thumb, factor: int, um_per_px: float, values: np.ndarray
     ax.imshow(faded(thumb), interpolation="none")
     im = ax.imshow(np.ma.masked_invalid(over), cmap=CMAP, vmin=vmin, vmax=vmax, alpha=0.9, interpolation="none")
     scale_bar(ax, um_per_px, w, h)
-    ax.set_title(gene, fontsize=13)
+    ax.set_title(gene, fontsize=13, parse_math=False)  # a name is text, never TeX ('$\\frac{$' is a name)
     ax.set_axis_off()
     bar = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, extend="max")
     bar.set_label(units, fontsize=9)

@@ -46,7 +46,7 @@ def draw_overview(path, thumb, factor: int, um_per_px: float, mask: np.ndarray, 
     aspect = h / w
     fig, axes = plt.subplots(1, n, figsize=(PANEL_IN * n, PANEL_IN * aspect + 0.8), dpi=dpi)
     axes[0].imshow(thumb, interpolation="none")
-    axes[0].set_title(f"H&E {name}")
+    axes[0].set_title(f"H&E {name}", parse_math=False)
     scale_bar(axes[0], um_per_px, w, h)
     _mask_panel(axes[1], thumb, factor, mask)
     if bins is not None:

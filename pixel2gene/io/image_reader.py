@@ -4,7 +4,11 @@ JPEG/PNG are decoded whole (their codecs cannot seek); TIFF/BigTIFF/OME-TIFF
 are read segment by segment from pyramid level 0 only, so a whole-slide image
 is never held in memory and lower levels are never touched.
 """
+import contextlib
 import os
+import sys
+import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +38,7 @@ def to_rgb8(a: np.ndarray) -> np.ndarray:
 
 
 class ImageReader:
-    """Random access to rows of an RGB image: .shape and .read_rows(y0, y1)."""
+    """Random access to rows of an RGB image: .shape and .read_rows(y0, y1), safe to call from threads."""
 
     def __init__(self, path):
         self.path = Path(path)
@@ -66,14 +70,45 @@ class ImageReader:
         self.close()
 
 
+@contextlib.contextmanager
+def native_stderr(captured: list):
+    """Collect what C libraries (libjpeg, libpng) write to the process's stderr meanwhile."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            captured.append(tmp.read().decode("utf-8", "replace"))
+
+
+BENIGN = ("iCCP", "sRGB")  # libpng's notes on colour profiles: the pixels are fine
+
+
+def decoder_warnings(text: str):
+    return [line.strip() for line in text.splitlines() if line.strip() and not any(b in line for b in BENIGN)]
+
+
 class _DecodedRows:
     def __init__(self, path: Path):
         data = np.fromfile(str(path), dtype=np.uint8)
-        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        captured = []
+        with native_stderr(captured):
+            img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        warnings = decoder_warnings(captured[0])
         if img is None:
-            raise InputError(path, "image does not decode", "re-export it as JPEG, PNG or TIFF")
+            raise InputError(path, "image does not decode" + (f" ({warnings[0]})" if warnings else ""),
+                             "re-export it as JPEG, PNG or TIFF")
+        if warnings:  # libjpeg goes on after corrupt data and returns a damaged image
+            raise InputError(path, f"image is damaged (the decoder says: {warnings[0]})",
+                             "re-export or re-download the H&E image")
         if img.ndim == 3 and img.shape[2] >= 3:
-            img = img[..., [2, 1, 0]]  # OpenCV decodes to BGR
+            # OpenCV decodes to BGR(A); cvtColor swaps in one pass (a fancy index would copy twice)
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB if img.shape[2] == 3 else cv2.COLOR_BGRA2RGB)
         self._img = to_rgb8(img)
         self.shape = self._img.shape[:2]
 
@@ -93,6 +128,7 @@ class _TiffRows:
                              "check the file is a complete TIFF/BigTIFF/OME-TIFF") from None
         self.path = path
         self._page = page
+        self._io = threading.Lock()  # one file handle: seek+read together; decoding runs in parallel
         self.shape = (int(page.imagelength), int(page.imagewidth))
         self._samples = int(page.samplesperpixel)
         self._seg_h = int(page.tilelength) if page.is_tiled else int(page.rowsperstrip or page.imagelength)
@@ -115,8 +151,9 @@ class _TiffRows:
 
     def _place(self, out, index, y0, y1, fh, plane):
         page = self._page
-        fh.seek(page.dataoffsets[index])
-        data = fh.read(page.databytecounts[index])
+        with self._io:
+            fh.seek(page.dataoffsets[index])
+            data = fh.read(page.databytecounts[index])
         try:
             seg, (_, _, ty, tx, _), _ = page.decode(data, index, jpegtables=page.jpegtables)
         except Exception as exc:

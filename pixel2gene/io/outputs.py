@@ -2,11 +2,28 @@
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from ..errors import InputError
+
+
+def remove_stale_partials(final: Path) -> None:
+    """Remove what a killed earlier run left beside `final`: only names our temp pattern makes."""
+    final = Path(final)
+    if not final.parent.is_dir():
+        return
+    ours = re.compile(r"\." + re.escape(final.name) + r"\.[A-Za-z0-9_]{8}\.partial")
+    for p in final.parent.iterdir():
+        if ours.fullmatch(p.name) and not p.is_symlink():
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -14,10 +31,12 @@ def atomic_dir(final: Path):
     """Yield a temporary sibling directory; it becomes `final` only on success.
 
     A crash or a validation error leaves nothing at `final`, so a resumed run
-    never mistakes half-written output for a finished step.
+    never mistakes half-written output for a finished step. The caller decides
+    whether an existing `final` may be replaced (pipeline.reuse.check_replaceable).
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_partials(final)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
     os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide results from other users
     try:
@@ -34,6 +53,7 @@ def atomic_dir(final: Path):
 def atomic_file(final: Path):
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_partials(final)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent)
     os.close(fd)
     os.chmod(tmp, 0o644)
@@ -53,6 +73,28 @@ def save_npy(path: Path, array) -> None:
 
 def load_npy(path: Path, mmap: bool = False):
     return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
+
+
+def read_user_npy(path) -> np.ndarray:
+    """A user's .npy of plain numbers; anything that would run code on load is refused."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError as exc:
+        raise InputError(path, f"cannot be read ({exc.strerror})", "give an existing .npy file") from None
+    if magic != b"\x93NUMPY":
+        raise InputError(path, "is not a .npy file", "save the array with numpy.save, or give a .png/.tif image")
+    try:
+        a = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        why = "holds Python objects (pickled)" if "pickle" in str(exc) else f"is not a readable .npy ({exc})"
+        raise InputError(path, why, "save a plain numeric array, e.g. numpy.save(path, mask.astype('uint8'))") from None
+    except (OSError, EOFError) as exc:
+        raise InputError(path, f"is not a readable .npy ({exc})", "save it again with numpy.save") from None
+    if not isinstance(a, np.ndarray) or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+        raise InputError(path, f"holds {getattr(a, 'dtype', type(a))} values, not numbers",
+                         "save a plain numeric array, e.g. numpy.save(path, mask.astype('uint8'))")
+    return a
 
 
 def write_json(path: Path, obj) -> None:

@@ -1,4 +1,5 @@
 """Locate the files of one sample in the seed layout (all share one prefix)."""
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -8,6 +9,7 @@ from ..errors import InputError
 IMAGE_SUFFIXES = ("he-raw.ome.tif", "he-raw.tif", "he-raw.tiff", "he-raw.btf",
                   "he-raw.jpg", "he-raw.jpeg", "he-raw.png")
 TABLE_SUFFIXES = (".parquet", ".tsv", ".tsv.gz")
+COUNTS_SUFFIXES = (".h5ad",) + TABLE_SUFFIXES  # sparse AnnData first: what p2g-import writes
 
 
 @dataclass(frozen=True)
@@ -27,12 +29,25 @@ class SampleFiles:
 
 
 def sample_name(prefix: str) -> str:
-    """The prefix's last path part without a trailing '-' (or the folder name)."""
-    p = prefix.rstrip("/")
-    if prefix.endswith("/"):
+    """The prefix's last path part without a trailing '-' (or the folder name, '.' included)."""
+    p = os.path.abspath(prefix)  # './' names the current folder, not an empty sample
+    if prefix.endswith(("/", os.sep)):
         return Path(p).name
     name = Path(p).name
     return name[:-1] if name.endswith("-") else name
+
+
+def check_sample_name(name: str, prefix: str, reserved=()) -> None:
+    """A sample name must work as a folder name of its own under the output folder."""
+    rename = "rename the folder, or give a file prefix such as data/S1- (the sample is named S1)"
+    if not name or name in (".", ".."):
+        raise InputError(prefix, f"gives the sample name '{name}'", rename)
+    if name.startswith(".") or any(c in name for c in "/\\") or not name.isprintable():
+        raise InputError(prefix, f"sample name '{name}' is not a plain folder name "
+                         "(it starts with '.' or holds a separator or control character)", rename)
+    if name.lower() in reserved:
+        raise InputError(prefix, f"sample name '{name}' is a folder the results need "
+                         f"({', '.join(sorted(reserved))})", rename)
 
 
 def _first_existing(prefix: str, stem: str, suffixes) -> Optional[Path]:
@@ -51,15 +66,18 @@ def locate(prefix: str, need_counts: bool = False) -> SampleFiles:
     if image is None:
         raise InputError(prefix + "he-raw.*", "no H&E image found",
                          "provide he-raw.jpg|png|tif|tiff|btf|ome.tif with this prefix")
-    counts = _first_existing(prefix, "cnts", TABLE_SUFFIXES)
+    counts = _first_existing(prefix, "cnts", COUNTS_SUFFIXES)
     locs = _first_existing(prefix, "locs-raw", TABLE_SUFFIXES)
     if need_counts and counts is None:
         raise InputError(prefix + "cnts.tsv", "training sample has no counts",
-                         "provide cnts.tsv or cnts.parquet, or use this sample for prediction only")
+                         "provide cnts.h5ad, cnts.parquet or cnts.tsv (p2g-import writes them from 10x outputs), "
+                         "or use this sample for prediction only")
     if counts is not None and locs is None:
         raise InputError(prefix + "locs-raw.tsv", "counts given without spot/bin locations",
                          "provide locs-raw.tsv|parquet with columns x, y for the same ids")
-    return SampleFiles(prefix=prefix, name=sample_name(prefix), image=image,
+    name = sample_name(prefix)
+    check_sample_name(name, prefix)
+    return SampleFiles(prefix=prefix, name=name, image=image,
                        radius=Path(prefix + "radius-raw.txt"),
                        pixel_size_raw=Path(prefix + "pixel-size-raw.txt"),
                        pixel_size=Path(prefix + "pixel-size.txt"),
@@ -79,10 +97,11 @@ def locate_truth(prefix: str) -> TruthFiles:
     prefix = str(prefix)
     if Path(prefix).is_dir() and not prefix.endswith("/"):
         prefix += "/"
-    counts = _first_existing(prefix, "cnts", TABLE_SUFFIXES)
+    counts = _first_existing(prefix, "cnts", COUNTS_SUFFIXES)
     locs = _first_existing(prefix, "locs-raw", TABLE_SUFFIXES)
     if counts is None or locs is None:
         raise InputError(prefix + ("cnts.tsv" if counts is None else "locs-raw.tsv"), "truth file is missing",
-                         "give a prefix holding cnts.tsv|tsv.gz|parquet and locs-raw.tsv of the measured bins")
+                         "give a prefix holding cnts.h5ad|tsv|tsv.gz|parquet and locs-raw.tsv|parquet "
+                         "of the measured bins")
     radius = Path(prefix + "radius-raw.txt")
     return TruthFiles(counts, locs, read_positive_number(radius) if radius.is_file() else None)

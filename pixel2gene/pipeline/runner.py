@@ -6,17 +6,21 @@ OUTDIR/work/ and are reused when a run is repeated; each prediction sample's
 results land in OUTDIR/<sample>/.
 """
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import List, Optional
 
 from .. import __version__
 from ..errors import InputError
 from ..io.outputs import write_json
+from ..genes.names import read_gene_names
 from ..io.sample import locate, locate_truth
 from ..steps import combine, evaluate, export, features, folds, genes, mask, maps, predict, report, rescale
 from ..steps import train as training
+from .device import DEVICE_HELP, describe, resolve_device
+from .layout import Layout, check_outdir, remove_work
 from .progress import say
+from .reuse import read_stamp
 
 
 @dataclass
@@ -25,34 +29,44 @@ class Args:
     predict: List[str] = field(metadata=dict(nargs="+", help="prefix of a sample to predict (repeatable); "
                                                              "a training sample here is enhanced"))
     outdir: str = field(metadata=dict(help="results go to OUTDIR/<sample>/, intermediates to OUTDIR/work/"))
-    device: str = field(default="cpu", metadata=dict(help="cpu, cuda or cuda:N"))
-    encoder: str = field(default=features.DEFAULT_ENCODER, metadata=dict(help="histology encoder"))
+    device: str = field(default="auto", metadata=dict(help=DEVICE_HELP))
+    encoder: str = field(default=features.DEFAULT_ENCODER, metadata=dict(
+        choices=features.list_encoders(), help="histology encoder (docs/encoders.md)"))
     weights: List[str] = field(default_factory=list, metadata=dict(
         nargs="*", help="checkpoints the encoder needs (hipt: vit256_small_dino.pth vit4k_xs_dino.pth)"))
     shift_average: bool = field(default=False, metadata=dict(help="hipt: average 16 shifted runs (16x slower)"))
     random_init: bool = field(default=False, metadata=dict(
         help="encoder with random weights instead of checkpoints (tests and benchmarks only)"))
     n_genes: int = field(default=1000, metadata=dict(help="predict the N genes with the highest total count"))
+    min_count: float = field(default=genes.DEFAULT_MIN_COUNT, metadata=dict(
+        help="leave out genes whose total count over the training samples is not above this"))
     gene_list: Optional[str] = field(default=None, metadata=dict(help="file with genes to predict, one per line"))
     n_folds: int = field(default=10, metadata=dict(help="spatial folds, one model each"))
     epochs: int = field(default=training.DEFAULT_EPOCHS, metadata=dict(help="training epochs per fold"))
     qc: str = field(default="auto", metadata=dict(choices=["auto", "on", "off"], help="low-count bin QC"))
     seed: int = field(default=0, metadata=dict(help="random seed (a CPU run repeats exactly)"))
-    threads: int = field(default=0, metadata=dict(help="CPU threads for torch (0 = all cores)"))
+    threads: int = field(default=0, metadata=dict(help="CPU threads for every step (0 = all cores)"))
     truth: List[str] = field(default_factory=list, metadata=dict(
         nargs="*", help="SAMPLE=PREFIX: measured truth (cnts + locs-raw) to score a predicted sample against"))
+    mask: List[str] = field(default_factory=list, metadata=dict(
+        nargs="*", help="SAMPLE=FILE: your own tissue mask for a sample (.png/.tif/.npy, nonzero = tissue)"))
     map_genes: List[str] = field(default_factory=list, metadata=dict(nargs="*", help="genes to draw as maps"))
     map_top: int = field(default=12, metadata=dict(help="also draw the N genes with the highest training counts"))
+    keep_work: bool = field(default=True, metadata=dict(
+        help="keep OUTDIR/work/ (rescaled images, features, models) so that a re-run reuses finished steps; "
+             "--no-keep-work deletes this run's intermediates at the end"))
 
 
 class Timer:
     def __init__(self):
         self.steps = []
 
-    def run(self, label, fn, *a):
+    def run(self, label, fn, a):
         t0 = time.time()
-        result = fn(*a)
-        self.steps.append({"step": label, "seconds": round(time.time() - t0, 2)})
+        before = read_stamp(a.out)
+        result = fn(a)
+        reused = before is not None and before == read_stamp(a.out)
+        self.steps.append({"step": label, "seconds": round(time.time() - t0, 2), "reused": reused})
         return result
 
 
@@ -67,46 +81,90 @@ def _samples(prefixes, need_counts):
     return out
 
 
-def _truths(entries, preds):
+def _per_sample(entries, option, form, example, samples, given_with):
+    """SAMPLE=VALUE options as a dict; each SAMPLE must be one of `samples`."""
     out = {}
     for entry in entries:
-        name, sep, prefix = entry.partition("=")
-        if not sep or not prefix:
-            raise InputError("--truth", f"'{entry}' is not SAMPLE=PREFIX", "write e.g. --truth C3=data/C3/truth/")
-        if name not in preds:
-            raise InputError("--truth", f"'{name}' is not a predicted sample", "name a sample given with --predict")
-        out[name] = locate_truth(prefix)
+        name, sep, value = entry.partition("=")
+        if not sep or not value:
+            raise InputError(option, f"'{entry}' is not {form}", f"write e.g. {option} {example}")
+        if name not in samples:
+            raise InputError(option, f"'{name}' is not a sample given with {given_with}",
+                             f"name a sample given with {given_with}")
+        out[name] = value
     return out
 
 
-def _results(step, args, name, w, outdir, model_dir, truth, trained):
+def _truths(entries, preds):
+    return {name: locate_truth(prefix)
+            for name, prefix in _per_sample(entries, "--truth", "SAMPLE=PREFIX", "C3=data/C3/truth/", preds,
+                                                 "--predict").items()}
+
+
+def _results(step, args, name, lay, truth, trained):
     """What a user opens: the .h5ad, the maps and, where truth exists, the accuracy tables (returned)."""
-    result = str(outdir / name)
+    result = str(lay.result(name))
     evals = []
-    step(f"export {name}", export.run, export.Args(result=result, rescaled=str(w / "rescale"),
-                                                   out=str(outdir / f"{name}.h5ad")))
-    step(f"maps {name}", maps.run, maps.Args(result=result, rescaled=str(w / "rescale"),
-                                             out=str(outdir / "figures" / name),
-                                             folds=str(w / "folds") if trained else None,
+    step(f"export {name}", export.run, export.Args(result=result, rescaled=str(lay.rescale(name)),
+                                                   out=str(lay.h5ad(name))))
+    step(f"maps {name}", maps.run, maps.Args(result=result, rescaled=str(lay.rescale(name)),
+                                             out=str(lay.figures(name)),
+                                             folds=str(lay.folds(name)) if trained else None,
                                              genes=args.map_genes, top=args.map_top))
-    if trained:
+    if trained and args.n_folds > 1:  # one fold holds nothing out
         step(f"evaluate {name} (held-out folds)", evaluate.run, evaluate.Args(
-            rescaled=str(w / "rescale"), mask=str(w / "mask"), out=str(outdir / "evaluation" / f"{name}.held-out"),
-            folds=str(w / "folds"), model=[str(model_dir)], device=args.device))
-        evals.append(outdir / "evaluation" / f"{name}.held-out")
+            rescaled=str(lay.rescale(name)), mask=str(lay.mask(name)), out=str(lay.evaluation(name, "held-out")),
+            folds=str(lay.folds(name)), model=[str(lay.model)], device=args.device))
+        evals.append(lay.evaluation(name, "held-out"))
     if truth:
         step(f"evaluate {name} (truth)", evaluate.run, evaluate.Args(
-            rescaled=str(w / "rescale"), mask=str(w / "mask"), out=str(outdir / "evaluation" / f"{name}.truth"),
+            rescaled=str(lay.rescale(name)), mask=str(lay.mask(name)), out=str(lay.evaluation(name, "truth")),
             result=result, truth_counts=str(truth.counts), truth_locs=str(truth.locs),
             truth_diameter_um=truth.diameter_um or 0.0))
-        evals.append(outdir / "evaluation" / f"{name}.truth")
+        evals.append(lay.evaluation(name, "truth"))
     return evals
+
+
+def _inputs(args, every, truths, masks):
+    """Every path the run reads, so that no output can land on one."""
+    paths = [Path(f.prefix) for f in every.values() if f.prefix.endswith("/")]
+    for f in every.values():
+        paths += [p for p in (f.image, f.counts, f.locs, f.pixel_size_raw, f.pixel_size, f.radius) if p and p.exists()]
+    for t in truths.values():
+        paths += [t.counts, t.locs]
+    return paths + [Path(m) for m in masks.values()] + [Path(w) for w in args.weights] + \
+        ([Path(args.gene_list)] if args.gene_list else [])
+
+
+def _check_options(args: Args) -> None:
+    """Options that would only fail late (after rescaling a slide, or after training) fail first."""
+    from ..features import list_encoders
+    if args.encoder not in list_encoders():
+        raise InputError("--encoder", f"unknown encoder '{args.encoder}'",
+                         f"choose one of {', '.join(list_encoders())}")
+    for option, value, least in (("--epochs", args.epochs, 1), ("--n-genes", args.n_genes, 1),
+                                 ("--n-folds", args.n_folds, 1), ("--map-top", args.map_top, 0),
+                                 ("--threads", args.threads, 0)):
+        if value < least:
+            raise InputError(option, f"{value} is too small", f"give {option} {least} or more")
+    for option, paths in (("--gene-list", [args.gene_list] if args.gene_list else []), ("--weights", args.weights)):
+        for p in paths:
+            if not Path(p).is_file():
+                raise InputError(p, "file is missing", f"give {option} an existing file")
+
+
+def _check_map_genes(args: Args, genes_dir: Path) -> None:
+    selected = set(read_gene_names(genes_dir / "gene-names.txt"))
+    unknown = [g for g in args.map_genes if g not in selected]
+    if unknown:
+        raise InputError("--map-genes", f"gene '{unknown[0]}' is not among the {len(selected)} genes to predict",
+                         f"name genes from {genes_dir / 'gene-names.txt'}, or add them with --gene-list")
 
 
 def run(args: Args) -> Path:
     t0 = time.time()
-    outdir = Path(args.outdir)
-    work = outdir / "work"
+    _check_options(args)
+    given, args = args, replace(args, device=resolve_device(args.device))
     trains = _samples(args.train, need_counts=True)
     preds = _samples(args.predict, need_counts=False)
     for name, f in preds.items():
@@ -115,9 +173,14 @@ def run(args: Args) -> Path:
                              "rename one of the folders")
     every = {**preds, **trains}
     truths = _truths(args.truth, preds)
+    masks = _per_sample(args.mask, "--mask", "SAMPLE=FILE", "C3=data/C3-mask.png", every,
+                        "--train or --predict")
+    lay = Layout(args.outdir, args.encoder)
+    check_outdir(lay, _inputs(args, every, truths, masks), every, trains, preds, truths)
+    say(f"device: {describe(args.device)}" + (" (chosen by --device auto)" if given.device == "auto" else ""))
     timer = Timer()
     n_steps = (3 * len(every) + 1 + len(trains) + 1 + 5 * len(preds)
-               + len(truths) + len([n for n in preds if n in trains]))
+               + len(truths) + (len([n for n in preds if n in trains]) if args.n_folds > 1 else 0))
     k = [0]
 
     def step(label, fn, a):
@@ -125,49 +188,50 @@ def run(args: Args) -> Path:
         say(f"step {k[0]}/{n_steps}: {label}")
         return timer.run(label, fn, a)
 
-    dirs = {}
     for name, f in every.items():
-        w = work / name
-        step(f"rescale {name}", rescale.run, rescale.Args(prefix=f.prefix, out=str(w / "rescale"),
-                                                            train=name in trains))
-        step(f"mask {name}", mask.run, mask.Args(rescaled=str(w / "rescale"), out=str(w / "mask")))
+        step(f"rescale {name}", rescale.run, rescale.Args(prefix=f.prefix, out=str(lay.rescale(name)),
+                                                            train=name in trains, threads=args.threads))
+        step(f"mask {name}", mask.run, mask.Args(rescaled=str(lay.rescale(name)), out=str(lay.mask(name)),
+                                                 mask=masks.get(name), threads=args.threads))
         step(f"features {name}", features.run, features.Args(
-            rescaled=str(w / "rescale"), mask=str(w / "mask"), out=str(w / f"features-{args.encoder}"),
+            rescaled=str(lay.rescale(name)), mask=str(lay.mask(name)), out=str(lay.features(name)),
             encoder=args.encoder, device=args.device, threads=args.threads, weights=args.weights,
             shift_average=args.shift_average, random_init=args.random_init))
-        dirs[name] = w
-    step("genes", genes.run, genes.Args(counts=[str(f.counts) for f in trains.values()], out=str(work / "genes"),
-                                        n_genes=args.n_genes, gene_list=args.gene_list))
+    step("genes", genes.run, genes.Args(counts=[str(f.counts) for f in trains.values()], out=str(lay.genes),
+                                        n_genes=args.n_genes, min_count=args.min_count, gene_list=args.gene_list))
+    _check_map_genes(args, lay.genes)
     for name in trains:
-        w = dirs[name]
         step(f"folds {name}", folds.run, folds.Args(
-            rescaled=str(w / "rescale"), mask=str(w / "mask"), features=str(w / f"features-{args.encoder}"),
-            genes=str(work / "genes"), out=str(w / "folds"), n_folds=args.n_folds, qc=args.qc, seed=args.seed))
-    model_dir = work / "model"
-    step("train", training.run, training.Args(data=[str(dirs[n] / "folds") for n in trains], out=str(model_dir),
+            rescaled=str(lay.rescale(name)), mask=str(lay.mask(name)), features=str(lay.features(name)),
+            genes=str(lay.genes), out=str(lay.folds(name)), n_folds=args.n_folds, qc=args.qc, seed=args.seed))
+    step("train", training.run, training.Args(data=[str(lay.folds(n)) for n in trains], out=str(lay.model),
                                          epochs=args.epochs, seed=args.seed, device=args.device,
                                          threads=args.threads))
     evals_of = {}
     for name in preds:
-        w = dirs[name]
         step(f"predict {name}", predict.run, predict.Args(
-            features=str(w / f"features-{args.encoder}"), mask=str(w / "mask"), model=[str(model_dir)],
-            out=str(w / "pred"), device=args.device, threads=args.threads))
-        step(f"combine {name}", combine.run, combine.Args(pred=[str(w / "pred")], rescaled=str(w / "rescale"),
-                                                            mask=str(w / "mask"), out=str(outdir / name)))
-        evals_of[name] = _results(step, args, name, w, outdir, model_dir, truths.get(name), name in trains)
-    write_json(outdir / "run.json", {"version": __version__, "args": vars(args), "steps": timer.steps,
-                                     "seconds": round(time.time() - t0, 2),
-                                     "outputs": {n: str(outdir / n) for n in preds}})
+            features=str(lay.features(name)), mask=str(lay.mask(name)), model=[str(lay.model)],
+            out=str(lay.pred(name)), device=args.device, threads=args.threads))
+        step(f"combine {name}", combine.run, combine.Args(pred=[str(lay.pred(name))], rescaled=str(lay.rescale(name)),
+                                                            mask=str(lay.mask(name)), out=str(lay.result(name)),
+                                                            threads=args.threads))
+        evals_of[name] = _results(step, args, name, lay, truths.get(name), name in trains)
+    write_json(lay.run_json, {"version": __version__, "args": vars(given), "device": describe(args.device),
+                              "steps": timer.steps,
+                              "seconds": round(time.time() - t0, 2),
+                              "outputs": {n: str(lay.result(n)) for n in preds}})
+    training_steps = [d for n in trains for d in (lay.rescale(n), lay.mask(n), lay.features(n), lay.folds(n))]
     for name in preds:  # last, so the reports carry the whole run's record
-        w = dirs[name]
-        stamped = [w / "rescale", w / "mask", w / f"features-{args.encoder}"] + \
-            ([w / "folds"] if name in trains else []) + [model_dir, w / "pred", outdir / name,
-                                                        outdir / "figures" / name]
+        own = [lay.rescale(name), lay.mask(name), lay.features(name)] if name not in trains else []
         evals = evals_of[name]  # this run's only: an older run's truth must not reappear
+        stamped = own + training_steps + [lay.genes, lay.model, lay.pred(name), lay.result(name),
+                                          lay.figures(name)] + evals
         step(f"report {name}", report.run, report.Args(
-            result=str(outdir / name), out=str(outdir / f"{name}.html"), maps=str(outdir / "figures" / name),
-            evaluation=[str(e) for e in evals], model=[str(model_dir)], steps=[str(d) for d in stamped + evals],
-            params=str(outdir / "run.json")))
-    say(f"done in {time.time() - t0:.0f} s: " + ", ".join(str(outdir / n) for n in preds))
-    return outdir
+            result=str(lay.result(name)), out=str(lay.html(name)), maps=str(lay.figures(name)),
+            evaluation=[str(e) for e in evals], model=[str(lay.model)], steps=[str(d) for d in stamped],
+            params=str(lay.run_json)))
+    if not args.keep_work:
+        removed = remove_work(lay, every, trains, preds, truths)
+        say(f"--no-keep-work: removed {removed / 2**20:.0f} MiB of intermediates from {lay.work}")
+    say(f"done in {time.time() - t0:.0f} s: " + ", ".join(str(lay.result(n)) for n in preds))
+    return lay.outdir

@@ -21,7 +21,7 @@ text-align:right}th{background:#eceff1}td:first-child,th:first-child{text-align:
 .gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:14px}
 .gallery figure{margin:0;background:#fff;border:1px solid #e0e0e0;border-radius:6px;padding:6px}
 .gallery img,.wide img{width:100%;height:auto;display:block}.curves{display:flex;flex-wrap:wrap;gap:16px}
-pre{background:#fff;border:1px solid #e0e0e0;padding:10px;font-size:12px;overflow:auto;max-height:420px}
+table.kv td{text-align:left}pre{background:#fff;border:1px solid #e0e0e0;padding:10px;font-size:12px;overflow:auto;max-height:420px}
 .note{color:#666;font-size:12px}
 """
 # Marks the page once every inlined image has decoded: the browser test reads it from the DOM.
@@ -72,8 +72,9 @@ def gallery_section(maps_dir) -> str:
         return '<p class="note">No maps were drawn.</p>'
     maps_dir = Path(maps_dir)
     info = json.loads((maps_dir / "maps.json").read_text())
-    figs = "".join(f'<figure><img alt="{escape(g["gene"])}" src="{png_data(maps_dir / g["file"])}">'
-                   f"<figcaption>{escape(g['gene'])}</figcaption></figure>" for g in info["genes"])
+    # each map carries its gene's name as its title: no caption repeats it
+    figs = "".join(f'<figure><img alt="{escape(g["gene"])}" title="{escape(g["gene"])}" '
+                   f'src="{png_data(maps_dir / g["file"])}"></figure>' for g in info["genes"])
     return (f'<div class="wide"><img alt="overview" src="{png_data(maps_dir / info["overview"])}"></div>'
             f'<h3>Gene maps</h3><p class="note">{escape(info["units"])}; colour scale 0 to the 99th percentile '
             f'of the tissue.</p><div class="gallery">{figs}</div>')
@@ -85,10 +86,55 @@ def curves_section(models) -> str:
     svgs = []
     for info in models:
         title = f"folds {', '.join(map(str, info['folds']))} ({info.get('seconds', '?')} s)"
-        svgs.append(f"<figure>{curves_svg(info.get('curves', {}), info['folds'], title)}"
+        config = info.get("config") or {}
+        per_epoch = config["steps"] / config["epochs"] if config.get("steps") and config.get("epochs") else 0.0
+        svgs.append(f"<figure>{curves_svg(info.get('curves', {}), info['folds'], title, per_epoch)}"
                     f"<figcaption>{escape(title)}</figcaption></figure>")
     return ('<p class="note">Loss on min–max scaled counts; solid: training, dashed: the fold\'s held-out bins.'
             '</p><div class="curves">' + "".join(svgs) + "</div>")
+
+
+def key_value_table(pairs) -> str:
+    rows = "".join(f"<tr><td>{escape(str(k))}</td><td>{escape(_shown(v))}</td></tr>" for k, v in pairs)
+    return f"<table class='kv'><tbody>{rows}</tbody></table>"
+
+
+def _shown(value) -> str:
+    if value is None or value == []:
+        return "—"
+    if isinstance(value, (list, tuple)):
+        return " ".join(map(str, value))
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_shown(v)}" for k, v in value.items())
+    return str(value)
+
+
+def inputs_section(sample: dict, training: dict, params: dict) -> str:
+    files = sample.get("files") or {}
+    own = [(k, files[k]) for k in ("image", "counts", "locs", "pixel_size_raw", "pixel_size", "radius") if k in files]
+    own += [("he-raw size (px)", " x ".join(map(str, (sample.get("raw_shape") or [])[::-1]))),
+            ("rescaled size (px)", " x ".join(map(str, (sample.get("shape") or [])[::-1]))),
+            ("bin/spot diameter (µm)", sample.get("diameter_um")), ("measured bins", sample.get("n_bins"))]
+    prefixes = (params.get("args") or {}).get("train") or []
+    trained_on = prefixes or (training or {}).get("samples") or []
+    return (f"<h3>This sample ({escape(sample.get('prefix', ''))})</h3>" + key_value_table(own)
+            + "<h3>Training samples</h3>" + key_value_table(
+                [(f"training sample {i + 1}", t) for i, t in enumerate(trained_on)] or [("training samples", None)]))
+
+
+def parameters_section(params: dict, enc: dict, training: dict) -> str:
+    """The run's options as a table (run.json keeps the command line under 'args'), then encoder and training."""
+    args = params.get("args")
+    rows = [("--" + k.replace("_", "-"), v) for k, v in args.items()] if isinstance(args, dict) else \
+        [(k, v) for k, v in params.items() if not isinstance(v, (dict, list)) or k in ("device",)]
+    if isinstance(args, dict):
+        rows += [(k, params[k]) for k in ("device", "seconds", "version") if k in params]
+    config = (training or {}).get("config") or {}
+    return (key_value_table(rows or [("parameters", None)]) + "<h3>Encoder and training</h3>"
+            + key_value_table([("encoder", enc.get("name")), *[(f"encoder {k}", v) for k, v in enc.items()
+                                                               if k != "name"],
+                               ("training samples", (training or {}).get("samples")),
+                               ("folds", (training or {}).get("n_folds")), *config.items()]))
 
 
 def steps_section(steps) -> str:
@@ -103,8 +149,9 @@ def build_page(*, sample: dict, meta: dict, evaluations, maps_dir, models, steps
     enc = (meta.get("prediction") or [{}])[0].get("encoder", {}) or {}
     facts = [("tissue superpixels", meta.get("n_tissue", "—")),
              ("genes", meta.get("n_genes")), ("fold models", meta.get("n_models")),
-             ("encoder", enc.get("name", "?")), ("µm per pixel", sample.get("pixel_size")),
-             ("superpixel µm", meta.get("superpixel_um"))]
+             ("encoder", enc.get("name", "?")), ("µm per pixel of he-raw", sample.get("pixel_size_raw")),
+             ("µm per pixel, rescaled", sample.get("pixel_size")), ("superpixel µm", meta.get("superpixel_um"))]
+    training = (meta.get("prediction") or [{}])[0].get("training") or {}
     body = [f"<header><h1>Pixel2Gene report: {escape(sample['name'])}</h1>"
             f"<p>{escape(time.strftime('%Y-%m-%d %H:%M'))} · pixel2gene "
             f"{escape(str(meta.get('versions', {}).get('pixel2gene', '?')))}</p></header><main>",
@@ -113,13 +160,8 @@ def build_page(*, sample: dict, meta: dict, evaluations, maps_dir, models, steps
             "<section><h2>Accuracy</h2>" + evaluation_section(evaluations) + "</section>",
             "<section><h2>Training</h2>" + curves_section(models) + "</section>",
             "<section><h2>Steps and timings</h2>" + steps_section(steps) + "</section>",
-            "<section><h2>Inputs</h2><pre>" + escape(json.dumps(
-                {k: sample.get(k) for k in ("prefix", "files", "raw_shape", "shape", "pixel_size_raw", "pixel_size",
-                                            "diameter_um", "n_bins", "measured")}, indent=2)) + "</pre></section>",
-            "<section><h2>Parameters</h2><pre>" + escape(json.dumps(params, indent=2, default=str)) + "</pre>"
-            + "<h3>Encoder and training</h3><pre>" + escape(json.dumps(
-                {"encoder": enc, "training": (meta.get("prediction") or [{}])[0].get("training")}, indent=2,
-                default=str)) + "</pre></section>",
+            "<section><h2>Inputs</h2>" + inputs_section(sample, training, params) + "</section>",
+            "<section><h2>Parameters</h2>" + parameters_section(params, enc, training) + "</section>",
             "<section><h2>Versions</h2><pre>" + escape(json.dumps(meta.get("versions", {}), indent=2))
             + "</pre></section></main>"]
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"

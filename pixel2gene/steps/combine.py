@@ -9,18 +9,21 @@ import numpy as np
 
 from .. import __version__
 from ..errors import InputError
+from ..genes.names import NAMES, gene_file_names, read_gene_names, write_gene_files, write_gene_names
 from ..io.outputs import load_npy, read_json, write_json
 from ..pipeline.progress import Progress, say
-from ..pipeline.reuse import StepOutput, finished
+from ..pipeline.reuse import StepOutput, finished, input_stamp
 from ..prediction.maps import open_partials, write_gene_maps
 
 
 @dataclass
 class Args:
-    pred: List[str] = field(metadata=dict(nargs="+", help="output directories of p2g-predict for this sample"))
-    rescaled: str = field(metadata=dict(help="output directory of p2g-rescale for this sample"))
-    mask: str = field(metadata=dict(help="output directory of p2g-mask for this sample"))
-    out: str = field(metadata=dict(help="the sample's result directory"))
+    pred: List[str] = field(metadata=dict(nargs="+", upstream="predict",
+                                          help="output directories of p2g-predict for this sample"))
+    rescaled: str = field(metadata=dict(upstream="rescale", help="output directory of p2g-rescale for this sample"))
+    mask: str = field(metadata=dict(upstream="mask", help="output directory of p2g-mask for this sample"))
+    out: str = field(metadata=dict(role="runtime", help="the sample's result directory"))
+    threads: int = field(default=0, metadata=dict(role="runtime", help="threads writing maps (0 = all cores)"))
 
 
 def versions() -> dict:
@@ -33,9 +36,8 @@ def versions() -> dict:
 
 def run(args: Args) -> Path:
     out = Path(args.out)
-    params = {"pred": [str(Path(p).resolve()) for p in args.pred], "rescaled": str(Path(args.rescaled).resolve()),
-              "mask": str(Path(args.mask).resolve())}
-    if finished(out, params):
+    params = input_stamp(args)
+    if finished(out, params, "combine"):
         say(f"combine: reusing {out}")
         return out
     t0 = time.time()
@@ -43,7 +45,7 @@ def run(args: Args) -> Path:
     for p in map(Path, args.pred):
         if not (p / "pred.json").is_file():
             raise InputError(p, "not a p2g-predict output", "give the directories written by p2g-predict")
-        g = (p / "gene-names.txt").read_text().split()
+        g = read_gene_names(p / NAMES)
         if genes is not None and g != genes:
             raise InputError(p, "predictions of different genes", "combine predictions of one training run")
         genes = g
@@ -55,8 +57,11 @@ def run(args: Args) -> Path:
                          "predict with the same p2g-mask output")
     say(f"combine {sample['name']}: {n_models} fold predictions -> {len(genes)} gene maps")
     with StepOutput(out, params, "combine") as tmp:
-        write_gene_maps(tmp / "cnts-super", genes, parts, n_models, mask, Progress(f"combine {sample['name']}"))
-        (tmp / "gene-names.txt").write_text("\n".join(genes) + "\n")
+        files = gene_file_names(genes)
+        write_gene_maps(tmp / "cnts-super", genes, files, parts, n_models, mask,
+                        Progress(f"combine {sample['name']}"), threads=args.threads)
+        write_gene_names(tmp, genes)
+        write_gene_files(tmp, files)
         np.save(tmp / "mask.npy", mask, allow_pickle=False)
         mask_png = Path(args.mask) / "mask.png"
         if mask_png.is_file():

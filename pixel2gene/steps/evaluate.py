@@ -15,30 +15,33 @@ from ..errors import InputError
 from ..evaluation.crossval import out_of_fold
 from ..evaluation.report import TOP, evaluate, summarise
 from ..evaluation.truth import load_truth, predicted_bin_counts, restrict
+from ..genes.names import NAMES, read_gene_names
 from ..io.outputs import load_npy, read_json, write_json
 from ..model.checkpoint import ModelSet
+from ..pipeline.device import DEVICE_HELP, resolve_device
 from ..pipeline.progress import say
-from ..pipeline.reuse import StepOutput, finished
+from ..pipeline.reuse import StepOutput, finished, input_stamp
 
 
 @dataclass
 class Args:
-    rescaled: str = field(metadata=dict(help="output directory of p2g-rescale for this sample"))
-    mask: str = field(metadata=dict(help="output directory of p2g-mask for this sample"))
-    out: str = field(metadata=dict(help="output directory: metrics.tsv and summary.json"))
+    rescaled: str = field(metadata=dict(upstream="rescale", help="output directory of p2g-rescale for this sample"))
+    mask: str = field(metadata=dict(upstream="mask", help="output directory of p2g-mask for this sample"))
+    out: str = field(metadata=dict(role="runtime", help="output directory: metrics.tsv and summary.json"))
     result: Optional[str] = field(default=None, metadata=dict(
-        help="the sample's p2g-combine output (needed with --truth-counts)"))
+        upstream="combine", help="the sample's p2g-combine output (needed with --truth-counts)"))
     truth_counts: Optional[str] = field(default=None, metadata=dict(
-        help="measured counts of bins/spots on this section (rows bins, columns genes)"))
+        role="file", help="measured counts of bins/spots on this section (rows bins, columns genes)"))
     truth_locs: Optional[str] = field(default=None, metadata=dict(
-        help="their centres in pixels of he-raw (columns x, y)"))
+        role="file", help="their centres in pixels of he-raw (columns x, y)"))
     truth_diameter_um: float = field(default=0.0, metadata=dict(
         help="their diameter in µm (0: the sample's radius-raw.txt)"))
     folds: Optional[str] = field(default=None, metadata=dict(
+        upstream="folds",
         help="p2g-folds output of this training sample: score each bin with the model that held it out"))
     model: List[str] = field(default_factory=list, metadata=dict(
-        nargs="*", help="p2g-train outputs (with --folds)"))
-    device: str = field(default="cpu", metadata=dict(help="cpu, cuda or cuda:N"))
+        nargs="*", upstream="train", help="p2g-train outputs (with --folds)"))
+    device: str = field(default="auto", metadata=dict(role="runtime", help=DEVICE_HELP))
 
 
 def _mode(args: Args) -> str:
@@ -60,10 +63,11 @@ def _truth_file(args: Args, sample: dict, mask: np.ndarray):
     diameter_um = args.truth_diameter_um or sample["diameter_um"]
     if not diameter_um or diameter_um <= 0:
         raise InputError(args.truth_locs, "the truth bins' size is unknown",
-                         "give --truth-diameter-um or a radius-raw.txt beside the sample")
+                         "write their diameter in µm into radius-raw.txt beside the truth counts (p2g-run "
+                         "--truth) or give p2g-evaluate --truth-diameter-um")
+    genes = read_gene_names(Path(args.result) / NAMES)
     bins = load_truth(args.truth_counts, args.truth_locs, sample["scale"], diameter_um / sample["pixel_size"],
-                      mask, sample["raw_shape"])
-    genes = (Path(args.result) / "gene-names.txt").read_text().split()
+                      mask, sample["raw_shape"], genes)
     common = [g for g in genes if g in set(bins.genes)]
     if not common:
         raise InputError(args.truth_counts, "no predicted gene is in the truth table",
@@ -74,10 +78,9 @@ def _truth_file(args: Args, sample: dict, mask: np.ndarray):
 
 def run(args: Args) -> Path:
     out = Path(args.out)
-    params = {k: (str(Path(v).resolve()) if isinstance(v, str) and k not in ("device",) and v else v)
-              for k, v in vars(args).items() if k not in ("out", "device")}
-    params["model"] = [str(Path(m).resolve()) for m in args.model]
-    if finished(out, params):
+    params = input_stamp(args)
+    device = resolve_device(args.device)
+    if finished(out, params, "evaluate"):
         say(f"evaluate: reusing {out}")
         return out
     mode = _mode(args)
@@ -87,9 +90,10 @@ def run(args: Args) -> Path:
     if mode == "truth-file":
         bins, pred = _truth_file(args, sample, mask)
     else:
-        bins, pred = out_of_fold(args.folds, ModelSet(args.model), mask, args.device)
+        bins, pred = out_of_fold(args.folds, ModelSet(args.model), mask, device)
     table = evaluate(bins, pred, mask.shape)
     summary = {"sample": sample["name"], "truth": mode, **summarise(table, len(bins.ids)),
+               "device": device if mode == "held-out-folds" else None,
                "seconds": round(time.time() - t0, 2)}
     top = summary[f"mean_top{TOP}"]
     say(f"evaluate {sample['name']} ({mode}, {len(bins.ids)} bins, {len(table)} genes): top-{TOP} mean "

@@ -12,23 +12,27 @@ from .. import __version__
 from ..errors import InputError
 from ..figures.thumbnail import thumbnail
 from ..image import SUPERPIXEL
+from ..genes.names import NAMES, read_gene_names
 from ..io.outputs import atomic_file, load_npy, read_json
-from ..io.tables import read_counts
+from ..io.counts import open_counts
 from ..pipeline.progress import Progress, say
+from ..pipeline.reuse import check_file_replaceable, input_stamp
 
 
 @dataclass
 class Args:
-    result: str = field(metadata=dict(help="the sample's p2g-combine output"))
-    rescaled: str = field(metadata=dict(help="output directory of p2g-rescale for this sample"))
-    out: str = field(metadata=dict(help="the .h5ad file to write"))
+    result: str = field(metadata=dict(upstream="combine", help="the sample's p2g-combine output"))
+    rescaled: str = field(metadata=dict(upstream="rescale", help="output directory of p2g-rescale for this sample"))
+    out: str = field(metadata=dict(role="runtime", help="the .h5ad file to write"))
     counts: Optional[str] = field(default=None, metadata=dict(
-        help="measured counts to join (default: the sample's own, when it was measured)"))
+        role="file", help="measured counts to join (default: the sample's own, when it was measured)"))
     thumbnail_px: int = field(default=2000, metadata=dict(
         help="longest side of the H&E image stored for scanpy.pl.spatial (0: none)"))
 
 
-def _measured(args: Args, rescaled: Path, sample: dict):
+def _measured(args: Args, rescaled: Path, sample: dict, genes):
+    """(sparse counts: measured bins x the predicted genes they measure, bin ids, those genes, the bins'
+    rescaled x/y, their diameter in rescaled pixels), or None for an unmeasured sample."""
     path = args.counts or (sample["files"].get("counts") if sample["measured"] else None)
     if not path:
         return None
@@ -37,10 +41,13 @@ def _measured(args: Args, rescaled: Path, sample: dict):
                          "run p2g-rescale with --train for a measured sample")
     if not Path(path).is_file():
         raise InputError(path, "measured counts are missing", "give the counts table with --counts")
-    counts = read_counts(path)
     locs = pd.read_parquet(rescaled / "locs.parquet")
-    counts = counts.loc[counts.index.intersection(locs.index)]
-    return counts, locs.loc[counts.index, ["x", "y"]].to_numpy(), sample["diameter_px"]
+    with open_counts(path) as counts:
+        ids = locs.index.intersection(counts.ids, sort=False)
+        measured = set(counts.genes)
+        have = [g for g in genes if g in measured]
+        values, _ = counts.take(ids, have)  # only the predicted genes, sparse
+    return values, ids, have, locs.loc[ids, ["x", "y"]].to_numpy(), sample["diameter_px"]
 
 
 def _uns(sample: dict, meta: dict) -> dict:
@@ -63,21 +70,21 @@ def run(args: Args) -> Path:
     out, result, rescaled = Path(args.out), Path(args.result), Path(args.rescaled)
     if out.suffix != ".h5ad":
         raise InputError(out, "output is not an .h5ad file", "name the output file NAME.h5ad")
-    if not (result / "metadata.json").is_file():
-        raise InputError(result, "not a p2g-combine output", "give the sample's result directory")
+    input_stamp(args)  # not reused (one file), but its inputs are checked the same way
+    check_file_replaceable(out)
     t0 = time.time()
     sample = read_json(rescaled / "sample.json")
     meta = read_json(result / "metadata.json")
     if meta["sample"]["name"] != sample["name"]:
         raise InputError(rescaled, f"rescaled sample '{sample['name']}' is not the result's "
                          f"'{meta['sample']['name']}'", "give the p2g-rescale output of the same sample")
-    genes = (result / "gene-names.txt").read_text().split()
+    genes = read_gene_names(result / NAMES)
     mask = load_npy(result / "mask.npy")
     thumb, factor = (None, 1)
     if args.thumbnail_px > 0:
         thumb, factor = thumbnail(load_npy(rescaled / "image.npy", mmap=True), sample["shape"], args.thumbnail_px,
                                   min_factor=math.ceil(sample["scale"]))  # never finer than he-raw itself
-    measured = _measured(args, rescaled, sample)
+    measured = _measured(args, rescaled, sample, genes)
     say(f"export {sample['name']}: {int(mask.sum())} superpixels x {len(genes)} genes -> {out}"
         + (" (with measured counts)" if measured else ""))
     with atomic_file(out) as tmp:

@@ -1,4 +1,5 @@
 """Histology features per superpixel, streamed to a float16 memory map."""
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,28 +12,40 @@ from ..errors import InputError
 from ..features import create_encoder, list_encoders
 from ..features.base import ExtractContext
 from ..features.store import create, tissue_statistics
+from ..image import SUPERPIXEL
+from ..image.stain import normalise_slide
+from ..image.superpixels import superpixel_colour
 from ..io.memmaps import release_pages
 from ..io.outputs import load_npy, read_json, write_json
+from ..io.plausible import check_free_space
+from ..pipeline.allocator import keep_big_allocations
+from ..pipeline.device import DEVICE_HELP, resolve_device
 from ..pipeline.progress import Progress, say
-from ..pipeline.reuse import StepOutput, finished
+from ..pipeline.reuse import StepOutput, finished, input_stamp
 
 DEFAULT_ENCODER = "effnet-lite2"
+STAIN_METHODS = ("none", "macenko")
+DEFAULT_STAIN = "none"
 
 
 @dataclass
 class Args:
-    rescaled: str = field(metadata=dict(help="output directory of p2g-rescale"))
-    mask: str = field(metadata=dict(help="output directory of p2g-mask"))
-    out: str = field(metadata=dict(help="output directory of this step"))
-    encoder: str = field(default=DEFAULT_ENCODER, metadata=dict(help="histology encoder (see --list-encoders)"))
-    device: str = field(default="cpu", metadata=dict(help="cpu, cuda or cuda:N"))
-    threads: int = field(default=0, metadata=dict(help="CPU threads for torch (0 = all cores)"))
+    rescaled: str = field(metadata=dict(upstream="rescale", part="image", help="output directory of p2g-rescale"))
+    mask: str = field(metadata=dict(upstream="mask", help="output directory of p2g-mask"))
+    out: str = field(metadata=dict(role="runtime", help="output directory of this step"))
+    encoder: str = field(default=DEFAULT_ENCODER, metadata=dict(choices=list_encoders(), help="histology encoder"))
+    device: str = field(default="auto", metadata=dict(role="runtime", help=DEVICE_HELP))
+    threads: int = field(default=0, metadata=dict(role="runtime", help="CPU threads for torch (0 = all cores)"))
     weights: List[str] = field(default_factory=list, metadata=dict(
-        nargs="*", help="checkpoint files the encoder needs (hipt: vit256_small_dino.pth vit4k_xs_dino.pth)"))
+        nargs="*", role="file",
+        help="checkpoint files the encoder needs (hipt: vit256_small_dino.pth vit4k_xs_dino.pth)"))
     shift_average: bool = field(default=False, metadata=dict(
         help="hipt: average 16 runs shifted by 0/64/128/192 px, as the reference does (16x slower)"))
     random_init: bool = field(default=False, metadata=dict(
         help="use random weights instead of checkpoints (tests and timing only)"))
+    stain: str = field(default=DEFAULT_STAIN, metadata=dict(
+        choices=list(STAIN_METHODS), help="stain normalisation before the encoder: none, or macenko "
+                                          "(every slide re-expressed with one fixed reference H&E)"))
 
 
 def encoder_options(args: Args) -> dict:
@@ -42,17 +55,34 @@ def encoder_options(args: Args) -> dict:
     return {k: v for k, v in options.items() if v}
 
 
+NORMALISED = "image-stain-normalised.npy"  # scratch copy inside the step's temporary folder
+
+
+def stain_hook(method: str, image, mask, rgb, sample: dict, tmp: Path):
+    """The image the encoder reads and its mean colours: the slide itself, or its stain-normalised copy."""
+    if method == "none":
+        return image, rgb, {"method": "none"}
+    content = [math.ceil(s / SUPERPIXEL) for s in sample["shape"]]
+    normalised, record = normalise_slide(image, mask, rgb.astype(np.float32), content, tmp / NORMALISED)
+    say(f"features {sample['name']}: stain-normalised (Macenko) to the reference H&E")
+    return normalised, superpixel_colour(normalised)[0], record
+
+
 def run(args: Args) -> Path:
     out = Path(args.out)
+    params = input_stamp(args)
+    device = resolve_device(args.device)
     sample = read_json(Path(args.rescaled) / "sample.json")
-    params = {"rescaled": str(Path(args.rescaled).resolve()), "mask": str(Path(args.mask).resolve()),
-              "encoder": args.encoder, "options": encoder_options(args)}
-    if finished(out, params):
+    if finished(out, params, "features"):
         say(f"features {sample['name']}: reusing {out}")
         return out
+    if args.stain not in STAIN_METHODS:
+        raise InputError("--stain", f"unknown stain normalisation '{args.stain}'",
+                         f"choose one of {', '.join(STAIN_METHODS)}")
     if args.encoder not in list_encoders():
         raise InputError("--encoder", f"unknown encoder '{args.encoder}'",
                          f"choose one of {', '.join(list_encoders())}")
+    keep_big_allocations()  # torch's big activations: reuse freed blocks, no page faults
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.time()
@@ -66,22 +96,27 @@ def run(args: Args) -> Path:
     rgb = load_npy(Path(args.mask) / "rgb.npy")
     names = ["mean_r", "mean_g", "mean_b"] + list(encoder.channels)
     say(f"features {sample['name']}: {args.encoder}, {len(names)} channels, "
-        f"{int(mask.sum())} tissue superpixels on {args.device}")
+        f"{int(mask.sum())} tissue superpixels on {device}")
+    # the map is a sparse file: only tiles that hold tissue are ever written (about twice the tissue cells)
+    check_free_space(out.parent, min(mask.size, 2 * int(mask.sum())) * len(names) * 2, "the float16 feature map")
     with StepOutput(out, params, "features") as tmp:
+        image, rgb, stain = stain_hook(args.stain, image, mask, rgb, sample, tmp)
         feats = create(tmp / "features.npy", mask.shape, len(names))
         for i in range(0, len(rgb), 64):  # by strips: touching the whole map at once keeps it all resident
-            feats[i:i + 64, :, :3] = rgb[i:i + 64]
+            strip, on = feats[i:i + 64], mask[i:i + 64]
+            strip[on, :3] = rgb[i:i + 64][on]  # tissue only, so background pages stay holes in the file
             release_pages(feats)
-        ctx = ExtractContext(image=image, mask=mask, device=args.device,
+        ctx = ExtractContext(image=image, mask=mask, device=device,
                              progress=Progress(f"features {sample['name']}"))
         encoder.extract(ctx, feats[..., 3:])
         feats.flush()
         mean, std = tissue_statistics(feats, mask)
         np.save(tmp / "channel-mean.npy", mean, allow_pickle=False)
         np.save(tmp / "channel-std.npy", std, allow_pickle=False)
-        del feats
-        write_json(tmp / "features.json", {"encoder": encoder.describe(), "n_channels": len(names),
+        del feats, image
+        (tmp / NORMALISED).unlink(missing_ok=True)
+        write_json(tmp / "features.json", {"encoder": encoder.describe(), "stain": stain, "n_channels": len(names),
                                            "channels": names, "grid_shape": list(mask.shape),
-                                           "device": args.device, "seconds": round(time.time() - t0, 2)})
+                                           "device": device, "seconds": round(time.time() - t0, 2)})
     say(f"features {sample['name']}: done in {time.time() - t0:.0f} s")
     return out

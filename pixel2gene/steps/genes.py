@@ -5,20 +5,25 @@ from typing import List, Optional
 
 from ..errors import InputError
 from ..genes.select import rank_genes, select_genes
+from ..genes.names import check_gene_names, write_gene_names
 from ..io.outputs import write_json
-from ..io.tables import read_counts
+from ..io.counts import open_counts
 from ..pipeline.progress import say
-from ..pipeline.reuse import StepOutput, finished
+from ..pipeline.reuse import StepOutput, finished, input_stamp
+
+
+DEFAULT_MIN_COUNT = 10.0
 
 
 @dataclass
 class Args:
-    counts: List[str] = field(metadata=dict(nargs="+", help="counts tables of all training samples"))
-    out: str = field(metadata=dict(help="output directory of this step"))
+    counts: List[str] = field(metadata=dict(nargs="+", role="file", help="counts tables of all training samples"))
+    out: str = field(metadata=dict(role="runtime", help="output directory of this step"))
     n_genes: int = field(default=1000, metadata=dict(help="predict the N genes with the highest total count"))
-    min_count: float = field(default=10.0, metadata=dict(help="drop genes whose total count is not above this"))
+    min_count: float = field(default=DEFAULT_MIN_COUNT, metadata=dict(
+        help="drop genes whose total count is not above this"))
     gene_list: Optional[str] = field(default=None, metadata=dict(
-        help="text file with one gene per line to predict instead of the top N"))
+        role="file", help="text file with one gene per line to predict instead of the top N"))
 
 
 def read_gene_list(path) -> List[str]:
@@ -31,16 +36,22 @@ def read_gene_list(path) -> List[str]:
     return list(dict.fromkeys(genes))
 
 
+def _gene_totals(path):
+    with open_counts(path) as counts:  # streamed: a sparse file is never densified
+        totals = counts.gene_totals()
+    check_gene_names(totals.index, path)
+    return totals
+
+
 def run(args: Args) -> Path:
     out = Path(args.out)
-    params = {"counts": [str(Path(c).resolve()) for c in args.counts], "n_genes": args.n_genes,
-              "min_count": args.min_count, "gene_list": args.gene_list}
-    if finished(out, params):
+    params = input_stamp(args)
+    if finished(out, params, "genes"):
         say(f"genes: reusing {out}")
         return out
     if args.n_genes < 1:
         raise InputError("--n-genes", f"{args.n_genes} genes requested", "ask for at least 1 gene")
-    ranked = rank_genes((read_counts(c).sum(axis=0) for c in args.counts), args.min_count)
+    ranked = rank_genes((_gene_totals(c) for c in args.counts), args.min_count)
     requested = read_gene_list(args.gene_list) if args.gene_list else None
     genes = select_genes(ranked, args.n_genes, requested)
     if requested and len(genes) < len(requested):
@@ -51,7 +62,7 @@ def run(args: Args) -> Path:
         raise InputError(args.gene_list or args.counts[0], "no gene passes the filters",
                          "lower --min-count or check the gene names")
     with StepOutput(out, params, "genes") as tmp:
-        (tmp / "gene-names.txt").write_text("\n".join(genes) + "\n")
+        write_gene_names(tmp, genes)
         write_json(tmp / "genes.json", {"n_genes": len(genes), "n_candidates": int(len(ranked)),
                                         "total_counts": {g: float(ranked[g]) for g in genes}})
     say(f"genes: {len(genes)} selected of {len(ranked)} passing the filters")

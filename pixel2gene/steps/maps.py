@@ -9,19 +9,19 @@ import pandas as pd
 from ..image import SUPERPIXEL
 
 from ..errors import InputError
+from ..genes.names import NAMES, read_gene_files, read_gene_names
 from ..io.outputs import load_npy, read_json, write_json
 from ..pipeline.progress import Progress, say
-from ..pipeline.reuse import StepOutput, finished
-from ..prediction.maps import gene_filename
+from ..pipeline.reuse import StepOutput, finished, input_stamp
 
 
 @dataclass
 class Args:
-    result: str = field(metadata=dict(help="the sample's p2g-combine output"))
-    rescaled: str = field(metadata=dict(help="output directory of p2g-rescale for this sample"))
-    out: str = field(metadata=dict(help="output directory for the PNGs"))
+    result: str = field(metadata=dict(upstream="combine", help="the sample's p2g-combine output"))
+    rescaled: str = field(metadata=dict(upstream="rescale", help="output directory of p2g-rescale for this sample"))
+    out: str = field(metadata=dict(role="runtime", help="output directory for the PNGs"))
     folds: Optional[str] = field(default=None, metadata=dict(
-        help="p2g-folds output of this sample (adds QC and fold panels to the overview)"))
+        upstream="folds", help="p2g-folds output of this sample (adds QC and fold panels to the overview)"))
     genes: List[str] = field(default_factory=list, metadata=dict(nargs="*", help="genes to draw (besides --top)"))
     top: int = field(default=12, metadata=dict(help="also draw the N genes with the highest training counts"))
     map_px: int = field(default=900, metadata=dict(help="longest side of a gene map's H&E, in pixels"))
@@ -48,17 +48,16 @@ def run(args: Args) -> Path:
     from ..figures.overview import draw_overview
     from ..figures.thumbnail import thumbnail
     out, result, rescaled = Path(args.out), Path(args.result), Path(args.rescaled)
-    params = {"result": str(result.resolve()), "rescaled": str(rescaled.resolve()),
-              "folds": str(Path(args.folds).resolve()) if args.folds else None,
-              "genes": args.genes, "top": args.top, "map_px": args.map_px}
-    if finished(out, params):
+    params = input_stamp(args)
+    if finished(out, params, "maps"):
         say(f"maps: reusing {out}")
         return out
     if not (result / "metadata.json").is_file():
         raise InputError(result, "not a p2g-combine output", "give the sample's result directory")
     if args.map_px < 64:
         raise InputError("--map-px", f"{args.map_px} px is too small to read", "use 64 or more")
-    available = (result / "gene-names.txt").read_text().split()
+    available = read_gene_names(result / NAMES)
+    files = read_gene_files(result)
     genes = pick_genes(available, args.genes, args.top)
     sample = read_json(rescaled / "sample.json")
     mask = load_npy(result / "mask.npy")
@@ -76,8 +75,8 @@ def run(args: Args) -> Path:
         (tmp / "genes").mkdir()
         drawn, progress = [], Progress(f"maps {sample['name']}")
         for k, gene in enumerate(genes):
-            values = load_npy(result / "cnts-super" / f"{gene_filename(gene)}.npy", mmap=True)[rows, cols]
-            name = f"genes/{gene_filename(gene)}.png"
+            values = load_npy(result / "cnts-super" / f"{files[gene]}.npy", mmap=True)[rows, cols]
+            name = f"genes/{files[gene]}.png"
             vmin, vmax = draw_gene_map(tmp / name, thumb, factor, factor * sample["pixel_size"], values, gene, units)
             drawn.append({"gene": gene, "file": name, "vmin": vmin, "vmax": vmax})
             progress(k + 1, len(genes))

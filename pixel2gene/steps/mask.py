@@ -13,29 +13,29 @@ from ..image.superpixels import superpixel_colour
 from ..image.tissue_mask import detect_tissue, load_user_mask
 from ..io.outputs import load_npy, read_json, write_json
 from ..pipeline.progress import say
-from ..pipeline.reuse import StepOutput, finished
+from ..pipeline.reuse import StepOutput, finished, input_stamp
 
 
 @dataclass
 class Args:
-    rescaled: str = field(metadata=dict(help="output directory of p2g-rescale"))
-    out: str = field(metadata=dict(help="output directory of this step"))
+    rescaled: str = field(metadata=dict(upstream="rescale", part="image", help="output directory of p2g-rescale"))
+    out: str = field(metadata=dict(role="runtime", help="output directory of this step"))
     mask: Optional[str] = field(default=None, metadata=dict(
-        help="your own tissue mask (.png/.tif/.npy, nonzero = tissue) at image or grid size"))
+        role="file", help="your own tissue mask (.png/.tif/.npy, nonzero = tissue) at image or grid size"))
+    threads: int = field(default=0, metadata=dict(role="runtime", help="CPU threads (0 = all cores)"))
 
 
 def run(args: Args) -> Path:
     out = Path(args.out)
+    params = input_stamp(args)
     sample = read_json(Path(args.rescaled) / "sample.json")
-    params = {"rescaled": str(Path(args.rescaled).resolve()), "mask": args.mask,
-              "mask_mtime": Path(args.mask).stat().st_mtime_ns if args.mask and Path(args.mask).exists() else None}
-    if finished(out, params):
+    if finished(out, params, "mask"):
         say(f"mask {sample['name']}: reusing {out}")
         return out
     if args.mask and not Path(args.mask).is_file():
         raise InputError(args.mask, "mask file is missing", "give an existing .png/.tif/.npy mask or leave --mask out")
     image = load_npy(Path(args.rescaled) / "image.npy", mmap=True)
-    rgb, texture = superpixel_colour(image)
+    rgb, texture = superpixel_colour(image, args.threads)
     content = [math.ceil(s / SUPERPIXEL) for s in sample["shape"]]
     if args.mask:
         tissue = load_user_mask(args.mask, rgb.shape[:2], content)

@@ -7,30 +7,34 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..genes.names import write_gene_names
 from ..io.outputs import load_npy, read_json, write_json
 from ..model.checkpoint import ModelSet
+from ..pipeline.allocator import keep_big_allocations
+from ..pipeline.device import DEVICE_HELP, resolve_device
 from ..pipeline.progress import Progress, say
-from ..pipeline.reuse import StepOutput, finished
+from ..pipeline.reuse import StepOutput, finished, input_stamp
 from ..prediction.predict import predict_sum
 
 
 @dataclass
 class Args:
-    features: str = field(metadata=dict(help="output directory of p2g-features for this sample"))
-    mask: str = field(metadata=dict(help="output directory of p2g-mask for this sample"))
-    model: List[str] = field(metadata=dict(nargs="+", help="output directories of p2g-train"))
-    out: str = field(metadata=dict(help="output directory of this step"))
-    device: str = field(default="cpu", metadata=dict(help="cpu, cuda or cuda:N"))
-    threads: int = field(default=0, metadata=dict(help="CPU threads for torch (0 = all cores)"))
+    features: str = field(metadata=dict(upstream="features", help="output directory of p2g-features for this sample"))
+    mask: str = field(metadata=dict(upstream="mask", help="output directory of p2g-mask for this sample"))
+    model: List[str] = field(metadata=dict(nargs="+", upstream="train", help="output directories of p2g-train"))
+    out: str = field(metadata=dict(role="runtime", help="output directory of this step"))
+    device: str = field(default="auto", metadata=dict(role="runtime", help=DEVICE_HELP))
+    threads: int = field(default=0, metadata=dict(role="runtime", help="CPU threads for torch (0 = all cores)"))
 
 
 def run(args: Args) -> Path:
     out = Path(args.out)
-    params = {"features": str(Path(args.features).resolve()), "mask": str(Path(args.mask).resolve()),
-              "model": [str(Path(m).resolve()) for m in args.model]}
-    if finished(out, params):
+    params = input_stamp(args)
+    device = resolve_device(args.device)
+    if finished(out, params, "predict"):
         say(f"predict: reusing {out}")
         return out
+    keep_big_allocations()  # torch's big activations: reuse freed blocks, no page faults
     if args.threads:
         torch.set_num_threads(args.threads)
     models = ModelSet(args.model)
@@ -42,16 +46,17 @@ def run(args: Args) -> Path:
     mean = load_npy(Path(args.features) / "channel-mean.npy")
     std = load_npy(Path(args.features) / "channel-std.npy")
     genes = models.genes
-    say(f"predict: {len(models.states)} fold model(s) x {int(mask.sum())} superpixels x {len(genes)} genes")
+    say(f"predict: {len(models.states)} fold model(s) x {int(mask.sum())} superpixels x {len(genes)} genes "
+        f"on {device}")
     with StepOutput(out, params, "predict") as tmp:
         sums = np.lib.format.open_memmap(tmp / "pred-sum.npy", mode="w+", dtype=np.float32,
                                          shape=(len(genes), int(mask.sum())))
-        n = predict_sum(feats, mask, mean, std, models, sums, args.device, Progress("predict"))
+        n = predict_sum(feats, mask, mean, std, models, sums, device, Progress("predict"))
         sums.flush()
         del sums
-        (tmp / "gene-names.txt").write_text("\n".join(genes) + "\n")
+        write_gene_names(tmp, genes)
         write_json(tmp / "pred.json", {
-            "n_models": n, "folds": models.folds, "n_tissue": int(mask.sum()),
+            "n_models": n, "folds": models.folds, "n_tissue": int(mask.sum()), "device": device,
             "encoder": read_json(Path(args.features) / "features.json")["encoder"],
             "training": {k: models.info.get(k) for k in ("samples", "n_folds", "config", "version")}})
     return out

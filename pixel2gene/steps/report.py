@@ -1,4 +1,5 @@
 """Write the sample's run report: one HTML file that opens anywhere, with no network."""
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
@@ -8,21 +9,23 @@ import pandas as pd
 from ..errors import InputError
 from ..io.outputs import atomic_file, load_npy, read_json
 from ..pipeline.progress import say
+from ..pipeline.reuse import check_file_replaceable
 from ..report.page import build_page
 
 
 @dataclass
 class Args:
-    result: str = field(metadata=dict(help="the sample's p2g-combine output"))
-    out: str = field(metadata=dict(help="the .html file to write"))
-    maps: Optional[str] = field(default=None, metadata=dict(help="the sample's p2g-maps output"))
+    result: str = field(metadata=dict(upstream="combine", help="the sample's p2g-combine output"))
+    out: str = field(metadata=dict(role="runtime", help="the .html file to write"))
+    maps: Optional[str] = field(default=None, metadata=dict(upstream="maps", help="the sample's p2g-maps output"))
     evaluation: List[str] = field(default_factory=list, metadata=dict(
-        nargs="*", help="p2g-evaluate outputs for this sample"))
+        nargs="*", upstream="evaluate", help="p2g-evaluate outputs for this sample"))
     model: List[str] = field(default_factory=list, metadata=dict(
-        nargs="*", help="p2g-train outputs (training curves)"))
+        nargs="*", upstream="train", help="p2g-train outputs (training curves)"))
     steps: List[str] = field(default_factory=list, metadata=dict(
-        nargs="*", help="output directories of the steps that made this result (timings)"))
-    params: Optional[str] = field(default=None, metadata=dict(help="JSON file of the run's parameters"))
+        nargs="*", help="the steps that made this result (timings): their output directories or step.json files, "
+                        "each named after the folder that holds it"))
+    params: Optional[str] = field(default=None, metadata=dict(role="file", help="JSON file of the run's parameters"))
 
 
 def _read_dir(path, marker, tool):
@@ -32,11 +35,25 @@ def _read_dir(path, marker, tool):
     return read_json(p / marker)
 
 
-def _steps(dirs):
+def _stamp(path: Path):
+    """A step's stamp and the name it is listed under: its directory's, or its own folder's."""
+    if not path.is_file():
+        # listed as SAMPLE/STEP (work/C2/rescale -> C2/rescale): the samples' steps share folder names
+        return _read_dir(path, "step.json", "a p2g step"), "/".join(Path(os.path.abspath(path)).parts[-2:])
+    try:
+        stamp = read_json(path)
+    except (ValueError, UnicodeDecodeError):
+        stamp = None
+    if not isinstance(stamp, dict) or "step" not in stamp:
+        raise InputError(path, "not a p2g step stamp", "give a step's output directory or its step.json")
+    return stamp, (path.parent if path.parent.name else path.resolve().parent).name
+
+
+def _steps(paths):
     rows = []
-    for d in dirs:
-        stamp = _read_dir(d, "step.json", "a p2g step")
-        rows.append({"step": stamp["step"], "output": Path(d).name, "seconds": stamp.get("seconds", float("nan")),
+    for p in paths:
+        stamp, output = _stamp(Path(p))
+        rows.append({"step": stamp["step"], "output": output, "seconds": stamp.get("seconds", float("nan")),
                      "finished": stamp.get("finished", "")})
     return rows
 
@@ -45,6 +62,7 @@ def run(args: Args) -> Path:
     out, result = Path(args.out), Path(args.result)
     if out.suffix != ".html":
         raise InputError(out, "output is not an .html file", "name the report NAME.html")
+    check_file_replaceable(out)
     meta = _read_dir(result, "metadata.json", "p2g-combine")
     meta["n_tissue"] = int(load_npy(result / "mask.npy").sum())
     evaluations = []

@@ -1,43 +1,57 @@
 """Rescale the H&E to the target resolution, validate the sample, scale locations."""
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import pandas as pd
 
 from .. import __version__
 from ..errors import InputError
-from ..image.rescale import rescale_image
+from ..image.rescale import padded_size, rescale_image, rescaled_size
+from ..io.counts import open_counts
 from ..io.image_reader import ImageReader
 from ..io.outputs import write_json
+from ..io.plausible import check_diameter, check_free_space, check_pixel_sizes
 from ..io.sample import locate
 from ..io.scalars import read_positive_number
-from ..io.tables import match_ids, read_counts, read_locations
+from ..pipeline.allocator import keep_big_allocations
+from ..io.tables import match_ids, read_locations
 from ..pipeline.progress import Progress, say
-from ..pipeline.reuse import StepOutput, finished
+from ..pipeline.reuse import StepOutput, finished, input_stamp
 
 DEFAULT_PIXEL_SIZE = 0.5
 
 
 @dataclass
 class Args:
-    prefix: str = field(metadata=dict(help="sample prefix in the seed layout, e.g. data/C2/ or data/C2-"))
-    out: str = field(metadata=dict(help="output directory of this step"))
+    prefix: str = field(metadata=dict(role="sample",
+                                      help="sample prefix in the seed layout, e.g. data/C2/ or data/C2-"))
+    out: str = field(metadata=dict(role="runtime", help="output directory of this step"))
     train: bool = field(default=False, metadata=dict(help="sample must be measured (counts + locations)"))
+    threads: int = field(default=0, metadata=dict(role="runtime",
+                                                  help="CPU threads for resampling (0 = all cores)"))
+    name: Optional[str] = field(default=None, metadata=dict(
+        help="the sample's name in results (default: the prefix's last part, e.g. C2 for data/C2/)"))
 
 
-def _params(files, args):
-    return {"prefix": files.prefix, "train": args.train,
-            "inputs": {str(p): [p.stat().st_mtime_ns, p.stat().st_size] for p in
-                       (files.image, files.counts, files.locs, files.pixel_size_raw, files.pixel_size, files.radius)
-                       if p and p.exists()}}
+def _checked_name(name: str) -> str:
+    """The rules of a sample name (io.sample.check_sample_name), with a fix that names --name."""
+    if not name or name.startswith(".") or any(c in name for c in "/\\") or not name.isprintable() \
+            or name != name.strip():
+        raise InputError(repr(name), "is not a usable sample name",
+                         "give --name a plain folder name (no '/', no leading '.' or spaces)")
+    return name
 
 
 def run(args: Args) -> Path:
     files = locate(args.prefix, need_counts=args.train)
+    if args.name is not None:
+        files = dataclasses.replace(files, name=_checked_name(args.name))
     out = Path(args.out)
-    params = _params(files, args)
-    if finished(out, params):
+    params = input_stamp(args)
+    if finished(out, params, "rescale"):
         say(f"rescale {files.name}: reusing {out}")
         return out
     t0 = time.time()
@@ -46,17 +60,25 @@ def run(args: Args) -> Path:
     diameter_um = read_positive_number(files.radius) if (files.is_measured or files.radius.exists()) else None
     scale = psize_raw / psize
     reader = ImageReader(files.image)
-    counts = locs = None
-    if files.is_measured:  # validate tables before any output exists
-        counts = read_counts(files.counts)
-        locs = match_ids(counts, read_locations(files.locs, reader.shape), files.counts, files.locs)
+    locs = None
+    if files.is_measured:  # validate counts and locations before any output exists
+        with open_counts(files.counts) as counts:
+            counts.validate()
+            ids = counts.ids
+        locs = match_ids(ids, read_locations(files.locs, reader.shape), files.counts, files.locs)
     raw = reader.shape
-    if raw[0] * scale < 16 or raw[1] * scale < 16:
-        raise InputError(files.pixel_size_raw, f"image {raw[1]}x{raw[0]} px at scale {scale:.3g} is "
-                         "smaller than one superpixel", "check pixel-size-raw.txt (µm per raw pixel)")
+    check_pixel_sizes(raw, psize_raw, psize, files.pixel_size_raw, files.pixel_size)
+    if diameter_um is not None:
+        check_diameter(diameter_um, files.radius)
+    padded = padded_size(rescaled_size(raw, scale))
+    check_free_space(out.parent, padded[0] * padded[1] * 3, "the rescaled image")
     say(f"rescale {files.name}: {raw[1]}x{raw[0]} px at {psize_raw:.4g} µm/px -> {psize} µm/px")
-    with StepOutput(out, params, "rescale") as tmp:
-        shapes = rescale_image(reader, scale, tmp / "image.npy", Progress(f"rescale {files.name}"))
+    files_in = params["files"]["prefix"]
+    image_part = [params["version"], files_in["image"], files_in["pixel_size_raw"], files_in["pixel_size"]]
+    keep_big_allocations()  # strips' work arrays: reuse freed blocks, no page faults
+    with StepOutput(out, params, "rescale", parts={"image": image_part}) as tmp:
+        shapes = rescale_image(reader, scale, tmp / "image.npy", Progress(f"rescale {files.name}"),
+                               threads=args.threads)
         reader.close()
         if locs is not None:
             scaled = pd.DataFrame({"x": locs.x * scale, "y": locs.y * scale}, index=locs.index)
@@ -68,7 +90,7 @@ def run(args: Args) -> Path:
             "pixel_size_raw": psize_raw, "pixel_size": psize, "scale": scale,
             "diameter_um": diameter_um,
             "diameter_px": diameter_um / psize if diameter_um else None,
-            "n_bins": int(len(counts)) if counts is not None else 0,
+            "n_bins": int(len(locs)) if locs is not None else 0,
             **shapes, "seconds": round(time.time() - t0, 2), "version": __version__,
         })
     return out

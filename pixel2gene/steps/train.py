@@ -11,8 +11,9 @@ from ..errors import InputError
 from ..io.outputs import write_json
 from ..model.checkpoint import save_fold
 from ..model.mlp import DEPTH, HIDDEN
+from ..pipeline.device import DEVICE_HELP, resolve_device
 from ..pipeline.progress import Progress, say
-from ..pipeline.reuse import StepOutput, finished
+from ..pipeline.reuse import StepOutput, finished, input_stamp
 from ..training.data import load_trainsets
 from ..training.trainer import TrainConfig, train_folds
 
@@ -21,8 +22,9 @@ DEFAULT_EPOCHS = 100
 
 @dataclass
 class Args:
-    data: List[str] = field(metadata=dict(nargs="+", help="output directories of p2g-folds (training samples)"))
-    out: str = field(metadata=dict(help="output directory of this step"))
+    data: List[str] = field(metadata=dict(nargs="+", upstream="folds",
+                                          help="output directories of p2g-folds (training samples)"))
+    out: str = field(metadata=dict(role="runtime", help="output directory of this step"))
     folds: str = field(default="all", metadata=dict(help="folds to train here: 'all' or a list like 0,1,2"))
     epochs: int = field(default=DEFAULT_EPOCHS, metadata=dict(help="passes over the training bins"))
     batch: int = field(default=0, metadata=dict(help="bins per step (0: min(128, max(32, n/16)))"))
@@ -30,8 +32,8 @@ class Args:
     superpixels_per_bin: int = field(default=16, metadata=dict(
         help="superpixels sampled from each bin's disk per step"))
     seed: int = field(default=0, metadata=dict(help="random seed (a CPU run repeats exactly)"))
-    device: str = field(default="cpu", metadata=dict(help="cpu, cuda or cuda:N"))
-    threads: int = field(default=0, metadata=dict(help="CPU threads for torch (0 = all cores)"))
+    device: str = field(default="auto", metadata=dict(role="runtime", help=DEVICE_HELP))
+    threads: int = field(default=0, metadata=dict(role="runtime", help="CPU threads for torch (0 = all cores)"))
 
 
 def parse_folds(text: str, n_folds: int) -> List[int]:
@@ -50,11 +52,13 @@ def parse_folds(text: str, n_folds: int) -> List[int]:
 
 def run(args: Args) -> Path:
     out = Path(args.out)
-    params = {k: v for k, v in vars(args).items() if k not in ("out", "threads", "device")}
-    params["data"] = [str(Path(d).resolve()) for d in args.data]
-    if finished(out, params):
+    params = input_stamp(args)
+    device = resolve_device(args.device)
+    if finished(out, params, "train"):
         say(f"train: reusing {out}")
         return out
+    if args.epochs < 1:
+        raise InputError("--epochs", f"{args.epochs} epochs would train nothing", "give --epochs 1 or more")
     if args.threads:
         torch.set_num_threads(args.threads)
     data = load_trainsets(args.data)
@@ -62,8 +66,8 @@ def run(args: Args) -> Path:
     cfg = TrainConfig(epochs=args.epochs, batch=args.batch, lr=args.lr,
                       superpixels_per_bin=args.superpixels_per_bin, seed=args.seed)
     say(f"train: {len(folds)} fold model(s) on {len(data.fold)} bins x {len(data.genes)} genes, "
-        f"{data.features.shape[2]} features, {args.device}")
-    result = train_folds(data, folds, cfg, args.device, Progress("train"))
+        f"{data.features.shape[2]} features, {device}")
+    result = train_folds(data, folds, cfg, device, Progress("train"))
     final_val = result.curves["val"][-1]
     say(f"train: done in {result.seconds:.0f} s; validation loss per fold "
         + " ".join("-" if v is None else f"{v:.4f}" for v in final_val))
@@ -77,5 +81,5 @@ def run(args: Args) -> Path:
             "n_features": int(data.features.shape[2]), "hidden": HIDDEN, "depth": DEPTH,
             "target": "counts per tissue superpixel, min-max scaled per gene",
             "config": result.config, "curves": result.curves, "seconds": round(result.seconds, 2),
-            "device": args.device, "torch": torch.__version__, "version": __version__})
+            "device": device, "torch": torch.__version__, "version": __version__})
     return out

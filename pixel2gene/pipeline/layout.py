@@ -1,0 +1,129 @@
+"""Where p2g-run puts every output, and the checks made before it writes any.
+
+OUTDIR/<sample>/ (results), <sample>.h5ad, <sample>.html, figures/<sample>/,
+evaluation/<sample>.held-out|truth/, run.json, and work/ for intermediates:
+work/<sample>/{rescale,mask,features-ENCODER,folds,pred}, work/genes, work/model.
+"""
+import os
+import shutil
+from pathlib import Path
+
+from ..errors import InputError
+from .reuse import check_file_replaceable, check_replaceable, read_stamp
+
+# names of OUTDIR's and OUTDIR/work's own entries (and the Nextflow pipeline's), which no sample may take
+RESERVED = frozenset({"work", "figures", "evaluation", "genes", "model", "qc", "pipeline_info", "run.json"})
+
+
+class Layout:
+    def __init__(self, outdir, encoder: str):
+        self.outdir = Path(outdir)
+        self.work = self.outdir / "work"
+        self.encoder = encoder
+        self.genes = self.work / "genes"
+        self.model = self.work / "model"
+        self.run_json = self.outdir / "run.json"
+
+    def rescale(self, name):
+        return self.work / name / "rescale"
+
+    def mask(self, name):
+        return self.work / name / "mask"
+
+    def features(self, name):
+        return self.work / name / f"features-{self.encoder}"
+
+    def folds(self, name):
+        return self.work / name / "folds"
+
+    def pred(self, name):
+        return self.work / name / "pred"
+
+    def result(self, name):
+        return self.outdir / name
+
+    def figures(self, name):
+        return self.outdir / "figures" / name
+
+    def evaluation(self, name, kind):
+        return self.outdir / "evaluation" / f"{name}.{kind}"
+
+    def h5ad(self, name):
+        return self.outdir / f"{name}.h5ad"
+
+    def html(self, name):
+        return self.outdir / f"{name}.html"
+
+    def planned(self, every, trains, preds, truths):
+        """(path, step) of every folder a run writes; step None for single files."""
+        out = [(self.genes, "genes"), (self.model, "train"), (self.run_json, None)]
+        for name in every:
+            out += [(self.rescale(name), "rescale"), (self.mask(name), "mask"), (self.features(name), "features")]
+        for name in trains:
+            out.append((self.folds(name), "folds"))
+        for name in preds:
+            out += [(self.pred(name), "predict"), (self.result(name), "combine"), (self.figures(name), "maps"),
+                    (self.h5ad(name), None), (self.html(name), None)]
+            if name in trains:
+                out.append((self.evaluation(name, "held-out"), "evaluate"))
+            if name in truths:
+                out.append((self.evaluation(name, "truth"), "evaluate"))
+        return out
+
+
+def check_outdir(layout: Layout, inputs, every, trains, preds, truths) -> None:
+    """Refuse, before anything is written, a run that could replace anything but its own earlier outputs."""
+    outdir = Path(os.path.abspath(layout.outdir))
+    if layout.outdir.exists() and not layout.outdir.is_dir():
+        raise InputError(layout.outdir, "is a file, not a folder",
+                         "give --outdir a folder (new, or one from an earlier run)")
+    for path in inputs:
+        p = Path(os.path.abspath(path))
+        if outdir == p or outdir in p.parents:
+            raise InputError(layout.outdir, f"holds the input {path}; results would mix with (and could replace) "
+                             "your data", "give --outdir a folder outside your input folders, e.g. --outdir results")
+    _check_writable(layout.outdir)
+    for name in every:
+        from ..io.sample import check_sample_name
+        check_sample_name(name, every[name].prefix, RESERVED)
+    seen = {}
+    for path, step in layout.planned(every, trains, preds, truths):
+        key = os.path.normcase(os.path.abspath(path))
+        if key in seen:
+            raise InputError(path, "two outputs of this run would share this path",
+                             "rename a sample folder so that no sample name is another's plus .h5ad/.html")
+        seen[key] = path
+        if step is None:
+            check_file_replaceable(path, "--outdir")
+        else:
+            check_replaceable(path, step, "--outdir")
+    try:
+        layout.outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(layout.outdir, f"cannot be created ({exc.strerror})",
+                         "give --outdir a folder you can write to") from None
+
+
+def _check_writable(outdir: Path) -> None:
+    existing = Path(os.path.abspath(outdir))
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(existing, "cannot be written to", "give --outdir a folder you can write to")
+
+
+def remove_work(layout: Layout, every, trains, preds, truths) -> int:
+    """Delete this run's step folders under work/ (only those holding a step.json); returns the bytes freed."""
+    freed = 0
+    for path, step in layout.planned(every, trains, preds, truths):
+        if step is None or layout.work not in path.parents or read_stamp(path) is None:
+            continue
+        freed += sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+        shutil.rmtree(path)
+    for folder in sorted({p.parent for p, _ in layout.planned(every, trains, preds, truths)}, reverse=True):
+        if folder != layout.outdir and layout.work in (folder, *folder.parents) and folder.is_dir() \
+                and not any(folder.iterdir()):
+            folder.rmdir()  # empty per-sample folders, then work/ itself; anything else a user put there stays
+    if layout.work.is_dir() and not any(layout.work.iterdir()):
+        layout.work.rmdir()
+    return freed
