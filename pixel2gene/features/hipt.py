@@ -9,7 +9,6 @@ Shift averaging (16 runs offset by 0/64/128/192 px) is an option.
 """
 import argparse
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,9 @@ from ..errors import InputError
 from ..image import SUPERPIXEL
 from ..io.memmaps import PageReleaser
 from .base import Encoder, ExtractContext, read_region
+from .loader import batches
 from .nets.vit import ViT4K, ViT256
+from .writer import BackgroundWriter, HostCopy
 from .registry import register_encoder
 
 REGION, PATCH = 4096, 256
@@ -153,68 +154,63 @@ class HIPTEncoder(Encoder):
     @torch.no_grad()
     def _run(self, ctx, out, dy, dx, device, n_run, n_runs, add):
         todo = self._regions(ctx, dy, dx)
-        batch = self.batch or (64 if device.type == "cuda" else 16)
+        batch = self.batch or (PER_REGION * PER_REGION if device.type == "cuda" else 16)
         white = None
         release = PageReleaser(ctx.image, out, every=1)
-        with ThreadPoolExecutor(1) as pool:  # read the next region while the networks run
-            load = lambda ij: read_region(ctx.image, ij[0] * SUPERPIXEL, ij[1] * SUPERPIXEL, REGION, REGION)
-            pending = pool.submit(load, todo[0]) if todo else None
-            for k, (i0, j0) in enumerate(todo):
-                region = pending.result()
-                if k + 1 < len(todo):
-                    pending = pool.submit(load, todo[k + 1])
-                white = self._region(ctx, out, region, i0, j0, device, batch, white, add)
-                release()
+        load = lambda ij: read_region(ctx.image, ij[0] * SUPERPIXEL, ij[1] * SUPERPIXEL, REGION, REGION)
+        with BackgroundWriter() as writer:  # regions read ahead on threads, written behind the device
+            for k, ([(i0, j0)], region) in enumerate(batches(load, todo, 1, device)):
+                block, white = self._region(ctx, region[0], i0, j0, device, batch, white)
+                writer.submit(_write_block, out, i0, j0, HostCopy(block), add, release)
                 if ctx.progress:
                     ctx.progress(n_run * len(todo) + k + 1, n_runs * len(todo))
 
-    def _region(self, ctx, out, region, i0, j0, device, batch, white, add):
+    def _region(self, ctx, region, i0, j0, device, batch, white):
+        """(256, 256, 576) float32 features of one 4096-px region (uint8 (4096, 4096, 3)) at grid (i0, j0)."""
         h_img, w_img = ctx.image.shape[:2]
-        cls = torch.empty(PER_REGION, PER_REGION, 384)
+        patches = region.to(device, non_blocking=True).view(PER_REGION, PATCH, PER_REGION, PATCH, 3).transpose(1, 2)
+        cls = torch.empty(PER_REGION, PER_REGION, 384, device=device)
+        sub = torch.zeros(PER_REGION, PER_REGION, SP_PER_PATCH, SP_PER_PATCH, 384, device=device)
         tiles = [(a, b) for a in range(PER_REGION) for b in range(PER_REGION)]
         # patches wholly outside the image are identical white squares: compute that patch once
         outside = lambda a, b: ((i0 * SUPERPIXEL + a * PATCH >= h_img) or (j0 * SUPERPIXEL + b * PATCH >= w_img)
                                 or (i0 * SUPERPIXEL + (a + 1) * PATCH <= 0) or (j0 * SUPERPIXEL + (b + 1) * PATCH <= 0))
         inside = [t for t in tiles if not outside(*t)]
-        if len(inside) < len(tiles) and white is None:
-            white = self._vit256(np.full((1, PATCH, PATCH, 3), 255, np.uint8), device)
-        for a, b in tiles:
-            if outside(a, b):
-                cls[a, b] = white[0][0]
+        if len(inside) < len(tiles):
+            if white is None:
+                white = self._vit256(torch.full((1, PATCH, PATCH, 3), 255, dtype=torch.uint8, device=device))
+            out_a, out_b = torch.tensor([t for t in tiles if outside(*t)], device=device).T
+            cls[out_a, out_b] = white[0][0]
         for s in range(0, len(inside), batch):
-            group = inside[s:s + batch]
-            x = np.stack([region[a * PATCH:(a + 1) * PATCH, b * PATCH:(b + 1) * PATCH] for a, b in group])
-            c, tok = self._vit256(x, device)
-            for (a, b), cv, tv in zip(group, c, tok):
-                cls[a, b] = cv
-                self._write(out, i0 + a * SP_PER_PATCH, j0 + b * SP_PER_PATCH, tv.numpy(), slice(0, 384), add)
+            ia, ib = torch.tensor(inside[s:s + batch], device=device).T
+            cls[ia, ib], sub[ia, ib] = self._vit256(patches[ia, ib])
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            _, tok4k = self.vit4k(cls[None].to(device))
-        tok4k = tok4k[0].float().cpu().numpy()
-        for a, b in tiles:
-            if not outside(a, b):
-                block = np.broadcast_to(tok4k[a, b], (SP_PER_PATCH, SP_PER_PATCH, 192))
-                self._write(out, i0 + a * SP_PER_PATCH, j0 + b * SP_PER_PATCH, block, slice(384, 576), add)
-        return white
+            _, tok4k = self.vit4k(cls[None])
+        side = PER_REGION * SP_PER_PATCH
+        sub = sub.transpose(1, 2).reshape(side, side, 384)
+        tok4k = tok4k[0].float().repeat_interleave(SP_PER_PATCH, 0).repeat_interleave(SP_PER_PATCH, 1)
+        return torch.cat([sub, tok4k], -1), white
 
-    def _vit256(self, x_uint8, device):
-        x = torch.from_numpy(x_uint8).to(device).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)  # HIPT: mean=std=0.5
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+    def _vit256(self, x_uint8):
+        """uint8 (B, 256, 256, 3) on the device -> class tokens (B, 384), tokens (B, 16, 16, 384), float32."""
+        x = x_uint8.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)  # HIPT: mean=std=0.5
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=x.device.type == "cuda"):
             cls, tokens = self.vit256(x)
-        return cls.float().cpu(), tokens.float().cpu()
+        return cls.float(), tokens.float()
 
-    @staticmethod
-    def _write(out, i, j, block, channels, add):
-        """Write a (16, 16, C) block at grid (i, j), clipped to the grid."""
-        a0, b0 = max(0, -i), max(0, -j)
-        a1, b1 = min(block.shape[0], out.shape[0] - i), min(block.shape[1], out.shape[1] - j)
-        if a1 <= a0 or b1 <= b0:
-            return
-        target = (slice(i + a0, i + a1), slice(j + b0, j + b1), channels)
+
+def _write_block(out, i, j, block: HostCopy, add: bool, release):
+    """One write (or add) of a region's (H, W, C) features at grid (i, j), clipped to the grid."""
+    block = block.numpy()
+    a0, b0 = max(0, -i), max(0, -j)
+    a1, b1 = min(block.shape[0], out.shape[0] - i), min(block.shape[1], out.shape[1] - j)
+    if a1 > a0 and b1 > b0:
+        target = (slice(i + a0, i + a1), slice(j + b0, j + b1))
         if add:
             out[target] += block[a0:a1, b0:b1]
         else:
             out[target] = block[a0:a1, b0:b1]
+    release()
 
 
 @register_encoder("hipt")

@@ -7,6 +7,7 @@ exactly the same pixels as resampling the whole image at once.
 """
 import math
 
+import cv2
 import numpy as np
 
 
@@ -33,14 +34,42 @@ def axis_table(n_in: int, n_out: int):
 
 
 def apply_columns(strip: np.ndarray, idx, w) -> np.ndarray:
-    out = np.zeros((strip.shape[0], idx.shape[0]) + strip.shape[2:], np.float32)
-    for k in range(idx.shape[1]):
-        out += w[:, k, None] * strip[:, idx[:, k]]
-    return out
+    """Resample axis 1 of a uint8 or float32 strip; float32 result."""
+    return _weighted_gather(strip, idx, w, axis=1)
 
 
 def apply_rows(strip: np.ndarray, idx, w, row_offset: int) -> np.ndarray:
-    out = np.zeros((idx.shape[0],) + strip.shape[1:], np.float32)
+    """Resample axis 0 of a strip whose first row is input row `row_offset`; float32 result."""
+    return _weighted_gather(strip, idx - row_offset, w, axis=0)
+
+
+def _weighted_gather(a: np.ndarray, idx, w, axis: int) -> np.ndarray:
+    """sum_k w[:, k] * a.take(idx[:, k]) along `axis`, in float32, summed in k order from zero.
+
+    Gathering before the cast keeps uint8 input small, and the weights are
+    laid out along the flattened rows so NumPy's loops run over whole rows;
+    the products and sums are the same IEEE float32 operations in the same
+    order whatever the strip, so every output pixel is bit-identical however
+    the image is cut.
+    """
+    out = tmp = None
     for k in range(idx.shape[1]):
-        out += w[:, k, None, None] * strip[idx[:, k] - row_offset]
-    return out
+        gathered = np.take(a, idx[:, k], axis=axis)
+        flat = gathered.reshape(gathered.shape[0], -1)
+        if axis == 0:
+            weight = w[:, k, None]
+        else:  # one weight per output column, repeated over its channels
+            weight = np.repeat(w[:, k], flat.shape[1] // w.shape[0])
+        if out is None:
+            out = np.multiply(flat, weight, dtype=np.float32)
+        else:
+            if tmp is None:
+                tmp = np.empty_like(out)
+            np.multiply(flat, weight, out=tmp, dtype=np.float32)
+            out += tmp
+    return out.reshape(gathered.shape)
+
+
+def to_uint8(a: np.ndarray) -> np.ndarray:
+    """Round half to even and saturate to uint8 (the work array is never negative)."""
+    return cv2.convertScaleAbs(a)  # one pass; |a| = a, and OpenCV rounds half to even like np.rint

@@ -7,9 +7,12 @@ import numpy as np
 from . import PAD_MULTIPLE, SUPERPIXEL
 from ..io.image_reader import ImageReader
 from ..io.memmaps import release_pages
-from .resample import apply_columns, apply_rows, axis_table
+from ..io.prefetch import prefetch, resolve_threads
+from .resample import apply_columns, apply_rows, axis_table, to_uint8
 
 STRIP_ROWS = 512
+# float32 work array of one strip at most this big, so threads x strips stays small on wide slides
+STRIP_BYTES = 32 * 2 ** 20
 
 
 def rescaled_size(raw_shape, scale):
@@ -20,8 +23,16 @@ def padded_size(shape):
     return tuple(int(math.ceil(s / PAD_MULTIPLE) * PAD_MULTIPLE) for s in shape)
 
 
-def rescale_image(reader: ImageReader, scale: float, out_path: Path, progress=None):
-    """Stream `reader` into a padded uint8 .npy memmap at `out_path`; returns shapes."""
+def strip_rows(width: int) -> int:
+    return max(16, min(STRIP_ROWS, STRIP_BYTES // (12 * width)))
+
+
+def rescale_image(reader: ImageReader, scale: float, out_path: Path, progress=None, threads: int = 0):
+    """Stream `reader` into a padded uint8 .npy memmap at `out_path`; returns shapes.
+
+    Strips are read and resampled on `threads` threads (0 = all cores) and
+    written in order; each strip's pixels are the whole-image result.
+    """
     raw = reader.shape
     h, w = rescaled_size(raw, scale)
     ph, pw = padded_size((h, w))
@@ -30,14 +41,19 @@ def rescale_image(reader: ImageReader, scale: float, out_path: Path, progress=No
     out[:h, w:] = 255
     row_idx, row_w = axis_table(raw[0], h)
     col_idx, col_w = axis_table(raw[1], w)
-    for y0 in range(0, h, STRIP_ROWS):
-        y1 = min(h, y0 + STRIP_ROWS)
+
+    def resample(span):
+        y0, y1 = span
         ridx = row_idx[y0:y1]
         lo, hi = int(ridx.min()), int(ridx.max()) + 1
-        strip = reader.read_rows(lo, hi).astype(np.float32)
-        strip = apply_columns(strip, col_idx, col_w)
-        strip = apply_rows(strip, ridx, row_w[y0:y1], lo)
-        out[y0:y1, :w] = np.clip(np.rint(strip), 0, 255).astype(np.uint8)
+        strip = apply_columns(reader.read_rows(lo, hi), col_idx, col_w)
+        return to_uint8(apply_rows(strip, ridx, row_w[y0:y1], lo))
+
+    rows = strip_rows(w)
+    spans = [(y0, min(h, y0 + rows)) for y0 in range(0, h, rows)]
+    n = resolve_threads(threads)
+    for (y0, y1), strip in zip(spans, prefetch(resample, spans, workers=n if n > 1 else 0)):
+        out[y0:y1, :w] = strip
         release_pages(out)
         if progress:
             progress(y1, h)

@@ -3,8 +3,10 @@ import numpy as np
 
 from . import SUPERPIXEL
 from ..io.memmaps import release_pages
+from ..io.prefetch import prefetch, resolve_threads
 
 STRIP_SUPERPIXELS = 32
+STRIP_BYTES = 16 * 2 ** 20  # the uint32 squares of one strip at most this big (threads x strips stay small)
 
 
 def block_mean(a: np.ndarray, s: int = SUPERPIXEL) -> np.ndarray:
@@ -12,17 +14,42 @@ def block_mean(a: np.ndarray, s: int = SUPERPIXEL) -> np.ndarray:
     return a[:h * s, :w * s].reshape(h, s, w, s, *a.shape[2:]).mean(axis=(1, 3))
 
 
-def superpixel_colour(image: np.ndarray):
-    """Mean RGB (0..1) and grey-level standard deviation per superpixel."""
+def block_sum(a: np.ndarray, dtype, s: int = SUPERPIXEL) -> np.ndarray:
+    """Exact integer sums over s x s blocks: first down the rows (whole-row loops), then across."""
+    h, w = a.shape[0] // s, a.shape[1] // s
+    rows = a[:h * s, :w * s].reshape(h, s, w * s, *a.shape[2:]).sum(axis=1, dtype=dtype)
+    return rows.reshape(h, w, s, *a.shape[2:]).sum(axis=2, dtype=dtype)
+
+
+def colour_statistics(strip: np.ndarray):
+    """Mean RGB (0..1) and grey-level standard deviation of each superpixel of a uint8 strip.
+
+    Sums are exact integers (grey = r + g + b, its squares in uint32), so the
+    means are correctly rounded and the variance does not cancel in float32.
+    """
+    n = SUPERPIXEL * SUPERPIXEL
+    sums = block_sum(strip, np.uint32)
+    grey = strip[..., 0].astype(np.uint16)
+    grey += strip[..., 1]
+    grey += strip[..., 2]
+    squares = grey.astype(np.uint32)
+    squares *= squares
+    mean = sums.sum(-1, dtype=np.uint64) / (n * 765.0)
+    var = block_sum(squares, np.uint64) / (n * 765.0 ** 2) - mean * mean
+    return (sums / (n * 255.0)).astype(np.float32), np.sqrt(np.maximum(var, 0)).astype(np.float32)
+
+
+def superpixel_colour(image: np.ndarray, threads: int = 1):
+    """Mean RGB (0..1) and grey-level standard deviation per superpixel, by strips on `threads` (0 = all)."""
     gh, gw = image.shape[0] // SUPERPIXEL, image.shape[1] // SUPERPIXEL
     rgb = np.empty((gh, gw, 3), np.float32)
     texture = np.empty((gh, gw), np.float32)
-    step = STRIP_SUPERPIXELS
-    for i0 in range(0, gh, step):
-        i1 = min(gh, i0 + step)
-        strip = np.asarray(image[i0 * SUPERPIXEL:i1 * SUPERPIXEL], dtype=np.float32) / 255.0
-        rgb[i0:i1] = block_mean(strip)
-        grey = strip.mean(axis=2)
-        texture[i0:i1] = np.sqrt(np.maximum(block_mean(grey ** 2) - block_mean(grey) ** 2, 0))
+    step = max(1, min(STRIP_SUPERPIXELS, STRIP_BYTES // (4 * SUPERPIXEL * SUPERPIXEL * max(gw, 1))))
+    spans = [(i0, min(gh, i0 + step)) for i0 in range(0, gh, step)]
+    read = lambda span: colour_statistics(np.asarray(image[span[0] * SUPERPIXEL:span[1] * SUPERPIXEL,
+                                                           :gw * SUPERPIXEL]))
+    n = resolve_threads(threads)
+    for (i0, i1), (c, t) in zip(spans, prefetch(read, spans, workers=n if n > 1 else 0)):
+        rgb[i0:i1], texture[i0:i1] = c, t
         release_pages(image)
     return rgb, texture

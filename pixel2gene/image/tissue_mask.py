@@ -73,13 +73,16 @@ def load_user_mask(path, grid_shape, content_shape) -> np.ndarray:
     mask drawn on the image is resized onto it, so padding never stretches it.
     """
     from ..io.image_reader import ImageReader
+    from ..io.outputs import read_user_npy
     path = str(path)
     if path.endswith(".npy"):
-        m = np.load(path, allow_pickle=False)
+        m = read_user_npy(path)
     else:
         m = ImageReader(path).read_all()
     if m.ndim == 3:
         m = m.max(axis=2)
+    if m.ndim != 2 or min(m.shape) == 0:
+        raise InputError(path, f"mask has shape {m.shape}, not an image", "give a 2-D mask (nonzero = tissue)")
     gh, gw = grid_shape
     out = np.zeros((gh, gw), bool)
     if m.shape == (gh, gw):

@@ -1,18 +1,10 @@
 """Per-gene superpixel maps from tissue-ordered predictions."""
-import re
 from pathlib import Path
 
 import numpy as np
 
 from ..io.outputs import load_npy, read_json
-
-UNSAFE = re.compile(r"[/\\\x00]")
-
-
-def gene_filename(gene: str) -> str:
-    """Gene names become file names; only path separators are replaced."""
-    name = UNSAFE.sub("_", gene)
-    return "_" + name if name in (".", "..") else name
+from ..io.prefetch import prefetch, resolve_threads
 
 
 def open_partials(pred_dirs):
@@ -22,12 +14,19 @@ def open_partials(pred_dirs):
     return parts, n_models
 
 
-def write_gene_maps(out_dir: Path, genes, parts, n_models: int, mask: np.ndarray, progress=None):
-    """One map per gene; each gene's row is read from every partial, never all genes at once."""
+def write_gene_maps(out_dir: Path, genes, files, parts, n_models: int, mask: np.ndarray, progress=None,
+                    threads: int = 0):
+    """One map per gene (file stem from `files`), written on `threads` threads (0 = all cores); each gene's
+    row is read from every partial, never all genes at once, and scattered onto the grid by precomputed indices."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    grid = np.full(mask.shape, np.nan, np.float32)
-    for g, gene in enumerate(genes):
-        grid[mask] = sum(np.asarray(p[g], np.float32) for p in parts) / n_models
-        np.save(out_dir / f"{gene_filename(gene)}.npy", grid, allow_pickle=False)
+    tissue = np.flatnonzero(mask.ravel())
+
+    def write(g):
+        grid = np.full(mask.size, np.nan, np.float32)
+        grid[tissue] = sum(np.asarray(p[g], np.float32) for p in parts) / n_models
+        np.save(out_dir / f"{files[genes[g]]}.npy", grid.reshape(mask.shape), allow_pickle=False)
+
+    n = resolve_threads(threads)
+    for g, _ in enumerate(prefetch(write, range(len(genes)), workers=n if n > 1 else 0)):
         if progress:
             progress(g + 1, len(genes))

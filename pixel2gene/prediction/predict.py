@@ -1,14 +1,25 @@
-"""All folds over all tissue superpixels, in chunks, summed into a gene-major memmap."""
+"""All folds over all tissue superpixels, in large chunks, summed into a gene-major memmap.
+
+Chunks of whole grid rows are read from the feature map on a thread while the
+device runs every fold model on the previous chunk, and the fold sums are
+written, transposed to gene-major, behind it. The chunks on the CPU are the
+same as always (at least CHUNK superpixels of whole rows), so CPU results do
+not depend on this plumbing.
+"""
 import numpy as np
 import torch
 
-from ..features.store import standardise
 from ..io.memmaps import PageReleaser
+from ..io.prefetch import prefetch
+from ..features.writer import BackgroundWriter, HostCopy
 from ..model.checkpoint import ModelSet
 from ..model.mlp import StackedMLP
 from ..training.trainer import gene_span
 
-CHUNK = 8192
+CHUNK = 8192       # superpixels per forward pass on the CPU
+GPU_CHUNK = 65536  # at most, on a GPU
+# the (folds, chunk, genes) float32 output may take this much (smaller chunks for many genes)
+OUTPUT_BYTES = {"cpu": 2 ** 29, "cuda": 2 ** 31}
 
 
 class Ensemble:
@@ -25,28 +36,65 @@ class Ensemble:
         return self.net.n_models
 
     @torch.no_grad()
-    def __call__(self, x: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(x).to(self.device)
-        y = self.net(x.expand(self.net.n_models, -1, -1)) * self.span + self.low
-        return torch.clamp(y, min=0)  # counts cannot be negative after unscaling
+    def __call__(self, x) -> torch.Tensor:
+        x = torch.as_tensor(x).to(self.device)
+        y = self.net(x.expand(self.net.n_models, -1, -1))
+        return y.mul_(self.span).add_(self.low).clamp_(min=0)  # counts cannot be negative after unscaling
+
+
+def standardise_on(device, x16: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """float16 (n, C) features -> standardised float32 on `device`; the same float32 operations as
+    features.store.standardise, so CPU results are unchanged, and half the bytes cross to a GPU."""
+    return x16.to(device, non_blocking=True).float().sub_(mean).div_(std)
+
+
+def chunk_size(device: torch.device, n_models: int, n_genes: int) -> int:
+    most = GPU_CHUNK if device.type == "cuda" else CHUNK
+    fits = OUTPUT_BYTES["cuda" if device.type == "cuda" else "cpu"] // (4 * n_models * max(n_genes, 1))
+    return max(256, min(most, fits))
+
+
+def row_chunks(mask: np.ndarray, chunk: int):
+    """(first row, end row, n) of runs of whole grid rows holding at least `chunk` tissue superpixels each."""
+    counts = mask.sum(1)
+    rows = np.flatnonzero(counts)
+    out, start, n = [], None, 0
+    for i in rows:
+        start = i if start is None else start
+        n += int(counts[i])
+        if n >= chunk or i == rows[-1]:
+            out.append((int(start), int(i) + 1, n))
+            start, n = None, 0
+    return out
 
 
 def predict_sum(features, mask, mean, std, models: ModelSet, out: np.ndarray, device="cpu", progress=None):
     """out (G, n_tissue) receives the sum over folds of counts per superpixel."""
     ensemble = Ensemble(models, device)
-    rows = np.flatnonzero(mask.any(1))
-    done, total = 0, int(mask.sum())
-    buf, buffered = [], 0
+    dev = ensemble.device
+    mean_t = torch.from_numpy(np.asarray(mean, np.float32)).to(dev)
+    std_t = torch.from_numpy(np.maximum(np.asarray(std, np.float32), np.float32(1e-6))).to(dev)
+    chunks = row_chunks(mask, chunk_size(dev, ensemble.n_models, len(models.genes)))
+    total = int(mask.sum())
     release = PageReleaser(features)
-    for i in rows:  # row by row keeps memory flat on whole slides
-        buf.append(np.asarray(features[i][mask[i]]))
-        buffered += len(buf[-1])
-        if buffered >= CHUNK or i == rows[-1]:
-            y = ensemble(standardise(np.concatenate(buf), mean, std)).sum(0)
-            out[:, done:done + buffered] = y.T.cpu().numpy()
-            done += buffered
-            buf, buffered = [], 0
-            release()
+
+    def read(span):  # whole rows from the memmap, tissue only; rows keep memory flat on whole slides
+        r0, r1, _ = span
+        x = torch.from_numpy(np.asarray(features[r0:r1][mask[r0:r1]]))
+        return x.pin_memory() if dev.type == "cuda" else x
+
+    def write(start, sums: HostCopy):  # (G, n): gene-major like the memmap
+        y = sums.numpy()
+        out[:, start:start + y.shape[1]] = y
+        release()
+
+    done = 0
+    with BackgroundWriter() as writer:
+        for (_, _, n), x16 in zip(chunks, prefetch(read, chunks, workers=1, depth=2)):
+            y = ensemble(standardise_on(dev, x16, mean_t, std_t)).sum(0).T
+            # a GPU transposes in no time, and rows then copy whole; the CPU leaves it to the writer thread
+            writer.submit(write, done, HostCopy(y.contiguous() if dev.type == "cuda" else y))
+            done += n
             if progress:
                 progress(done, total)
     return ensemble.n_models
