@@ -13,6 +13,15 @@ from pixel2gene.training.disks import disk_members, gather_disks
 from pixel2gene.training.trainer import TrainConfig, train_folds
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Small models train fastest on one thread when the cores are shared (CI has two)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def test_stacked_models_are_independent_mlps():
     torch.manual_seed(0)
     net = StackedMLP(3, 7, 5)
@@ -113,3 +122,53 @@ def test_training_a_subset_of_folds_gives_those_folds():
 def test_parse_folds(folds):
     from pixel2gene.steps.train import parse_folds
     assert parse_folds(folds, 3) == ([0, 1] if folds != "all" else [0, 1, 2])
+
+
+
+def uneven_folds(n_folds=10, n=1200, seed=3):
+    """Toy data whose folds differ in size: different step counts and, for the big fold, another batch size."""
+    data = toy_data(n=n, n_folds=n_folds, seed=seed)
+    rng = np.random.default_rng(seed)
+    fold = rng.integers(0, n_folds, n)
+    fold[: n // 4] = n_folds - 1  # fold 9 holds a quarter of the bins: its training set is much smaller
+    data.fold = fold
+    return data
+
+
+@pytest.fixture(scope="module")
+def ten_folds(one_thread):
+    data = uneven_folds()
+    cfg = TrainConfig(epochs=1, seed=5)
+    return data, cfg, train_folds(data, list(range(10)), cfg)
+
+
+def assert_same_state(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+@pytest.mark.parametrize("group", [[0], [0, 1], "all"])
+def test_a_folds_model_does_not_depend_on_which_folds_share_its_task(ten_folds, group):
+    """--folds 0 / 0,1 / all (1, 2 or 10 folds per task) give bit-identical fold-0 models on the CPU."""
+    data, cfg, together = ten_folds
+    alone = train_folds(data, [0], cfg)
+    grouped = together if group == "all" else train_folds(data, group, cfg)
+    assert_same_state(alone.states[0], grouped.states[grouped.folds.index(0)])
+
+
+def test_batched_folds_equal_folds_trained_alone(ten_folds):
+    data, cfg, together = ten_folds
+    plans = together.config["per_fold"]
+    assert len({p["steps"] for p in plans.values()}) > 1  # folds end at different steps
+    assert len({p["batch"] for p in plans.values()}) > 1  # and the big fold's small set gets its own batch size
+    for f in range(1, 10):
+        assert_same_state(train_folds(data, [f], cfg).states[0], together.states[f])
+
+
+def test_each_fold_is_sized_by_its_own_training_set(ten_folds):
+    from pixel2gene.training.trainer import default_batch
+    data, cfg, together = ten_folds
+    for f, p in together.config["per_fold"].items():
+        n = int((data.fold != f).sum())
+        assert p["batch"] == default_batch(n) and p["steps"] == cfg.epochs * -(-n // p["batch"])

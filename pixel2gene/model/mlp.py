@@ -6,7 +6,7 @@ lets one device train all folds at once: independent parameters, independent
 Adam moments, one kernel launch per layer instead of M.
 """
 import math
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from torch import nn
@@ -17,15 +17,26 @@ DEPTH = 4
 
 
 class StackedMLP(nn.Module):
-    def __init__(self, n_models: int, n_in: int, n_out: int, hidden: int = HIDDEN, depth: int = DEPTH):
+    def __init__(self, n_models: int, n_in: int, n_out: int, hidden: int = HIDDEN, depth: int = DEPTH,
+                 generators: Optional[Sequence[torch.Generator]] = None):
+        """`generators`: one CPU generator per model, so each model's initial weights are its own
+        (the same whichever other models share the stack); without them the global stream is used."""
         super().__init__()
         sizes = [n_in] + [hidden] * depth + [n_out]
+        gens = list(generators) if generators is not None else [None] * n_models
+        if len(gens) != n_models:
+            raise ValueError("one generator per model")
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
         for a, b in zip(sizes[:-1], sizes[1:]):
-            bound = 1 / math.sqrt(a)  # nn.Linear's default initialisation, per model
-            self.weights.append(nn.Parameter(torch.empty(n_models, a, b).uniform_(-bound, bound)))
-            self.biases.append(nn.Parameter(torch.empty(n_models, 1, b).uniform_(-bound, bound)))
+            self.weights.append(nn.Parameter(torch.empty(n_models, a, b)))
+            self.biases.append(nn.Parameter(torch.empty(n_models, 1, b)))
+        with torch.no_grad():
+            for m, g in enumerate(gens):  # model by model: its draws do not depend on its neighbours
+                for a, w, bias in zip(sizes[:-1], self.weights, self.biases):
+                    bound = 1 / math.sqrt(a)  # nn.Linear's default initialisation
+                    w[m].uniform_(-bound, bound, generator=g)
+                    bias[m].uniform_(-bound, bound, generator=g)
         self.n_models, self.n_in, self.n_out, self.hidden, self.depth = n_models, n_in, n_out, hidden, depth
 
     def forward(self, x: torch.Tensor, model: Optional[int] = None) -> torch.Tensor:

@@ -6,6 +6,7 @@ from typing import List
 import numpy as np
 
 from ..errors import InputError
+from ..genes.names import NAMES, read_gene_names
 from ..features.store import standardise
 from ..io.outputs import load_npy, read_json
 
@@ -34,7 +35,7 @@ def load_trainsets(dirs) -> TrainData:
         if not (d / "trainset.json").is_file():
             raise InputError(d, "not a p2g-folds output", "give the directory written by p2g-folds")
         info = read_json(d / "trainset.json")
-        g = (d / "gene-names.txt").read_text().split()
+        g = read_gene_names(d / NAMES)
         if genes is not None and g != genes:
             raise InputError(d, "gene list differs from the other training sets", "build all with one p2g-genes output")
         if n_folds is not None and info["n_folds"] != n_folds:

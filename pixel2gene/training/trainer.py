@@ -4,6 +4,13 @@ The loss is the squared error between the mean prediction over a bin's
 tissue superpixels and the bin's scaled counts per superpixel. For a spot
 with ~100 superpixels, each step averages a random subset of them: an
 unbiased estimate of the disk mean at a fraction of the cost.
+
+Each fold is its own experiment: its own random streams (initial weights,
+bins and superpixels drawn), its own batch size, learning rate and number
+of steps from its own training set. Folds that share a batch size are
+stacked into one batched model; a fold that has done its steps stops
+changing. So a fold's model is the same whether it is trained alone or
+beside any other folds (bit for bit on the CPU).
 """
 import math
 import time
@@ -15,17 +22,20 @@ import torch
 
 from ..model.mlp import StackedMLP
 from .data import TrainData
+from .optim import StackedAdam
+
+N_EVAL_POINTS = 20
 
 
 @dataclass
 class TrainConfig:
     epochs: int = 100
-    batch: int = 0              # 0: default_batch(n)
-    lr: float = 0.0             # 0: default_lr(n)
+    batch: int = 0              # 0: default_batch(n) of each fold
+    lr: float = 0.0             # 0: default_lr(n) of each fold
     superpixels_per_bin: int = 16
     weight_decay: float = 0.0
     seed: int = 0
-    eval_every: int = 0          # steps between validation points (0: 20 per run)
+    eval_every: int = 0          # steps between validation points (0: 20 per fold)
 
 
 @dataclass
@@ -39,6 +49,18 @@ class TrainResult:
     config: dict = field(default_factory=dict)
 
 
+@dataclass
+class FoldPlan:
+    fold: int
+    train: torch.Tensor   # bin indices it learns from
+    val: torch.Tensor     # bin indices it is validated on
+    batch: int
+    lr: float
+    steps: int
+    seed: int
+    eval_steps: List[int]
+
+
 def gene_span(gene_min: np.ndarray, gene_max: np.ndarray) -> np.ndarray:
     """Per-gene scale of the min-max targets (1 for genes that never vary)."""
     return np.where(gene_max > gene_min, gene_max - gene_min, 1.0).astype(np.float32)
@@ -50,77 +72,127 @@ def default_lr(n_bins: int) -> float:
 
 
 def default_batch(n_bins: int) -> int:
-    """min(128, n/16) as in the reference, but at least 32 bins: tiny batches of
-    spot data only make CPU steps slower (measured on HER2ST, docs/benchmarks.md)."""
-    return int(max(32, min(128, n_bins // 16)))
+    """min(128, n/16) as in the reference, but at least 32 bins (tiny batches of spot data only make CPU
+    steps slower, docs/benchmarks.md), rounded down to a power of two so that folds of similar size
+    share a batch size and train in one stack."""
+    b = int(max(32, min(128, n_bins // 16)))
+    return 1 << (b.bit_length() - 1)
 
 
-def seed_everything(seed: int):
-    torch.manual_seed(seed)
-    np.random.seed(seed)
+def fold_seed(seed: int, fold: int) -> int:
+    """A well-mixed seed for one fold's streams, from the run's seed and the fold number only."""
+    return int(np.random.SeedSequence([seed, fold]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def plan_folds(data: TrainData, folds: List[int], cfg: TrainConfig, device) -> List[FoldPlan]:
+    fold = torch.from_numpy(np.asarray(data.fold)).to(device)
+    plans = []
+    for f in folds:
+        train = torch.nonzero(fold != f).ravel() if data.n_folds > 1 else torch.arange(len(fold), device=device)
+        n = len(train)
+        batch = cfg.batch or default_batch(n)
+        steps = max(1, cfg.epochs * math.ceil(n / batch))
+        every = cfg.eval_every or max(1, steps // N_EVAL_POINTS)
+        evals = sorted(set(range(every, steps + 1, every)) | {steps})
+        plans.append(FoldPlan(f, train, torch.nonzero(fold == f).ravel(), batch, cfg.lr or default_lr(n),
+                              steps, fold_seed(cfg.seed, f), evals))
+    return plans
 
 
 def train_folds(data: TrainData, folds: List[int], cfg: TrainConfig, device: str = "cpu",
                 progress: Optional[Callable] = None) -> TrainResult:
     t0 = time.time()
-    seed_everything(cfg.seed)
     dev = torch.device(device)
-    n, k, c = data.features.shape
     gene_min = data.density.min(0)
     gene_max = data.density.max(0)
-    target = torch.from_numpy((data.density - gene_min) / gene_span(gene_min, gene_max)).to(dev)
-    x_all = torch.from_numpy(data.features).to(dev)
-    valid = torch.from_numpy(data.valid).to(dev)
-    n_valid = valid.sum(1)
-    fold = torch.from_numpy(data.fold).to(dev)
-    train_sets = [torch.nonzero(fold != f).ravel() if data.n_folds > 1 else torch.arange(n, device=dev)
-                  for f in folds]
-    val_sets = [torch.nonzero(fold == f).ravel() for f in folds]
-    n_train = min(len(t) for t in train_sets)
-    batch = cfg.batch or default_batch(n_train)
-    lr = cfg.lr or default_lr(n_train)
-    s = min(cfg.superpixels_per_bin, k)
-    steps = max(1, cfg.epochs * math.ceil(n_train / batch))
-    eval_every = cfg.eval_every or max(1, steps // 20)
+    tensors = dict(target=torch.from_numpy((data.density - gene_min) / gene_span(gene_min, gene_max)).to(dev),
+                   x=torch.from_numpy(data.features).to(dev), valid=torch.from_numpy(data.valid).to(dev))
+    tensors["n_valid"] = tensors["valid"].sum(1)
+    plans = plan_folds(data, folds, cfg, dev)
+    groups = {}
+    for p in plans:  # folds of one batch size form one stack
+        groups.setdefault(p.batch, []).append(p)
+    total, done = sum(p.steps for p in plans), [0]
 
-    gen = torch.Generator(device=dev).manual_seed(cfg.seed)
-    model = StackedMLP(len(folds), c, target.shape[1]).to(dev)  # built on the CPU: same weights on any device
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
-    curves = {"step": [], "train": [], "val": []}
-    running = torch.zeros(len(folds), device=dev)
-    for step in range(1, steps + 1):
-        bins = torch.stack([t[torch.randint(len(t), (batch,), generator=gen, device=dev)] for t in train_sets])
-        pos = (torch.rand((len(folds), batch, s), generator=gen, device=dev) * n_valid[bins][..., None]).long()
-        x = x_all[bins[..., None], pos].float().view(len(folds), batch * s, c)
-        pred = model(x).view(len(folds), batch, s, -1).mean(2)
-        loss = ((pred - target[bins]) ** 2).mean(dim=(1, 2))
-        opt.zero_grad(set_to_none=True)
+    def tick(n):
+        done[0] += n
+        if progress:
+            progress(done[0], total)
+
+    states, curves = {}, {}
+    for group in groups.values():
+        for p, state, curve in zip(group, *_train_stack(group, tensors, cfg, dev, tick)):
+            states[p.fold], curves[p.fold] = state, curve
+    config = dict(vars(cfg), superpixels_per_bin=min(cfg.superpixels_per_bin, data.features.shape[1]),
+                  per_fold={p.fold: dict(batch=p.batch, lr=p.lr, steps=p.steps, seed=p.seed) for p in plans})
+    return TrainResult([states[f] for f in folds], list(folds), gene_min, gene_max,
+                       _merge_curves([curves[f] for f in folds], cfg.epochs), time.time() - t0, config)
+
+
+def _train_stack(plans: List[FoldPlan], t: dict, cfg: TrainConfig, dev, tick):
+    """One batched model for folds of one batch size; returns (states, curves) in plan order."""
+    m, batch = len(plans), plans[0].batch
+    n, k, c = t["x"].shape
+    s = min(cfg.superpixels_per_bin, k)
+    init = [torch.Generator().manual_seed(p.seed) for p in plans]  # CPU: the same weights on any device
+    draw = [torch.Generator(device=dev).manual_seed(p.seed + 1) for p in plans]
+    model = StackedMLP(m, c, t["target"].shape[1], generators=init).to(dev)
+    opt = StackedAdam(list(model.parameters()), lr=[p.lr for p in plans], weight_decay=cfg.weight_decay)
+    last = torch.tensor([p.steps for p in plans], device=dev)
+    first_end = min(p.steps for p in plans)
+    curves = [{"epoch": [], "train": [], "val": []} for _ in plans]
+    running = torch.zeros(m, device=dev)
+    since = [0] * m
+    for step in range(1, max(p.steps for p in plans) + 1):
+        bins = torch.stack([p.train[torch.randint(len(p.train), (batch,), generator=g, device=dev)]
+                            for p, g in zip(plans, draw)])
+        u = torch.stack([torch.rand((batch, s), generator=g, device=dev) for g in draw])
+        pos = (u * t["n_valid"][bins][..., None]).long()
+        x = t["x"][bins[..., None], pos].float().view(m, batch * s, c)
+        pred = model(x).view(m, batch, s, -1).mean(2)
+        loss = ((pred - t["target"][bins]) ** 2).mean(dim=(1, 2))
+        opt.zero_grad()
         loss.sum().backward()
-        opt.step()
-        running += loss.detach()
-        if step % eval_every == 0 or step == steps:
-            curves["step"].append(step)
-            curves["train"].append((running / eval_every).cpu().tolist())
-            curves["val"].append(_validate(model, x_all, valid, target, val_sets))
-            running.zero_()
-            if progress:
-                progress(step, steps)
-    states = [model.model_state(m) for m in range(len(folds))]
-    config = dict(vars(cfg), batch=batch, lr=lr, steps=steps, superpixels_per_bin=s)
-    return TrainResult(states, list(folds), gene_min, gene_max, curves, time.time() - t0, config)
+        active = step <= last
+        opt.step(active, step, all_active=step <= first_end)
+        running += torch.where(active, loss.detach(), torch.zeros_like(running))
+        tick(int(sum(step <= p.steps for p in plans)))
+        due = [i for i, p in enumerate(plans) if step in p.eval_steps]
+        for i in range(m):
+            since[i] += step <= plans[i].steps
+        if due:  # evaluation points are the only host synchronisations
+            val = _validate(model, t, [plans[i].val if i in due else None for i in range(m)])
+            train_loss = (running / torch.tensor([max(1, v) for v in since], device=dev)).cpu().tolist()
+            for i in due:
+                curves[i]["epoch"].append(round(step / plans[i].steps * cfg.epochs, 3))
+                curves[i]["train"].append(train_loss[i])
+                curves[i]["val"].append(val[i])
+                running[i] = 0
+                since[i] = 0
+    return [model.model_state(i) for i in range(m)], curves
+
+
+def _merge_curves(curves: List[dict], epochs: int) -> dict:
+    """Per-fold curves on one axis of epochs (rows: evaluation points, columns: folds)."""
+    points = sorted({e for c in curves for e in c["epoch"]})
+
+    def at(c, key, e):
+        return c[key][c["epoch"].index(e)] if e in c["epoch"] else None
+
+    return {"epoch": points, "train": [[at(c, "train", e) for c in curves] for e in points],
+            "val": [[at(c, "val", e) for c in curves] for e in points]}
 
 
 @torch.no_grad()
-def _validate(model, x_all, valid, target, val_sets):
+def _validate(model, t, val_sets):
     out = []
     for m, idx in enumerate(val_sets):
-        if len(idx) == 0:
+        if idx is None or len(idx) == 0:
             out.append(None)
             continue
-        x = x_all[idx].float()  # (b, K, C)
-        w = valid[idx].float()
+        x = t["x"][idx].float()  # (b, K, C)
+        w = t["valid"][idx].float()
         pred = model(x.reshape(1, -1, x.shape[-1]), model=m).view(len(idx), x.shape[1], -1)
         mean = (pred * w[..., None]).sum(1) / w.sum(1, keepdim=True)
-        out.append(float(((mean - target[idx]) ** 2).mean()))
+        out.append(float(((mean - t["target"][idx]) ** 2).mean()))
     return out
-
