@@ -18,8 +18,9 @@ DATA = SHARED / "data" / "her2st"
 BENCH = SHARED / "bench" / "her2st.py"
 MARGIN = 0.05
 
+ABSENT = [str(p) for p in (DATA, BENCH) if not p.exists()]
 pytestmark = [pytest.mark.realdata,
-              pytest.mark.skipif(not (DATA.is_dir() and BENCH.is_file()), reason="../shared/data/her2st not present")]
+              pytest.mark.skipif(bool(ABSENT), reason=f"{' and '.join(ABSENT)} not present")]
 
 
 def bench(*args):
@@ -31,15 +32,15 @@ def bench(*args):
 def inference(tmp_path_factory):
     out = tmp_path_factory.mktemp("her2st-inference")
     run_tool("p2g-run", "--train", DATA / "C2/", "--predict", DATA / "C3/", "--predict", DATA / "C4/", "--outdir", out,
-             "--truth", f"C3={DATA}/C3/truth/", "--map-top", 4)
-    yield out
-    shutil.rmtree(out, ignore_errors=True)  # about 15 GB of features and maps
+             "--truth", f"C3={DATA}/C3/truth/", "--map-top", 4, "--no-keep-work")
+    yield out  # --no-keep-work: CI's disk is small, and both modules' fixtures live until the module ends
+    shutil.rmtree(out, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def enhancement(tmp_path_factory):
     out = tmp_path_factory.mktemp("her2st-enhancement")
-    run_tool("p2g-run", "--train", DATA / "C2-fold0/", "--predict", DATA / "C2-fold0/", "--outdir", out)
+    run_tool("p2g-run", "--train", DATA / "C2-fold0/", "--predict", DATA / "C2-fold0/", "--outdir", out, "--no-keep-work")
     yield out
     shutil.rmtree(out, ignore_errors=True)
 
