@@ -90,15 +90,39 @@ def test_benchmark_shifts_change_the_image_and_are_repeatable():
     assert np.array_equal(Shift("none").apply(rgb), rgb)
 
 
-def test_dye_scaling_scales_the_haematoxylin_amount():
-    rgb, conc = synthetic_slide(np.stack([unit(H), unit(E)]), np.full(3, 255.0), shape=(64, 64))
-    out = Shift("h", dye_scale=(1.3, 1.0)).apply(rgb)
-    od_in = stain.optical_density(rgb.reshape(-1, 3), 255.0)
-    od_out = stain.optical_density(out.reshape(-1, 3), 255.0)
-    h_in = od_in @ np.linalg.pinv(np.stack([unit(H), unit(E)]))
-    h_out = od_out @ np.linalg.pinv(np.stack([unit(H), unit(E)]))
-    dense = h_in[:, 0] > 0.3
-    assert np.median(h_out[dense, 0] / h_in[dense, 0]) == pytest.approx(1.3, abs=0.05)
+@pytest.mark.parametrize("shift", [s for s in BENCH_SHIFTS if s.dye_scale != (1.0, 1.0)], ids=lambda s: s.name)
+def test_dye_shifts_scale_the_dye_they_name_and_leave_the_other(shift):
+    """Eosin x1.3 gives 1.3 times the eosin and the same haematoxylin, and so on for each dye shift."""
+    pair = np.stack([unit(H), unit(E)])
+    rgb, _ = synthetic_slide(pair, np.full(3, 255.0), max_amount=(0.8, 0.8), shape=(64, 64))
+    out = shift.apply(rgb)
+    before = stain.amounts(stain.optical_density(rgb.reshape(-1, 3), 255.0), pair)
+    after = stain.amounts(stain.optical_density(out.reshape(-1, 3), 255.0), pair)
+    for dye in (0, 1):
+        dense = before[:, dye] > 0.3  # enough dye that 8-bit rounding does not swamp the ratio
+        assert np.median(after[dense, dye] / before[dense, dye]) == pytest.approx(shift.dye_scale[dye], abs=0.05)
+
+
+def test_shifted_image_files_are_lossless_except_the_jpeg_shift(tmp_path):
+    import cv2
+    from pixel2gene.image.perturb import shift_image_file, slug
+    rgb, _ = synthetic_slide(np.stack([unit(H), unit(E)]), np.full(3, 245.0), shape=(96, 80))
+    src = tmp_path / "he-raw.png"
+    cv2.imwrite(str(src), rgb[..., ::-1])
+    eosin = next(s for s in BENCH_SHIFTS if s.name == "eosin x1.3")
+    shift_image_file(str(src), str(tmp_path / "e.png"), eosin, rows=32)  # strips give the same as the whole
+    assert np.array_equal(cv2.imread(str(tmp_path / "e.png"))[..., ::-1], eosin.apply(rgb))
+    jpeg = next(s for s in BENCH_SHIFTS if s.jpeg_quality)
+    shift_image_file(str(src), str(tmp_path / "j.jpg"), jpeg)
+    again = tmp_path / "j2.jpg"
+    shift_image_file(str(src), str(again), jpeg)
+    assert (tmp_path / "j.jpg").read_bytes() == again.read_bytes()
+    lossy = cv2.imread(str(again))[..., ::-1].astype(int)
+    assert np.abs(lossy - rgb).mean() > 0.5  # re-compressed: pixels changed (this noise image the most) ...
+    assert np.abs(lossy.mean((0, 1)) - rgb.mean((0, 1))).max() < 5  # ... colours did not
+    with pytest.raises(ValueError, match="jpg"):
+        shift_image_file(str(src), str(tmp_path / "j.png"), jpeg)
+    assert slug("brightness +20, contrast x0.85") == "brightness-20-contrast-x0.85"
 
 
 def test_feature_step_normalises_stains_before_the_encoder(synthetic, tmp_path):

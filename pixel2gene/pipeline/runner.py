@@ -37,6 +37,9 @@ class Args:
     shift_average: bool = field(default=False, metadata=dict(help="hipt: average 16 shifted runs (16x slower)"))
     random_init: bool = field(default=False, metadata=dict(
         help="encoder with random weights instead of checkpoints (tests and benchmarks only)"))
+    stain: str = field(default=features.DEFAULT_STAIN, metadata=dict(
+        choices=list(features.STAIN_METHODS), help="stain normalisation of every slide before the encoder: none, "
+                                                   "or macenko (one fixed reference H&E); bench/stain_shift.py"))
     n_genes: int = field(default=1000, metadata=dict(help="predict the N genes with the highest total count"))
     min_count: float = field(default=genes.DEFAULT_MIN_COUNT, metadata=dict(
         help="leave out genes whose total count over the training samples is not above this"))
@@ -142,6 +145,9 @@ def _check_options(args: Args) -> None:
     if args.encoder not in list_encoders():
         raise InputError("--encoder", f"unknown encoder '{args.encoder}'",
                          f"choose one of {', '.join(list_encoders())}")
+    if args.stain not in features.STAIN_METHODS:
+        raise InputError("--stain", f"unknown stain normalisation '{args.stain}'",
+                         f"choose one of {', '.join(features.STAIN_METHODS)}")
     for option, value, least in (("--epochs", args.epochs, 1), ("--n-genes", args.n_genes, 1),
                                  ("--n-folds", args.n_folds, 1), ("--map-top", args.map_top, 0),
                                  ("--threads", args.threads, 0)):
@@ -196,7 +202,7 @@ def run(args: Args) -> Path:
         step(f"features {name}", features.run, features.Args(
             rescaled=str(lay.rescale(name)), mask=str(lay.mask(name)), out=str(lay.features(name)),
             encoder=args.encoder, device=args.device, threads=args.threads, weights=args.weights,
-            shift_average=args.shift_average, random_init=args.random_init))
+            shift_average=args.shift_average, random_init=args.random_init, stain=args.stain))
     step("genes", genes.run, genes.Args(counts=[str(f.counts) for f in trains.values()], out=str(lay.genes),
                                         n_genes=args.n_genes, min_count=args.min_count, gene_list=args.gene_list))
     _check_map_genes(args, lay.genes)
