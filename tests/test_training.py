@@ -172,3 +172,25 @@ def test_each_fold_is_sized_by_its_own_training_set(ten_folds):
     for f, p in together.config["per_fold"].items():
         n = int((data.fold != f).sum())
         assert p["batch"] == default_batch(n) and p["steps"] == cfg.epochs * -(-n // p["batch"])
+
+
+def test_validation_and_targets_by_chunks_equal_the_whole_at_once():
+    """Chunking (memory on a Visium HD section) must not change what validation and the targets are."""
+    from pixel2gene.training.trainer import _validate, gene_span, scaled_targets
+    rng = np.random.default_rng(4)
+    density = rng.gamma(1.0, 2.0, (101, 9)).astype(np.float32)
+    density[:, 3] = 1.5  # a gene that never varies keeps span 1
+    lo, hi = density.min(0), density.max(0)
+    np.testing.assert_allclose(scaled_targets(density, lo, hi, chunk=7), (density - lo) / gene_span(lo, hi),
+                               rtol=1e-6, atol=1e-7)
+    torch.manual_seed(0)
+    model = StackedMLP(2, 5, 9)
+    valid = torch.from_numpy(rng.random((101, 3)) < 0.7)
+    valid[:, 0] = True
+    t = dict(x=torch.randn(101, 3, 5, dtype=torch.float16), valid=valid,
+             target=torch.from_numpy(scaled_targets(density, lo, hi)))
+    sets = [torch.arange(0, 60), torch.arange(60, 101)]
+    whole = _validate(model, t, sets, chunk=1 << 20)
+    assert whole[0] != whole[1]
+    np.testing.assert_allclose(_validate(model, t, sets, chunk=8), whole, rtol=1e-6)
+    assert _validate(model, t, [None, sets[1]], chunk=8)[0] is None

@@ -8,6 +8,7 @@ import numpy as np
 from ..errors import InputError
 from ..genes.names import NAMES, read_gene_names
 from ..features.store import standardise
+from ..io.memmaps import release_pages
 from ..io.outputs import load_npy, read_json
 
 
@@ -26,7 +27,20 @@ def standardise_f16(x, mean, std):
     out = np.empty(x.shape, np.float16)
     for s in range(0, len(x), 1024):  # chunks: never a float32 copy of the whole set
         out[s:s + 1024] = standardise(x[s:s + 1024], mean, std)
+        if s % (64 * 1024) == 0:
+            release_pages(x)  # read pages of the memory-mapped input would otherwise stay resident
+    release_pages(x)
     return out
+
+
+def _join(arrays):
+    """One array from the samples' arrays; a single sample's is used as is (a Visium HD section's features
+    and counts are GBs: a copy doubles the step's memory)."""
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def _pad(a, k):
+    return a if a.shape[1] == k else np.pad(a, ((0, 0), (0, k - a.shape[1])) + ((0, 0),) * (a.ndim - 2))
 
 
 def load_trainsets(dirs) -> TrainData:
@@ -49,7 +63,7 @@ def load_trainsets(dirs) -> TrainData:
     if len(channels) > 1:
         raise InputError(dirs[0], "training sets have different feature channels", "use one encoder for all samples")
     k = max(p[0].shape[1] for p in parts)
-    feats = np.concatenate([np.pad(p[0], ((0, 0), (0, k - p[0].shape[1]), (0, 0))) for p in parts])
-    valid = np.concatenate([np.pad(p[1], ((0, 0), (0, k - p[1].shape[1]))) for p in parts])
-    return TrainData(feats, valid, np.concatenate([p[2] for p in parts]),
-                     np.concatenate([p[3] for p in parts]), genes, n_folds, [m["sample"] for m in meta])
+    feats = _join([_pad(p[0], k) for p in parts])
+    valid = _join([_pad(p[1], k) for p in parts])
+    return TrainData(feats, valid, _join([p[2] for p in parts]), _join([p[3] for p in parts]), genes, n_folds,
+                     [m["sample"] for m in meta])

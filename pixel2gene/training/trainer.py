@@ -66,6 +66,17 @@ def gene_span(gene_min: np.ndarray, gene_max: np.ndarray) -> np.ndarray:
     return np.where(gene_max > gene_min, gene_max - gene_min, 1.0).astype(np.float32)
 
 
+def scaled_targets(density: np.ndarray, gene_min: np.ndarray, gene_max: np.ndarray,
+                   chunk: int = 1 << 14) -> np.ndarray:
+    """(density - min) / span as float32, by row chunks: whole-array arithmetic would hold two more
+    bins x genes temporaries (1.6 GB each for a Visium HD section's 400k bins x 1000 genes)."""
+    span = gene_span(gene_min, gene_max)
+    out = np.empty(density.shape, np.float32)
+    for s in range(0, len(density), chunk):
+        np.divide(density[s:s + chunk] - gene_min, span, out=out[s:s + chunk])
+    return out
+
+
 def default_lr(n_bins: int) -> float:
     """The reference's schedule by data size, but 3e-4 for small sets, where the batch is larger (below)."""
     return 3e-4 if n_bins < 10_000 else (1e-5 if n_bins <= 500_000 else 1e-6)
@@ -105,7 +116,7 @@ def train_folds(data: TrainData, folds: List[int], cfg: TrainConfig, device: str
     dev = torch.device(device)
     gene_min = data.density.min(0)
     gene_max = data.density.max(0)
-    tensors = dict(target=torch.from_numpy((data.density - gene_min) / gene_span(gene_min, gene_max)).to(dev),
+    tensors = dict(target=torch.from_numpy(scaled_targets(data.density, gene_min, gene_max)).to(dev),
                    x=torch.from_numpy(data.features).to(dev), valid=torch.from_numpy(data.valid).to(dev))
     tensors["n_valid"] = tensors["valid"].sum(1)
     plans = plan_folds(data, folds, cfg, dev)
@@ -183,16 +194,25 @@ def _merge_curves(curves: List[dict], epochs: int) -> dict:
             "val": [[at(c, "val", e) for c in curves] for e in points]}
 
 
+VAL_CHUNK = 1 << 13  # held-out bins per forward pass when scoring a fold
+
+
 @torch.no_grad()
-def _validate(model, t, val_sets):
+def _validate(model, t, val_sets, chunk: int = VAL_CHUNK):
+    """Mean squared error of each fold's model on its held-out bins, by chunks of bins: a fold of a
+    Visium HD section holds ~100k bins, whose float32 features and 1000-gene outputs at once take GBs."""
     out = []
     for m, idx in enumerate(val_sets):
         if idx is None or len(idx) == 0:
             out.append(None)
             continue
-        x = t["x"][idx].float()  # (b, K, C)
-        w = t["valid"][idx].float()
-        pred = model(x.reshape(1, -1, x.shape[-1]), model=m).view(len(idx), x.shape[1], -1)
-        mean = (pred * w[..., None]).sum(1) / w.sum(1, keepdim=True)
-        out.append(float(((mean - t["target"][idx]) ** 2).mean()))
+        total = 0.0
+        for s in range(0, len(idx), chunk):
+            part = idx[s:s + chunk]
+            x = t["x"][part].float()  # (b, K, C)
+            w = t["valid"][part].float()
+            pred = model(x.reshape(1, -1, x.shape[-1]), model=m).view(len(part), x.shape[1], -1)
+            mean = (pred * w[..., None]).sum(1) / w.sum(1, keepdim=True)
+            total += float(((mean - t["target"][part]) ** 2).sum(dtype=torch.float64))
+        out.append(total / (len(idx) * t["target"].shape[1]))
     return out
