@@ -300,7 +300,21 @@ def chain(data: Path, work: Path, args) -> list:
     steps.append(("report", [b / "p2g-report", "--result", w["result"], "--out", work / "S.html",
                              "--maps", w["figures"], "--model", w["model"], "--steps", *report_steps]
                   + (["--evaluation", w["held-out"]] if args.n_folds > 1 else [])))
-    return [timed(label, [py, *cmd], log) for label, cmd in steps]
+    done_path = work / "steps.jsonl"  # one row per finished step, for --resume
+    done = {}
+    if args.resume and done_path.is_file():
+        done = {r["step"]: r for r in map(json.loads, done_path.read_text().splitlines())}
+    rows = []
+    for label, cmd in steps:
+        if label in done:
+            print(f"{label}: measured earlier (--resume): wall {done[label]['wall_s']} s, "
+                  f"peak RSS {done[label]['peak_rss_gib']} GiB", flush=True)
+            rows.append(done[label])
+            continue
+        rows.append(timed(label, [py, *cmd], log))
+        with open(done_path, "a") as fh:
+            fh.write(json.dumps(rows[-1]) + "\n")
+    return rows
 
 
 def table(rows) -> str:
@@ -328,6 +342,9 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=0, help="CPU threads per step (0 = all cores)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--generate-only", action="store_true", help="write the outs/ folder and the image, run nothing")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep OUT/run/ and skip the steps it records as finished (after a step failed or was "
+                         "stopped); implies --keep")
     ap.add_argument("--keep", action="store_true",
                     help="keep the data and the run (default: delete them, leave benchmark.json); a kept data "
                          "folder with the same settings is reused")
@@ -355,9 +372,11 @@ def main(argv=None):
     print(json.dumps({k: v for k, v in made.items() if k != "settings"}), flush=True)
     result = {"data": made, "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
               "options": vars(a)}
+    a.keep = a.keep or a.resume
     if not a.generate_only:
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
+        if not a.resume:
+            shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True, exist_ok=True)
         rows = chain(data, work, a)
         dense_gib = made["bins_in_tissue"] * made["genes"] * 4 / 2 ** 30
         result.update(steps=rows, dense_counts_gib=round(dense_gib, 2),
