@@ -54,7 +54,7 @@ def out_of_fold(folds_dir, models: ModelSet, mask: np.ndarray, device="cpu"):
 
 
 def _predict_bins(feats, valid, rows, which, mean, std, models, device):
-    ensemble = Ensemble(models, device)
+    ensemble = Ensemble(models, device, held_out=True)  # each fold's ridge too was fitted without the fold
     k = feats.shape[1]
     step = max(1, CHUNK // k)
     out = np.zeros((len(rows), len(models.genes)), np.float32)

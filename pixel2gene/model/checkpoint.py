@@ -1,4 +1,9 @@
-"""Trained folds on disk: plain tensor dicts (weights_only loading) + JSON + .npy."""
+"""Trained folds on disk: plain tensor dicts (weights_only loading) + JSON + .npy.
+
+A fold's dict holds its MLP (`layerK.*`), its ridge fitted without the fold (`ridge.*`) and the MLP's
+weight in the blend (`blend.mlp`; absent in MLP-only checkpoints, meaning 1). `ridge.pt` beside the folds
+is the ridge fitted on all training bins, which prediction uses for the ridge part.
+"""
 from pathlib import Path
 from typing import List
 
@@ -18,7 +23,7 @@ def load_fold(path: Path) -> dict:
     except Exception as exc:
         raise InputError(path, f"checkpoint does not load ({type(exc).__name__})",
                          "re-run p2g-train; checkpoints hold plain tensors only") from None
-    if not isinstance(state, dict) or "layer0.weight" not in state:
+    if not isinstance(state, dict) or not ("layer0.weight" in state or "ridge.weight" in state):
         raise InputError(path, "not a p2g-train fold checkpoint", "give a directory written by p2g-train")
     return state
 
@@ -30,6 +35,7 @@ class ModelSet:
         self.states: List[dict] = []
         self.folds: List[int] = []
         self.info = None
+        self.ridge = None
         for d in map(Path, dirs):
             if not (d / "model.json").is_file():
                 raise InputError(d, "not a p2g-train output", "give the directory written by p2g-train")
@@ -39,6 +45,8 @@ class ModelSet:
             self.info = self.info or info
             self.gene_min = load_npy(d / "gene-min.npy")
             self.gene_max = load_npy(d / "gene-max.npy")
+            if (d / "ridge.pt").is_file() and self.ridge is None:  # the same fit in every task's output
+                self.ridge = load_fold(d / "ridge.pt")
             for f in info["folds"]:
                 self.states.append(load_fold(d / f"fold-{f:02d}.pt"))
                 self.folds.append(f)
@@ -46,3 +54,9 @@ class ModelSet:
     @property
     def genes(self):
         return self.info["genes"]
+
+
+def mlp_weight(state: dict) -> float:
+    """The MLP's weight in a fold model's blend with the ridge (1 for MLP-only checkpoints)."""
+    w = state.get("blend.mlp")
+    return 1.0 if w is None else float(w)

@@ -46,6 +46,10 @@ class Args:
     gene_list: Optional[str] = field(default=None, metadata=dict(help="file with genes to predict, one per line"))
     n_folds: int = field(default=10, metadata=dict(help="spatial folds, one model each"))
     epochs: int = field(default=training.DEFAULT_EPOCHS, metadata=dict(help="training epochs per fold"))
+    select: str = field(default="auto", metadata=dict(
+        choices=["auto", "mlp", "ridge"],
+        help="fold models: auto (ridge, MLP or a blend, whichever scores best by spatial CV on the training "
+             "bins), mlp, or ridge"))
     qc: str = field(default="auto", metadata=dict(choices=["auto", "on", "off"], help="low-count bin QC"))
     seed: int = field(default=0, metadata=dict(help="random seed (a CPU run repeats exactly)"))
     threads: int = field(default=0, metadata=dict(help="CPU threads for every step (0 = all cores)"))
@@ -211,7 +215,8 @@ def run(args: Args) -> Path:
             rescaled=str(lay.rescale(name)), mask=str(lay.mask(name)), features=str(lay.features(name)),
             genes=str(lay.genes), out=str(lay.folds(name)), n_folds=args.n_folds, qc=args.qc, seed=args.seed))
     step("train", training.run, training.Args(data=[str(lay.folds(n)) for n in trains], out=str(lay.model),
-                                         epochs=args.epochs, seed=args.seed, device=args.device,
+                                         epochs=args.epochs, seed=args.seed, select=args.select,
+                                         device=args.device,
                                          threads=args.threads))
     evals_of = {}
     for name in preds:

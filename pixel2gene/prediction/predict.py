@@ -12,7 +12,9 @@ import torch
 from ..io.memmaps import PageReleaser
 from ..io.prefetch import prefetch
 from ..features.writer import BackgroundWriter, HostCopy
-from ..model.checkpoint import ModelSet
+from ..errors import InputError
+from ..model import ridge
+from ..model.checkpoint import ModelSet, mlp_weight
 from ..model.mlp import StackedMLP
 from ..training.trainer import gene_span
 
@@ -23,23 +25,70 @@ OUTPUT_BYTES = {"cpu": 2 ** 29, "cuda": 2 ** 31}
 
 
 class Ensemble:
-    """All fold models at once: standardised features (n, C) -> counts per superpixel (models, n, G)."""
+    """All fold models at once: standardised features (n, C) -> counts per superpixel (models, n, G).
 
-    def __init__(self, models: ModelSet, device="cpu"):
+    Fold model i is a_i * MLP_i + (1 - a_i) * ridge, with a_i its checkpoint's `blend.mlp` (1: the MLP
+    alone, as every checkpoint before the ridge). The ridge part is the ridge fitted on all training bins,
+    or, with `held_out`, fold i's own ridge, fitted without the fold's bins, so held-out scores stay honest.
+    """
+
+    def __init__(self, models: ModelSet, device="cpu", held_out: bool = False):
         self.device = torch.device(device)
-        self.net = StackedMLP.from_states(models.states).to(self.device).eval()
+        self.weights = [mlp_weight(s) for s in models.states]
+        with_mlp = [i for i, w in enumerate(self.weights) if w > 0]
+        self.mlp_of = {i: j for j, i in enumerate(with_mlp)}
+        self.net = (StackedMLP.from_states([models.states[i] for i in with_mlp]).to(self.device).eval()
+                    if with_mlp else None)
         self.span = torch.from_numpy(gene_span(models.gene_min, models.gene_max)).to(self.device)
         self.low = torch.from_numpy(models.gene_min.astype(np.float32)).to(self.device)
+        self.held_out = held_out
+        need = [i for i, w in enumerate(self.weights) if w < 1]
+        on_dev = lambda st: {k: st[k].to(self.device) for k in ("ridge.weight", "ridge.bias")}
+        if held_out:
+            self.ridges = {i: on_dev(models.states[i]) for i in need}
+        elif need:
+            if getattr(models, "ridge", None) is None:
+                raise InputError("--model", "the fold models blend in a ridge but ridge.pt is missing",
+                                 "give the whole directory p2g-train wrote")
+            self.ridge = on_dev(models.ridge)
 
     @property
     def n_models(self):
-        return self.net.n_models
+        return len(self.weights)
+
+    def _mlp(self, x):
+        y = self.net(x.expand(self.net.n_models, -1, -1))
+        return y.mul_(self.span).add_(self.low).clamp_(min=0)  # counts cannot be negative after unscaling
 
     @torch.no_grad()
     def __call__(self, x) -> torch.Tensor:
         x = torch.as_tensor(x).to(self.device)
-        y = self.net(x.expand(self.net.n_models, -1, -1))
-        return y.mul_(self.span).add_(self.low).clamp_(min=0)  # counts cannot be negative after unscaling
+        if all(w == 1 for w in self.weights):
+            return self._mlp(x)
+        y = self._mlp(x) if self.net is not None else None
+        shared = None if self.held_out else ridge.apply(x, self.ridge)  # some weight is below 1 here
+        out = []
+        for i, w in enumerate(self.weights):
+            part = y[self.mlp_of[i]] * w if w > 0 else 0
+            if w < 1:
+                part = part + (1 - w) * (ridge.apply(x, self.ridges[i]) if self.held_out else shared)
+            out.append(part)
+        return torch.stack(out)
+
+    @torch.no_grad()
+    def sum(self, x) -> torch.Tensor:
+        """(n, G): the sum over the fold models (what p2g-predict writes), the ridge evaluated once."""
+        x = torch.as_tensor(x).to(self.device)
+        if self.held_out:
+            return self(x).sum(0)
+        if all(w == 1 for w in self.weights):
+            return self._mlp(x).sum(0)
+        total = None
+        if self.net is not None:
+            a = torch.tensor([self.weights[i] for i in self.mlp_of], device=self.device)
+            total = (self._mlp(x) * a[:, None, None]).sum(0)
+        r = ridge.apply(x, self.ridge).mul_(sum(1 - w for w in self.weights))
+        return r if total is None else total.add_(r)
 
 
 def standardise_on(device, x16: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
@@ -91,7 +140,7 @@ def predict_sum(features, mask, mean, std, models: ModelSet, out: np.ndarray, de
     done = 0
     with BackgroundWriter() as writer:
         for (_, _, n), x16 in zip(chunks, prefetch(read, chunks, workers=1, depth=2)):
-            y = ensemble(standardise_on(dev, x16, mean_t, std_t)).sum(0).T
+            y = ensemble.sum(standardise_on(dev, x16, mean_t, std_t)).T
             # a GPU transposes in no time, and rows then copy whole; the CPU leaves it to the writer thread
             writer.submit(write, done, HostCopy(y.contiguous() if dev.type == "cuda" else y))
             done += n

@@ -1,7 +1,13 @@
-"""Train the superpixel MLPs, one per fold (all folds of the task at once)."""
+"""Train the fold models, one per fold (all folds of the task at once), and choose their form by CV.
+
+`--select auto` (the default) trains the fold MLPs and the fold ridges and keeps whichever of ridge,
+MLP and their blends scores best out of fold (training/select.py); `mlp` and `ridge` fix the form.
+"""
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List
+from typing import List, Literal
+
+import time
 
 import numpy as np
 import torch
@@ -15,6 +21,7 @@ from ..pipeline.device import DEVICE_HELP, resolve_device
 from ..pipeline.progress import Progress, say
 from ..pipeline.reuse import StepOutput, finished, input_stamp
 from ..training.data import load_trainsets
+from ..training.select import select_model
 from ..training.trainer import TrainConfig, train_folds
 
 DEFAULT_EPOCHS = 100
@@ -32,6 +39,9 @@ class Args:
     superpixels_per_bin: int = field(default=16, metadata=dict(
         help="superpixels sampled from each bin's disk per step"))
     seed: int = field(default=0, metadata=dict(help="random seed (a CPU run repeats exactly)"))
+    select: Literal["auto", "mlp", "ridge"] = field(default="auto", metadata=dict(
+        help="fold models: auto (ridge, MLP or a blend, whichever scores best by spatial CV on the training "
+             "bins), mlp, or ridge (penalty by CV)"))
     device: str = field(default="auto", metadata=dict(role="runtime", help=DEVICE_HELP))
     threads: int = field(default=0, metadata=dict(role="runtime", help="CPU threads for torch (0 = all cores)"))
 
@@ -66,20 +76,36 @@ def run(args: Args) -> Path:
     cfg = TrainConfig(epochs=args.epochs, batch=args.batch, lr=args.lr,
                       superpixels_per_bin=args.superpixels_per_bin, seed=args.seed)
     say(f"train: {len(folds)} fold model(s) on {len(data.fold)} bins x {len(data.genes)} genes, "
-        f"{data.features.shape[2]} features, {device}")
-    result = train_folds(data, folds, cfg, device, Progress("train"))
-    final_val = result.curves["val"][-1]
-    say(f"train: done in {result.seconds:.0f} s; validation loss per fold "
-        + " ".join("-" if v is None else f"{v:.4f}" for v in final_val))
+        f"{data.features.shape[2]} features, {device}, --select {args.select}")
+    if args.select == "ridge" and data.n_folds < 2:
+        raise InputError("--select", "ridge chooses its penalty by spatial CV, and one fold holds nothing out",
+                         "use --n-folds 2 or more, or --select mlp")
+    result = None
+    if args.select != "ridge":
+        result = train_folds(data, folds, cfg, device, Progress("train"))
+        final_val = result.curves["val"][-1]
+        say(f"train: MLPs done in {result.seconds:.0f} s; validation loss per fold "
+            + " ".join("-" if v is None else f"{v:.4f}" for v in final_val))
+    t0 = time.time()
+    chosen = select_model(data, folds, args.select, result, args.seed, say)
+    chosen.record["seconds"] = round(time.time() - t0, 2)
+    gene_min = result.gene_min if result else data.density.min(0)
+    gene_max = result.gene_max if result else data.density.max(0)
+    mlp_states = dict(zip(result.folds, result.states)) if result else {}
+    seconds = (result.seconds if result else 0.0) + chosen.record["seconds"]
     with StepOutput(out, params, "train") as tmp:
-        for f, state in zip(result.folds, result.states):
-            save_fold(tmp / f"fold-{f:02d}.pt", state)
-        np.save(tmp / "gene-min.npy", result.gene_min.astype(np.float32), allow_pickle=False)
-        np.save(tmp / "gene-max.npy", result.gene_max.astype(np.float32), allow_pickle=False)
+        for f in folds:
+            save_fold(tmp / f"fold-{f:02d}.pt", chosen.fold_state(f, mlp_states.get(f)))
+        if chosen.full_ridge is not None:
+            save_fold(tmp / "ridge.pt", chosen.full_ridge)
+        np.save(tmp / "gene-min.npy", gene_min.astype(np.float32), allow_pickle=False)
+        np.save(tmp / "gene-max.npy", gene_max.astype(np.float32), allow_pickle=False)
         write_json(tmp / "model.json", {
-            "folds": result.folds, "n_folds": data.n_folds, "genes": data.genes, "samples": data.samples,
+            "folds": folds, "n_folds": data.n_folds, "genes": data.genes, "samples": data.samples,
             "n_features": int(data.features.shape[2]), "hidden": HIDDEN, "depth": DEPTH,
-            "target": "counts per tissue superpixel, min-max scaled per gene",
-            "config": result.config, "curves": result.curves, "seconds": round(result.seconds, 2),
+            "target": "counts per tissue superpixel, min-max scaled per gene (MLP); counts per superpixel (ridge)",
+            "selection": chosen.record,
+            "config": dict(result.config if result else {}, select=args.select),
+            "curves": result.curves if result else {}, "seconds": round(seconds, 2),
             "device": device, "torch": torch.__version__, "version": __version__})
     return out
