@@ -201,3 +201,11 @@ def test_ridge_only_trains_no_mlp_and_mlp_only_keeps_the_old_models(tmp_path):
                                          select="mlp", device="cpu"))
     state = load_fold(out / "fold-01.pt")
     assert "ridge.weight" not in state and float(state["blend.mlp"]) == 1.0 and not (out / "ridge.pt").exists()
+
+
+def test_report_shows_the_choice_and_its_cv_scores():
+    from pixel2gene.report.page import curves_section
+    sel = {"choice": "blend 0.25", "mlp_weight": 0.25, "chosen_by": "spatial-block CV",
+           "cv_composition_r": {"ridge": 0.281, "blend 0.25": 0.297, "mlp": 0.244}, "ridge": {"alpha": 31.6}}
+    html = curves_section([{"folds": [0, 1], "selection": sel, "curves": {}}])
+    assert "<b>blend 0.25</b>" in html and "blend 0.25 (chosen)" in html and "0.281" in html and "31.6" in html

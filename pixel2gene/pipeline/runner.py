@@ -157,6 +157,9 @@ def _check_options(args: Args) -> None:
                                  ("--threads", args.threads, 0)):
         if value < least:
             raise InputError(option, f"{value} is too small", f"give {option} {least} or more")
+    if args.select == "ridge" and args.n_folds < 2:
+        raise InputError("--select", "ridge chooses its penalty by spatial CV, and one fold holds nothing out",
+                         "use --n-folds 2 or more, or --select mlp")
     for option, paths in (("--gene-list", [args.gene_list] if args.gene_list else []), ("--weights", args.weights)):
         for p in paths:
             if not Path(p).is_file():

@@ -90,8 +90,25 @@ def curves_section(models) -> str:
         per_epoch = config["steps"] / config["epochs"] if config.get("steps") and config.get("epochs") else 0.0
         svgs.append(f"<figure>{curves_svg(info.get('curves', {}), info['folds'], title, per_epoch)}"
                     f"<figcaption>{escape(title)}</figcaption></figure>")
-    return ('<p class="note">Loss on min–max scaled counts; solid: training, dashed: the fold\'s held-out bins.'
+    return ("".join(selection_note(info.get("selection")) for info in models)
+            + '<p class="note">Loss on min–max scaled counts; solid: training, dashed: the fold\'s held-out bins.'
             '</p><div class="curves">' + "".join(svgs) + "</div>")
+
+
+def selection_note(sel) -> str:
+    """Which form the fold models took (ridge, MLP or a blend) and the CV scores that chose it."""
+    if not sel:
+        return ""
+    scores = sel.get("cv_composition_r") or {}
+    rows = "".join(f"<tr><td>{escape(k)}{' (chosen)' if k == sel.get('choice') else ''}</td><td>{v}</td></tr>"
+                   for k, v in scores.items())
+    ridge = sel.get("ridge") or {}
+    table = (f"<table class='kv'><thead><tr><th>candidate</th><th>out-of-fold composition r</th></tr></thead>"
+             f"<tbody>{rows}</tbody></table>") if rows else ""
+    return (f"<p>Fold models: <b>{escape(str(sel.get('choice')))}</b> (MLP weight {sel.get('mlp_weight')}), "
+            f"chosen by {escape(str(sel.get('chosen_by')))}"
+            + (f"; ridge penalty alpha {ridge['alpha']:g} by the same CV" if "alpha" in ridge else "")
+            + ".</p>" + table)
 
 
 def key_value_table(pairs) -> str:
