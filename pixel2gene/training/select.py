@@ -147,9 +147,10 @@ def select_model(data: TrainData, folds: List[int], mode: str, mlp: Optional[Tra
     top = np.arange(min(TOP_GENES, len(data.genes)))
     all_folds = sorted(int(f) for f in np.unique(data.fold))
     systems = ridge.FoldSystems(data.features, data.valid, data.density, data.fold, all_folds)
+    # the penalty from all folds, whichever this task trains, so every task's fold ridges are the same
+    lam, alpha, grid = choose_penalty(systems, data, scored_rows(data, all_folds, seed), top)
     rows = scored_rows(data, folds, seed)
     truth = _bin_counts(data, rows, top)
-    lam, alpha, grid = choose_penalty(systems, data, rows, top)
     fold_ridge = {f: ridge.ridge_state(*systems.of_fold[f].coef(lam)) for f in folds}
     oof_ridge = ridge_oof(data, fold_ridge, rows, top)  # rows lie in the trained folds only
     candidates = {"ridge": composition_r(oof_ridge, truth)}
