@@ -29,6 +29,10 @@ def test_the_shift_set_is_fixed_and_the_random_shifts_follow_the_seed():
     for kind in ("haematoxylin x1.3", "haematoxylin x0.75", "eosin x1.3", "eosin x0.75", "brightness",
                  "white point", "JPEG"):
         assert kind in names
+    chosen = stain_shift.shifts(stain_shift.parse(["--outdir", "x", "--shifts", "jpeg-quality-30", "eosin-x1.3"]))
+    assert [s.name for s in chosen] == ["JPEG quality 30", "eosin x1.3"]
+    with pytest.raises(SystemExit, match="eosin-x2"):
+        stain_shift.shifts(stain_shift.parse(["--outdir", "x", "--shifts", "eosin-x2"]))
 
 
 def test_run_folder_names_say_the_stain_and_extra_options():
