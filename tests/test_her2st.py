@@ -2,7 +2,7 @@
 
 Runs only when ../shared/data/her2st is beside the repository. Default
 settings on the CPU; each split must clear the colour-ridge floor that the
-scorer's `floor` command prints for it by at least 0.05 (composition r,
+scorer's `floor` command prints for it by at least 0.05, 0.08 for inference (composition r,
 top 100 genes).
 """
 import json
@@ -17,6 +17,9 @@ from conftest import SHARED, run_tool
 DATA = SHARED / "data" / "her2st"
 BENCH = SHARED / "bench" / "her2st.py"
 MARGIN = 0.05
+# inference (C2 -> C3, C4) with --select auto cleared the floor by 0.152 and 0.163 (docs/benchmarks.md):
+# a bar of 0.08 leaves room; the held-out block (0.070 over its floor) keeps 0.05
+INFERENCE_MARGIN = 0.08
 
 ABSENT = [str(p) for p in (DATA, BENCH) if not p.exists()]
 pytestmark = [pytest.mark.realdata,
@@ -55,7 +58,7 @@ def test_inference_on_unseen_sections_clears_the_colour_floor(inference, section
                   "--truth-cnts", truth / "cnts.tsv.gz", "--truth-locs", truth / "locs-raw.tsv")
     print(section, json.dumps(score), json.dumps(floor))
     assert score["missing_genes"] == 0
-    assert score["pearson_norm_mean"] >= floor["pearson_norm_mean"] + MARGIN, (score, floor)
+    assert score["pearson_norm_mean"] >= floor["pearson_norm_mean"] + INFERENCE_MARGIN, (score, floor)
     if section == "C3":  # our own evaluation agrees with the referee's on the same spots (raw r, top 100 genes)
         ours = json.loads((inference / "evaluation" / "C3.truth" / "summary.json").read_text())
         assert ours["n_bins"] == score["spots"]
