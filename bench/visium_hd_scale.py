@@ -11,7 +11,8 @@ Nothing here builds a dense bins x genes array: counts are drawn gene by gene as
 written as CSR row blocks; the image is painted and written tile by tile.
 
 Usage: python bench/visium_hd_scale.py --out /scratch/hd [--bins-side 812] [--epochs 100] [--keep]
-Needs about 8 GB of free disk at the default size (image 1.7 GB, matrix, features and training arrays).
+Needs about 16 GB of free disk at the default size (data 2 GB; the run 13 GB: features 1.9 GB, training
+arrays 2.6 GB, predictions 2.3 GB, results .h5ad 2.5 GB, maps); docs/benchmarks.md has the measured run.
 """
 import argparse
 import json
