@@ -233,6 +233,21 @@ def test_not_enough_disk_for_the_rescaled_image(up, tmp_path, capfd, monkeypatch
     assert "free" in msg and "--out" in msg and not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize("tool, argv, what", [
+    ("p2g-predict", lambda w: ["--features", w / "P" / "features", "--mask", w / "P" / "mask", "--model", w / "model"],
+     "fold predictions"),
+    ("p2g-combine", lambda w: ["--pred", w / "pred", "--rescaled", w / "P" / "rescale", "--mask", w / "P" / "mask"],
+     "gene maps"),
+])
+def test_not_enough_disk_for_predictions_or_maps(up, tmp_path, capfd, monkeypatch, tool, argv, what):
+    import collections
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10 ** 9, 10 ** 9 - 100, 100))
+    rc, err = call(tool, [*argv(up / "w"), "--out", tmp_path / "o"], capfd)
+    msg = assert_one_line_error(rc, err, "disk")
+    assert what in msg and "free" in msg and "--out" in msg and not (tmp_path / "o").exists()
+
+
 def test_a_damaged_jpeg_is_refused(up, tmp_path, capfd):
     shutil.copytree(up / "P", tmp_path / "P")
     data = bytearray((tmp_path / "P" / "he-raw.jpg").read_bytes())

@@ -11,6 +11,7 @@ from .. import __version__
 from ..errors import InputError
 from ..genes.names import NAMES, gene_file_names, read_gene_names, write_gene_files, write_gene_names
 from ..io.outputs import load_npy, read_json, write_json
+from ..io.plausible import check_free_space
 from ..pipeline.progress import Progress, say
 from ..pipeline.reuse import StepOutput, finished, input_stamp
 from ..prediction.maps import open_partials, write_gene_maps
@@ -56,6 +57,8 @@ def run(args: Args) -> Path:
         raise InputError(args.pred[0], "prediction does not match this sample's tissue mask",
                          "predict with the same p2g-mask output")
     say(f"combine {sample['name']}: {n_models} fold predictions -> {len(genes)} gene maps")
+    # one float32 grid per gene, NaN off tissue: the largest output of a run (3 GB for 1000 genes on a 1 cm section)
+    check_free_space(out.parent, len(genes) * mask.size * 4, "the gene maps")
     with StepOutput(out, params, "combine") as tmp:
         files = gene_file_names(genes)
         write_gene_maps(tmp / "cnts-super", genes, files, parts, n_models, mask,

@@ -9,6 +9,7 @@ import torch
 from ..errors import InputError
 from ..genes.names import write_gene_names
 from ..io.outputs import load_npy, read_json, write_json
+from ..io.plausible import check_free_space
 from ..model.checkpoint import ModelSet
 from ..pipeline.allocator import keep_big_allocations
 from ..pipeline.device import DEVICE_HELP, resolve_device
@@ -48,6 +49,7 @@ def run(args: Args) -> Path:
     genes = models.genes
     say(f"predict: {len(models.states)} fold model(s) x {int(mask.sum())} superpixels x {len(genes)} genes "
         f"on {device}")
+    check_free_space(out.parent, len(genes) * int(mask.sum()) * 4, "the fold predictions")
     with StepOutput(out, params, "predict") as tmp:
         sums = np.lib.format.open_memmap(tmp / "pred-sum.npy", mode="w+", dtype=np.float32,
                                          shape=(len(genes), int(mask.sum())))
