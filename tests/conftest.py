@@ -43,6 +43,16 @@ def run_tool(name, *args, check=True):
     return proc
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Small models train fastest on one thread when the cores are shared (CI has two)."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def synthetic(tmp_path_factory):
     """A measured training sample and an unmeasured, rotated prediction sample."""

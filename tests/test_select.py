@@ -17,12 +17,7 @@ from pixel2gene.training.select import composition_r, select_model
 from pixel2gene.training.trainer import TrainConfig, train_folds
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def linear_data(n=160, k=6, c=24, g=10, n_folds=5, seed=0, noise=0.3):

@@ -13,13 +13,7 @@ from pixel2gene.training.disks import disk_members, gather_disks
 from pixel2gene.training.trainer import TrainConfig, train_folds
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small models train fastest on one thread when the cores are shared (CI has two)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_stacked_models_are_independent_mlps():
@@ -136,7 +130,7 @@ def uneven_folds(n_folds=10, n=1200, seed=3):
 
 
 @pytest.fixture(scope="module")
-def ten_folds(one_thread):
+def ten_folds(one_torch_thread):
     data = uneven_folds()
     cfg = TrainConfig(epochs=1, seed=5)
     return data, cfg, train_folds(data, list(range(10)), cfg)
