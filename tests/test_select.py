@@ -204,3 +204,44 @@ def test_report_shows_the_choice_and_its_cv_scores():
            "cv_composition_r": {"ridge": 0.281, "blend 0.25": 0.297, "mlp": 0.244}, "ridge": {"alpha": 31.6}}
     html = curves_section([{"folds": [0, 1], "selection": sel, "curves": {}}])
     assert "<b>blend 0.25</b>" in html and "blend 0.25 (chosen)" in html and "0.281" in html and "31.6" in html
+
+
+def colour_signal_data(n=160, k=6, deep=57, g=10, n_folds=5, seed=1):
+    """Counts linear in 4 colour-context channels only, beside many channels that carry nothing."""
+    rng = np.random.default_rng(seed)
+    names = ["mean_r", "mean_g", "mean_b"] + [f"colour_{i}" for i in range(4)] + [f"deep_{i}" for i in range(deep)]
+    feats = rng.normal(size=(n, k, len(names))).astype(np.float16)
+    valid = np.ones((n, k), bool)
+    zbar = feats.astype(np.float64).mean(1)
+    w = np.zeros((len(names), g))
+    w[3:7] = rng.normal(0, 0.8, (4, g))
+    dens = np.clip(4 + zbar @ w + rng.normal(0, 0.3, (n, g)), 0.05, None).astype(np.float32)
+    xy = rng.uniform(0, 10, (n, 2))
+    fold = (np.floor(xy[:, 0] / 2.5) * 4 + np.floor(xy[:, 1] / 2.5)).astype(int) % n_folds
+    return TrainData(feats, valid, dens, fold, [f"g{i}" for i in range(g)], n_folds, ["toy"], names)
+
+
+def test_selection_blends_in_the_colour_ridge_when_colour_carries_the_signal():
+    data = colour_signal_data()
+    sel = select_model(data, list(range(5)), "ridge", None, seed=0)
+    cv, rec = sel.record["cv_composition_r"], sel.record
+    assert set(cv) == {"ridge"} | {f"ridge + colour {c:g}" for c in (0.1, 0.2, 0.3, 0.5)}
+    assert cv["ridge + colour 0.5"] > cv["ridge"]  # 4 channels out of fold beat 64 with the same signal
+    assert rec["colour_weight"] > 0 and rec["choice"] == max(cv, key=cv.get)
+    assert rec["colour_ridge"]["n_features"] == 4 and rec["ridge"]["n_features"] == 64
+    # the stored linear model is the shares' mix of the deep ridge and the colour ridge, exactly
+    c = rec["colour_weight"]
+    deep = ridge.FoldSystems(data.features, data.valid, data.density, data.fold, [])
+    col = ridge.FoldSystems(np.ascontiguousarray(data.features[..., 3:7]), data.valid, data.density, data.fold, [])
+    Wd, bd = deep.full.coef(rec["ridge"]["lambda"])
+    Wc, bc = col.full.coef(rec["colour_ridge"]["lambda"])
+    W = (1 - c) * Wd
+    W[3:7] += c * Wc
+    assert np.allclose(sel.full_ridge["ridge.weight"].numpy(), W, atol=1e-5)
+    assert np.allclose(sel.full_ridge["ridge.bias"].numpy(), (1 - c) * bd + c * bc, atol=1e-4)
+
+
+def test_selection_without_colour_channels_keeps_the_deep_candidates(linear_case):
+    data, mlp = linear_case  # channel names unknown (a trainset from before they were kept)
+    sel = select_model(data, list(range(5)), "auto", mlp, seed=0)
+    assert sel.record["colour_weight"] == 0 and "colour_ridge" not in sel.record

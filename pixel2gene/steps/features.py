@@ -11,6 +11,7 @@ import torch
 from ..errors import InputError
 from ..features import create_encoder, list_encoders
 from ..features.base import ExtractContext
+from ..features.colour import channel_names as colour_channels, colour_context
 from ..features.store import create, tissue_statistics
 from ..image import SUPERPIXEL
 from ..image.stain import normalise_slide
@@ -26,6 +27,8 @@ from ..pipeline.reuse import StepOutput, finished, input_stamp
 DEFAULT_ENCODER = "effnet-lite2"
 STAIN_METHODS = ("none", "macenko")
 DEFAULT_STAIN = "none"
+# channel layout of the map: mean RGB, the colour context (features/colour.py), then the encoder's
+LAYOUT = "rgb3+colour24+encoder"
 
 
 @dataclass
@@ -71,6 +74,7 @@ def stain_hook(method: str, image, mask, rgb, sample: dict, tmp: Path):
 def run(args: Args) -> Path:
     out = Path(args.out)
     params = input_stamp(args)
+    params["layout"] = LAYOUT  # maps written by an older layout are recomputed, never reused
     device = resolve_device(args.device)
     sample = read_json(Path(args.rescaled) / "sample.json")
     if finished(out, params, "features"):
@@ -94,7 +98,8 @@ def run(args: Args) -> Path:
     image = load_npy(Path(args.rescaled) / "image.npy", mmap=True)
     mask = load_npy(Path(args.mask) / "mask.npy")
     rgb = load_npy(Path(args.mask) / "rgb.npy")
-    names = ["mean_r", "mean_g", "mean_b"] + list(encoder.channels)
+    names = ["mean_r", "mean_g", "mean_b"] + colour_channels() + list(encoder.channels)
+    first = len(names) - len(encoder.channels)
     say(f"features {sample['name']}: {args.encoder}, {len(names)} channels, "
         f"{int(mask.sum())} tissue superpixels on {device}")
     # the map is a sparse file: only tiles that hold tissue are ever written (about twice the tissue cells)
@@ -106,9 +111,10 @@ def run(args: Args) -> Path:
             strip, on = feats[i:i + 64], mask[i:i + 64]
             strip[on, :3] = rgb[i:i + 64][on]  # tissue only, so background pages stay holes in the file
             release_pages(feats)
+        colour_context(image, mask, feats[..., 3:first], Progress(f"features {sample['name']} (colour)"))
         ctx = ExtractContext(image=image, mask=mask, device=device,
                              progress=Progress(f"features {sample['name']}"))
-        encoder.extract(ctx, feats[..., 3:])
+        encoder.extract(ctx, feats[..., first:])
         feats.flush()
         mean, std = tissue_statistics(feats, mask)
         np.save(tmp / "channel-mean.npy", mean, allow_pickle=False)

@@ -130,6 +130,7 @@ def run(args: Args) -> Path:
     say(f"folds {sample['name']}: {int(keep.sum())} of {len(locs)} bins train "
         f"({int((~on_tissue).sum())} off tissue, {int((on_tissue & ~keep).sum())} dropped by QC), "
         f"{args.n_folds} folds, up to {k_max} superpixels per bin")
+    info = read_json(Path(args.features) / "features.json")
     with StepOutput(out, params, "folds") as tmp:
         bins.to_parquet(tmp / "bins.parquet")
         write_disk_features(tmp / "disk-features.npy", flat, disk_index)
@@ -143,6 +144,5 @@ def run(args: Args) -> Path:
         write_json(tmp / "trainset.json", {
             "sample": sample["name"], "n_bins": int(len(locs)), "n_train": int(len(sel)),
             "n_folds": args.n_folds, "qc": bool(use_qc), "diameter_px": sample["diameter_px"],
-            "encoder": read_json(Path(args.features) / "features.json")["encoder"],
-            "n_channels": int(feats.shape[2])})
+            "encoder": info["encoder"], "n_channels": int(feats.shape[2]), "channels": info.get("channels")})
     return out

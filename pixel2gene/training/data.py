@@ -1,7 +1,7 @@
 """Training sets from p2g-folds outputs, standardised and merged across samples."""
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 
@@ -21,6 +21,7 @@ class TrainData:
     genes: List[str]
     n_folds: int
     samples: List[str]
+    channels: Optional[List[str]] = None  # feature channel names (None: a trainset from before they were kept)
 
 
 def standardise_f16(x, mean, std):
@@ -65,5 +66,7 @@ def load_trainsets(dirs) -> TrainData:
     k = max(p[0].shape[1] for p in parts)
     feats = _join([_pad(p[0], k) for p in parts])
     valid = _join([_pad(p[1], k) for p in parts])
+    names = {tuple(m.get("channels") or ()) for m in meta}
+    channel_names = list(names.pop()) if len(names) == 1 and () not in names else None
     return TrainData(feats, valid, _join([p[2] for p in parts]), _join([p[3] for p in parts]), genes, n_folds,
-                     [m["sample"] for m in meta])
+                     [m["sample"] for m in meta], channel_names)

@@ -5,12 +5,14 @@ model of its own fold gives out-of-fold (OOF) predictions of the whole training 
 
 - ridge (model/ridge.py), its penalty chosen first from a fixed log grid;
 - the fold MLPs as trained;
-- blends a * MLP + (1 - a) * ridge for a in BLENDS.
+- blends a * MLP + (1 - a) * ridge for a in BLENDS;
+- each of those with a share c in COLOUR_SHARES of a ridge on the colour-context channels alone
+  (features/colour.py: the colour floor's statistics), whose penalty is chosen the same way.
 
 Each is scored with the referee's metric (composition r: counts of the top genes of the training
 counts normalised per bin to 1e4, log1p, Pearson per gene over the bins, mean over genes), on bins'
 predicted counts = the sum over their disk of clipped superpixel predictions, as the maps are scored.
-The best score wins; ties go to the lower-capacity candidate (less MLP weight).
+The best score wins; ties go to the lower-capacity candidate (less MLP weight, then more colour).
 """
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
@@ -19,12 +21,14 @@ import numpy as np
 import torch
 
 from ..model.mlp import DEPTH, StackedMLP
+from ..features.colour import is_colour_channel
 from ..model import ridge
 from .data import TrainData
 from .trainer import TrainResult, gene_span
 
 TOP_GENES = 100          # as the referee's score
 BLENDS = (0.25, 0.5, 0.75)  # MLP weights between pure ridge (0) and pure MLP (1)
+COLOUR_SHARES = (0.1, 0.2, 0.3, 0.5)  # the colour ridge's share of the whole prediction, fixed a priori
 MAX_SCORED_BINS = 20_000   # OOF scoring of Visium HD: a fixed random subset of the bins is plenty
 CHUNK = 8192               # superpixels per forward pass
 MODES = ("auto", "mlp", "ridge")
@@ -146,29 +150,114 @@ def select_model(data: TrainData, folds: List[int], mode: str, mlp: Optional[Tra
                                                "chosen_by": "fixed: one fold leaves nothing to cross-validate"})
     top = np.arange(min(TOP_GENES, len(data.genes)))
     all_folds = sorted(int(f) for f in np.unique(data.fold))
-    systems = ridge.FoldSystems(data.features, data.valid, data.density, data.fold, all_folds)
-    # the penalty from all folds, whichever this task trains, so every task's fold ridges are the same
-    lam, alpha, grid = choose_penalty(systems, data, scored_rows(data, all_folds, seed), top)
     rows = scored_rows(data, folds, seed)
     truth = _bin_counts(data, rows, top)
-    fold_ridge = {f: ridge.ridge_state(*systems.of_fold[f].coef(lam)) for f in folds}
-    oof_ridge = ridge_oof(data, fold_ridge, rows, top)  # rows lie in the trained folds only
-    candidates = {"ridge": composition_r(oof_ridge, truth)}
-    if mode == "auto":
-        oof_mlp = mlp_oof(data, mlp, rows, top)
-        for a in BLENDS:
-            candidates[f"blend {a:g}"] = composition_r(a * oof_mlp + (1 - a) * oof_ridge, truth)
-        candidates["mlp"] = composition_r(oof_mlp, truth)
-    weight = {"ridge": 0.0, "mlp": 1.0, **{f"blend {a:g}": a for a in BLENDS}}
-    choice = max(candidates, key=lambda k: (round(candidates[k], 6), -weight[k]))
-    record = {"mode": mode, "choice": choice, "mlp_weight": weight[choice],
+    deep = fit_ridge(data, data.features, None, all_folds, folds, seed, top)
+    colour = colour_ridge(data, all_folds, folds, seed, top)
+    oof_mlp = mlp_oof(data, mlp, rows, top) if mode == "auto" else None
+    mlp_shares = (0.0,) + (BLENDS + (1.0,) if mode == "auto" else ())
+    colour_shares = (0.0,) + (COLOUR_SHARES if colour else ())
+    deep_top = {f: _genes(st, top) for f, st in deep.folds.items()}  # scoring needs the top genes only
+    colour_top = {f: _genes(st, top) for f, st in colour.folds.items()} if colour else {}
+    candidates, forms = {}, {}
+    for c in colour_shares:
+        for a in mlp_shares:
+            form = Form(mlp=(1 - c) * a, ridge=(1 - c) * (1 - a), colour=c)
+            states = {f: form.linear(deep_top[f], colour_top.get(f)) for f in folds}
+            oof = form.linear_weight * ridge_oof(data, states, rows, top) if form.linear_weight else 0.0
+            if form.mlp:
+                oof = oof + form.mlp * oof_mlp
+            name = form.name(a)
+            candidates[name], forms[name] = composition_r(oof, truth), form
+    # ties go to the lower capacity: less MLP weight, then more colour
+    choice = max(candidates, key=lambda k: (round(candidates[k], 6), -forms[k].mlp, forms[k].colour))
+    form = forms[choice]
+    record = {"mode": mode, "choice": choice, "mlp_weight": form.mlp, "ridge_weight": form.ridge,
+              "colour_weight": form.colour,
               "chosen_by": f"spatial-block CV on the training bins: out-of-fold composition r, top {len(top)} genes",
               "cv_composition_r": {k: _r4(v) for k, v in candidates.items()},
-              "ridge": {"lambda": lam, "alpha": alpha, "alpha_grid_cv_composition_r": grid,
-                        "lambda_is": "alpha x the mean eigenvalue of the training bins' feature scatter",
-                        "n_features": int(data.features.shape[2])},
+              "ridge": deep.record("the training bins' feature scatter"),
               "n_bins_scored": int(len(rows)), "genes_scored": int(len(top))}
+    if colour:
+        record["colour_ridge"] = colour.record("the colour channels' scatter (features/colour.py)")
     if say:
         say("train: CV composition r " + ", ".join(f"{k} {v:.3f}" for k, v in candidates.items())
-            + f"; ridge alpha {alpha:g}; chose {choice}")
-    return Selection(mode, weight[choice], fold_ridge, ridge.ridge_state(*systems.full.coef(lam)), record)
+            + f"; ridge alpha {deep.alpha:g}; chose {choice}")
+    fold_states = {f: form.linear(deep.folds[f], colour.folds.get(f) if colour else None) for f in folds}
+    full = form.linear(deep.full, colour.full if colour else None)
+    return Selection(mode, form.mlp, fold_states, full, record)
+
+
+def _genes(state: dict, top) -> dict:
+    return {"ridge.weight": state["ridge.weight"][:, top], "ridge.bias": state["ridge.bias"][top]}
+
+
+@dataclass
+class FittedRidge:
+    """A ridge's penalty chosen by CV and its states (W over all C channels, zero outside `columns`)."""
+    lam: float
+    alpha: float
+    grid: dict
+    n_features: int
+    folds: Dict[int, dict]
+    full: dict
+
+    def record(self, scatter: str) -> dict:
+        return {"lambda": self.lam, "alpha": self.alpha, "alpha_grid_cv_composition_r": self.grid,
+                "lambda_is": f"alpha x the mean eigenvalue of {scatter}", "n_features": self.n_features}
+
+
+def fit_ridge(data: TrainData, features, columns, all_folds, folds, seed, top) -> FittedRidge:
+    """Penalty from all folds, whichever this task trains, so every task's fold ridges are the same."""
+    systems = ridge.FoldSystems(features, data.valid, data.density, data.fold, all_folds)
+    lam, alpha, grid = choose_penalty(systems, data, scored_rows(data, all_folds, seed), top)
+    n_channels = data.features.shape[2]
+
+    def state(basis):
+        W, b = basis.coef(lam)
+        if columns is not None:  # embed in all channels, so prediction needs no channel bookkeeping
+            full_w = np.zeros((n_channels, W.shape[1]), W.dtype)
+            full_w[columns] = W
+            W = full_w
+        return ridge.ridge_state(W, b)
+
+    return FittedRidge(lam, alpha, grid, int(features.shape[2]), {f: state(systems.of_fold[f]) for f in folds},
+                       state(systems.full))
+
+
+def colour_columns(data: TrainData) -> Optional[np.ndarray]:
+    if not data.channels:
+        return None
+    columns = [i for i, name in enumerate(data.channels) if is_colour_channel(name)]
+    return np.array(columns) if columns else None
+
+
+def colour_ridge(data: TrainData, all_folds, folds, seed, top) -> Optional[FittedRidge]:
+    """A ridge on the colour-context channels only (None for features without them)."""
+    columns = colour_columns(data)
+    if columns is None:
+        return None
+    return fit_ridge(data, np.ascontiguousarray(data.features[..., columns]), columns, all_folds, folds, seed, top)
+
+
+@dataclass
+class Form:
+    """A fold model's shares: mlp * MLP + (ridge + colour) * clip(linear), where the linear model is the
+    shares' mix of the deep ridge and the colour ridge (two linear models mix into one)."""
+    mlp: float
+    ridge: float
+    colour: float
+
+    @property
+    def linear_weight(self) -> float:
+        return self.ridge + self.colour
+
+    def linear(self, deep: Optional[dict], colour: Optional[dict]) -> dict:
+        if not self.colour or colour is None or not self.linear_weight:
+            return deep
+        a, b = self.ridge / self.linear_weight, self.colour / self.linear_weight
+        return {k: a * deep[k] + b * colour[k] for k in ("ridge.weight", "ridge.bias")}
+
+    def name(self, mlp_share: float) -> str:
+        base = {0.0: "ridge", 1.0: "mlp"}.get(mlp_share, f"blend {mlp_share:g}")
+        return base if not self.colour else f"{base} + colour {self.colour:g}"
