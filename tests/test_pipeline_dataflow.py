@@ -197,3 +197,22 @@ def test_a_missing_path_stops_the_run_before_any_task(emulated, project):
     run = emulated["missing"]
     assert run["tasks"] == {}
     assert f"sample 'C': mask {project['root']}/masks/none.png does not exist" in run["errors"][0]
+
+
+def test_colour_augmented_copies_train_beside_their_sample(project):
+    """params.augment = 2: each training sample's copies get features and folds of their own, the training
+    tasks get every trainset in (sample, copy) order, and nothing downstream sees a copy."""
+    (run,), = emulate(request(project["rows"], project["sheet"], seeds=[5], params=dict(PARAMS, augment=2)))
+    assert run["errors"] == []
+    n = counts(run)  # 3 training samples (A, B, H) x 2 copies on top of the runs without augmentation
+    assert n["P2G_FEATURES"] == 6 + 6 and n["P2G_FOLDS"] == 3 + 6 and n["P2G_PREDICT"] == 12
+    copies = sorted((t["inputs"][0][0]["id"], t["inputs"][0][0].get("copy", 0)) for t in run["tasks"]["P2G_FOLDS"])
+    assert copies == [(s, k) for s in ("A", "B", "H") for k in (0, 1, 2)]
+    for t in run["tasks"]["P2G_FOLDS"]:  # a copy's folds read the copy's features with its sample's files
+        meta, rescaled, mask, features = t["inputs"][0][:4]
+        feat = next(f for f in run["tasks"]["P2G_FEATURES"] if f["dir"] in str(features))
+        assert feat["inputs"][0][0] == meta and str(rescaled) == str(feat["inputs"][0][1])
+    trainsets = run["tasks"]["P2G_TRAIN"][0]["inputs"][0]
+    assert len(trainsets) == 9
+    for process in ("P2G_PREDICT", "P2G_MAPS", "P2G_EVALUATE", "P2G_REPORT"):
+        assert not any("copy" in json.dumps(t["inputs"]) for t in run["tasks"][process]), process

@@ -73,6 +73,11 @@ def importInputs(Map meta, noImage, noAlignment) {
     [meta, outs, image, alignment]
 }
 
+// A step of a training sample's colour-augmented copy is named after the copy: folds-aug1, ...
+def copyName(String step, Map meta) {
+    meta.copy ? "${step}-aug${meta.copy}".toString() : step
+}
+
 workflow PIXEL2GENE {
     take:
     samples  // channel: one meta map per sample (lib/Samplesheet.groovy), in sample id order
@@ -112,8 +117,15 @@ workflow PIXEL2GENE {
     encoder_weights = params.encoder_weights
         ? params.encoder_weights.tokenize(',').collect { name -> file(name.trim(), checkIfExists: true) }
         : []
-    P2G_FEATURES(ch_prepared, encoder_weights)
+    // Colour augmentation: params.augment seeded stain/scanner-shifted copies of every training
+    // sample (meta.copy = 1..N) go through the same feature and fold steps as the sample itself.
+    copies = params.augment ? 1..(params.augment as Integer) : []
+    ch_copies = ch_prepared
+        .filter { meta, rescaled, mask -> meta.train }
+        .flatMap { meta, rescaled, mask -> copies.collect { copy -> [meta + [copy: copy], rescaled, mask] } }
+    P2G_FEATURES(ch_prepared.mix(ch_copies), encoder_weights)
     ch_versions = ch_versions.mix(P2G_FEATURES.out.versions.first())
+    ch_features = P2G_FEATURES.out.features.filter { meta, features -> !meta.copy }
 
     ch_train_counts = ch_samples
         .filter { meta, found -> meta.train }
@@ -126,15 +138,22 @@ workflow PIXEL2GENE {
     )
     ch_versions = ch_versions.mix(P2G_GENES.out.versions)
 
-    ch_folds_in = ch_prepared
-        .join(P2G_FEATURES.out.features)
-        .join(ch_train_counts)
+    ch_training = ch_prepared.join(ch_train_counts)
+    ch_copies_folds_in = P2G_FEATURES.out.features
+        .filter { meta, features -> meta.copy }
+        .map { meta, features -> [meta.id, meta, features] }
+        .combine(ch_training.map { meta, rescaled, mask, counts -> [meta.id, rescaled, mask, counts] }, by: 0)
+        .map { id, meta, features, rescaled, mask, counts -> [meta, rescaled, mask, features, counts] }
+    ch_folds_in = ch_training
+        .join(ch_features)
+        .map { meta, rescaled, mask, counts, features -> [meta, rescaled, mask, features, counts] }
+        .mix(ch_copies_folds_in)
     P2G_FOLDS(ch_folds_in, P2G_GENES.out.genes)
     ch_versions = ch_versions.mix(P2G_FOLDS.out.versions.first())
 
-    // Scatter: each training task fits a group of folds on every training sample.
+    // Scatter: each training task fits a group of folds on every training set (samples and their copies).
     ch_trainsets = P2G_FOLDS.out.trainset
-        .toSortedList { a, b -> a[0].id <=> b[0].id }
+        .toSortedList { a, b -> a[0].id <=> b[0].id ?: (a[0].copy ?: 0) <=> (b[0].copy ?: 0) }
         .map { items -> items.collect { item -> item[1] } }
     P2G_TRAIN(ch_trainsets, channel.fromList(fold_groups))
     ch_versions = ch_versions.mix(P2G_TRAIN.out.versions.first())
@@ -144,7 +163,7 @@ workflow PIXEL2GENE {
 
     // Every prediction sample with every training task's models, gathered per sample in fold order.
     ch_predict_in = ch_prepared
-        .join(P2G_FEATURES.out.features)
+        .join(ch_features)
         .filter { meta, rescaled, mask, features -> meta.predict }
         .combine(P2G_TRAIN.out.model)
         .map { meta, rescaled, mask, features, folds, model -> [meta, features, mask, folds, model] }
@@ -169,7 +188,7 @@ workflow PIXEL2GENE {
     )
     ch_versions = ch_versions.mix(P2G_EXPORT.out.versions.first())
 
-    ch_folds_of = P2G_FOLDS.out.trainset
+    ch_folds_of = P2G_FOLDS.out.trainset.filter { meta, folds -> !meta.copy }
     ch_maps_in = ch_result
         .filter { meta, result, rescaled, mask -> meta.train }
         .join(ch_folds_of)
@@ -206,8 +225,8 @@ workflow PIXEL2GENE {
     ch_sample_stamps = P2G_RESCALE.out.stamp.map { meta, stamp -> [meta.id, ['rescale', stamp]] }
         .mix(
             P2G_MASK.out.stamp.map { meta, stamp -> [meta.id, ['mask', stamp]] },
-            P2G_FEATURES.out.stamp.map { meta, stamp -> [meta.id, ['features', stamp]] },
-            P2G_FOLDS.out.stamp.map { meta, stamp -> [meta.id, ['folds', stamp]] },
+            P2G_FEATURES.out.stamp.map { meta, stamp -> [meta.id, [copyName('features', meta), stamp]] },
+            P2G_FOLDS.out.stamp.map { meta, stamp -> [meta.id, [copyName('folds', meta), stamp]] },
             P2G_PREDICT.out.stamp.map { meta, folds, stamp -> [meta.id, ["predict-${folds}".toString(), stamp]] },
             P2G_COMBINE.out.stamp.map { meta, stamp -> [meta.id, ['combine', stamp]] },
             P2G_MAPS.out.stamp.map { meta, stamp -> [meta.id, ['maps', stamp]] },

@@ -2,7 +2,8 @@
 
 OUTDIR/<sample>/ (results), <sample>.h5ad, <sample>.html, figures/<sample>/,
 evaluation/<sample>.held-out|truth/, run.json, and work/ for intermediates:
-work/<sample>/{rescale,mask,features-ENCODER,folds,pred}, work/genes, work/model.
+work/<sample>/{rescale,mask,features-ENCODER,folds,pred}, work/genes, work/model; with --augment N also
+work/<training sample>/{features-ENCODER-augK,folds-augK} for K = 1..N.
 """
 import os
 import shutil
@@ -16,8 +17,9 @@ RESERVED = frozenset({"work", "figures", "evaluation", "genes", "model", "qc", "
 
 
 class Layout:
-    def __init__(self, outdir, encoder: str):
+    def __init__(self, outdir, encoder: str, augment: int = 0):
         self.outdir = Path(outdir)
+        self.augment = augment  # colour-augmented copies of each training sample
         self.work = self.outdir / "work"
         self.encoder = encoder
         self.genes = self.work / "genes"
@@ -30,11 +32,15 @@ class Layout:
     def mask(self, name):
         return self.work / name / "mask"
 
-    def features(self, name):
-        return self.work / name / f"features-{self.encoder}"
+    def features(self, name, copy: int = 0):
+        return self.work / name / (f"features-{self.encoder}" + (f"-aug{copy}" if copy else ""))
 
-    def folds(self, name):
-        return self.work / name / "folds"
+    def folds(self, name, copy: int = 0):
+        return self.work / name / ("folds" + (f"-aug{copy}" if copy else ""))
+
+    def copies(self):
+        """0 (the sample itself) and 1..augment (its colour-augmented training copies)."""
+        return range(self.augment + 1)
 
     def pred(self, name):
         return self.work / name / "pred"
@@ -60,7 +66,8 @@ class Layout:
         for name in every:
             out += [(self.rescale(name), "rescale"), (self.mask(name), "mask"), (self.features(name), "features")]
         for name in trains:
-            out.append((self.folds(name), "folds"))
+            out += [(self.features(name, k), "features") for k in self.copies() if k]
+            out += [(self.folds(name, k), "folds") for k in self.copies()]
         for name in preds:
             out += [(self.pred(name), "predict"), (self.result(name), "combine"), (self.figures(name), "maps"),
                     (self.h5ad(name), None), (self.html(name), None)]

@@ -40,6 +40,9 @@ class Args:
     stain: str = field(default=features.DEFAULT_STAIN, metadata=dict(
         choices=list(features.STAIN_METHODS), help="stain normalisation of every slide before the encoder: none, "
                                                    "or macenko (one fixed reference H&E); bench/stain_shift.py"))
+    augment: int = field(default=0, metadata=dict(
+        help="colour augmentation: train also on N seeded stain/scanner-shifted copies of each training sample "
+             "(features per copy; bench/stain_shift.py measures it)"))
     n_genes: int = field(default=1000, metadata=dict(help="predict the N genes with the highest total count"))
     min_count: float = field(default=genes.DEFAULT_MIN_COUNT, metadata=dict(
         help="leave out genes whose total count over the training samples is not above this"))
@@ -154,7 +157,7 @@ def _check_options(args: Args) -> None:
                          f"choose one of {', '.join(features.STAIN_METHODS)}")
     for option, value, least in (("--epochs", args.epochs, 1), ("--n-genes", args.n_genes, 1),
                                  ("--n-folds", args.n_folds, 1), ("--map-top", args.map_top, 0),
-                                 ("--threads", args.threads, 0)):
+                                 ("--threads", args.threads, 0), ("--augment", args.augment, 0)):
         if value < least:
             raise InputError(option, f"{value} is too small", f"give {option} {least} or more")
     if args.select == "ridge" and args.n_folds < 2:
@@ -188,11 +191,11 @@ def run(args: Args) -> Path:
     truths = _truths(args.truth, preds)
     masks = _per_sample(args.mask, "--mask", "SAMPLE=FILE", "C3=data/C3-mask.png", every,
                         "--train or --predict")
-    lay = Layout(args.outdir, args.encoder)
+    lay = Layout(args.outdir, args.encoder, args.augment)
     check_outdir(lay, _inputs(args, every, truths, masks), every, trains, preds, truths)
     say(f"device: {describe(args.device)}" + (" (chosen by --device auto)" if given.device == "auto" else ""))
     timer = Timer()
-    n_steps = (3 * len(every) + 1 + len(trains) + 1 + 5 * len(preds)
+    n_steps = (3 * len(every) + 1 + len(trains) * (1 + 2 * args.augment) + 1 + 5 * len(preds)
                + len(truths) + (len([n for n in preds if n in trains]) if args.n_folds > 1 else 0))
     k = [0]
 
@@ -210,14 +213,25 @@ def run(args: Args) -> Path:
             rescaled=str(lay.rescale(name)), mask=str(lay.mask(name)), out=str(lay.features(name)),
             encoder=args.encoder, device=args.device, threads=args.threads, weights=args.weights,
             shift_average=args.shift_average, random_init=args.random_init, stain=args.stain))
+    for name in trains:
+        for copy in lay.copies():
+            if copy:
+                step(f"features {name} (augmented copy {copy})", features.run, features.Args(
+                    rescaled=str(lay.rescale(name)), mask=str(lay.mask(name)), out=str(lay.features(name, copy)),
+                    encoder=args.encoder, device=args.device, threads=args.threads, weights=args.weights,
+                    shift_average=args.shift_average, random_init=args.random_init, stain=args.stain,
+                    augment=copy))
     step("genes", genes.run, genes.Args(counts=[str(f.counts) for f in trains.values()], out=str(lay.genes),
                                         n_genes=args.n_genes, min_count=args.min_count, gene_list=args.gene_list))
     _check_map_genes(args, lay.genes)
     for name in trains:
-        step(f"folds {name}", folds.run, folds.Args(
-            rescaled=str(lay.rescale(name)), mask=str(lay.mask(name)), features=str(lay.features(name)),
-            genes=str(lay.genes), out=str(lay.folds(name)), n_folds=args.n_folds, qc=args.qc, seed=args.seed))
-    step("train", training.run, training.Args(data=[str(lay.folds(n)) for n in trains], out=str(lay.model),
+        for copy in lay.copies():  # a copy's bins keep the sample's spatial folds: CV never sees a bin twice
+            step(f"folds {name}" + (f" (augmented copy {copy})" if copy else ""), folds.run, folds.Args(
+                rescaled=str(lay.rescale(name)), mask=str(lay.mask(name)), features=str(lay.features(name, copy)),
+                genes=str(lay.genes), out=str(lay.folds(name, copy)), n_folds=args.n_folds, qc=args.qc,
+                seed=args.seed))
+    trainsets = [str(lay.folds(n, k)) for n in trains for k in lay.copies()]
+    step("train", training.run, training.Args(data=trainsets, out=str(lay.model),
                                          epochs=args.epochs, seed=args.seed, select=args.select,
                                          device=args.device,
                                          threads=args.threads))
@@ -234,7 +248,8 @@ def run(args: Args) -> Path:
                               "steps": timer.steps,
                               "seconds": round(time.time() - t0, 2),
                               "outputs": {n: str(lay.result(n)) for n in preds}})
-    training_steps = [d for n in trains for d in (lay.rescale(n), lay.mask(n), lay.features(n), lay.folds(n))]
+    training_steps = [d for n in trains for d in (lay.rescale(n), lay.mask(n))
+                      + tuple(p for k in lay.copies() for p in (lay.features(n, k), lay.folds(n, k)))]
     for name in preds:  # last, so the reports carry the whole run's record
         own = [lay.rescale(name), lay.mask(name), lay.features(name)] if name not in trains else []
         evals = evals_of[name]  # this run's only: an older run's truth must not reappear

@@ -1,7 +1,7 @@
 """Histology features per superpixel, streamed to a float16 memory map."""
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import List
 
@@ -14,7 +14,8 @@ from ..features.base import ExtractContext
 from ..features.colour import channel_names as colour_channels, colour_context
 from ..features.store import create, tissue_statistics
 from ..image import SUPERPIXEL
-from ..image.stain import normalise_slide
+from ..image.perturb import random_shift
+from ..image.stain import map_image, normalise_slide
 from ..image.superpixels import superpixel_colour
 from ..io.memmaps import release_pages
 from ..io.outputs import load_npy, read_json, write_json
@@ -46,6 +47,9 @@ class Args:
         help="hipt: average 16 runs shifted by 0/64/128/192 px, as the reference does (16x slower)"))
     random_init: bool = field(default=False, metadata=dict(
         help="use random weights instead of checkpoints (tests and timing only)"))
+    augment: int = field(default=0, metadata=dict(
+        help="0: the slide as it is; k >= 1: its k-th seeded random stain/scanner shift (dyes, white point, "
+             "exposure, JPEG), a training copy for colour augmentation (p2g-run --augment)"))
     stain: str = field(default=DEFAULT_STAIN, metadata=dict(
         choices=list(STAIN_METHODS), help="stain normalisation before the encoder: none, or macenko "
                                           "(every slide re-expressed with one fixed reference H&E)"))
@@ -59,6 +63,25 @@ def encoder_options(args: Args) -> dict:
 
 
 NORMALISED = "image-stain-normalised.npy"  # scratch copy inside the step's temporary folder
+
+
+AUGMENTED = "image-augmented.npy"  # scratch copy inside the step's temporary folder
+AUGMENT_SEED = 0x5a1b  # copy k is shift k of this seed's stream: the same copies on every machine
+
+
+def augment_hook(k: int, image, sample: dict, tmp: Path):
+    """The slide itself (k = 0) or its k-th random shift (perturb.random_shift), written strip by strip."""
+    if k == 0:
+        return image, None
+    shift = random_shift(np.random.default_rng(np.random.SeedSequence([AUGMENT_SEED, k])), f"augment {k}")
+    copy = np.lib.format.open_memmap(tmp / AUGMENTED, mode="w+", dtype=np.uint8, shape=image.shape)
+    map_image(image, copy, shift.apply)  # strips of 256 rows: JPEG's 8 x 8 blocks never straddle two
+    copy.flush()
+    del copy
+    say(f"features {sample['name']}: augmented copy {k}: dyes x{shift.dye_scale[0]:.2f} / x{shift.dye_scale[1]:.2f}, "
+        f"gains {'/'.join(f'{g:.2f}' for g in shift.gain)}, contrast x{shift.contrast:.2f}, "
+        f"brightness {shift.brightness:+.0f}, JPEG {shift.jpeg_quality or 'none'}")
+    return np.load(tmp / AUGMENTED, mmap_mode="r", allow_pickle=False), asdict(shift)
 
 
 def stain_hook(method: str, image, mask, rgb, sample: dict, tmp: Path):
@@ -83,6 +106,8 @@ def run(args: Args) -> Path:
     if args.stain not in STAIN_METHODS:
         raise InputError("--stain", f"unknown stain normalisation '{args.stain}'",
                          f"choose one of {', '.join(STAIN_METHODS)}")
+    if args.augment < 0:
+        raise InputError("--augment", f"{args.augment} is not a copy number", "give 0 (the slide) or 1, 2, ...")
     if args.encoder not in list_encoders():
         raise InputError("--encoder", f"unknown encoder '{args.encoder}'",
                          f"choose one of {', '.join(list_encoders())}")
@@ -103,8 +128,13 @@ def run(args: Args) -> Path:
     say(f"features {sample['name']}: {args.encoder}, {len(names)} channels, "
         f"{int(mask.sum())} tissue superpixels on {device}")
     # the map is a sparse file: only tiles that hold tissue are ever written (about twice the tissue cells)
-    check_free_space(out.parent, min(mask.size, 2 * int(mask.sum())) * len(names) * 2, "the float16 feature map")
+    copies = (args.augment > 0) + (args.stain != "none")  # scratch copies of the slide while the step runs
+    check_free_space(out.parent, min(mask.size, 2 * int(mask.sum())) * len(names) * 2 + copies * image.nbytes,
+                     "the float16 feature map" + (" and the slide's scratch copies" if copies else ""))
     with StepOutput(out, params, "features") as tmp:
+        image, augmented = augment_hook(args.augment, image, sample, tmp)
+        if augmented:
+            rgb = superpixel_colour(image)[0]
         image, rgb, stain = stain_hook(args.stain, image, mask, rgb, sample, tmp)
         feats = create(tmp / "features.npy", mask.shape, len(names))
         for i in range(0, len(rgb), 64):  # by strips: touching the whole map at once keeps it all resident
@@ -121,7 +151,9 @@ def run(args: Args) -> Path:
         np.save(tmp / "channel-std.npy", std, allow_pickle=False)
         del feats, image
         (tmp / NORMALISED).unlink(missing_ok=True)
-        write_json(tmp / "features.json", {"encoder": encoder.describe(), "stain": stain, "n_channels": len(names),
+        (tmp / AUGMENTED).unlink(missing_ok=True)
+        write_json(tmp / "features.json", {"encoder": encoder.describe(), "stain": stain, "augmented": augmented,
+                                           "n_channels": len(names),
                                            "channels": names, "grid_shape": list(mask.shape),
                                            "device": device, "seconds": round(time.time() - t0, 2)})
     say(f"features {sample['name']}: done in {time.time() - t0:.0f} s")

@@ -11,7 +11,7 @@
  *         "seeds": [1, 2], "globs": {"imported/*": ["cnts.h5ad", ...]}}
  * stdout: per request, one {"tasks": {"P2G_X": [{"inputs": ..., "dir": ...}, ...]}, "errors": [...]} per seed
  *
- * Operators emulated: map, filter, join (remainder), combine, mix, groupTuple (size),
+ * Operators emulated: map, flatMap, filter, join (remainder), combine (by), mix, groupTuple (size),
  * toSortedList, first, unique, collectFile; factories channel.of/fromList/empty.
  */
 import groovy.json.JsonOutput
@@ -67,8 +67,20 @@ class Ch {
         Collections.shuffle(all, Run.rng)
         new Ch(all)
     }
-    Ch combine(Ch other) {
-        new Ch(items.collectMany { x -> other.items.collect { y -> tuple(x) + tuple(y) } }, value && other.value)
+    Ch flatMap(Closure c) { new Ch(items.collectMany { x -> apply(c, x) as List }) }
+    Ch combine(Map opts = [:], Ch other) {
+        if (opts.by == null) {
+            return new Ch(items.collectMany { x -> other.items.collect { y -> tuple(x) + tuple(y) } }, value && other.value)
+        }
+        int k = opts.by as int  // pairs of items with the same element k: every pair, that element once
+        def pairs = items.collectMany { x ->
+            other.items.findAll { y -> tuple(y)[k] == tuple(x)[k] }.collect { y ->
+                def a = tuple(x), b = tuple(y)
+                [a[k]] + a.withIndex().findAll { v, i -> i != k }*.get(0) + b.withIndex().findAll { v, i -> i != k }*.get(0)
+            }
+        }
+        Collections.shuffle(pairs, Run.rng)
+        new Ch(pairs)
     }
     Ch join(Map opts = [:], Ch other) {
         def left = items.collect { x -> tuple(x) }

@@ -1,5 +1,5 @@
 process P2G_FEATURES {
-    tag "$meta.id"
+    tag "${meta.copy ? "${meta.id} copy ${meta.copy}" : meta.id}"
     label 'process_high'
     label 'process_gpu'
     container "${params.container_cpu}"
@@ -16,6 +16,7 @@ process P2G_FEATURES {
     script:
     def args = task.ext.args ?: ''
     def checkpoints = weights ? "--weights ${weights}" : ''
+    def copy = meta.copy ? "--augment ${meta.copy}" : ''
     """
     p2g-features \\
         --rescaled ${rescaled} \\
@@ -24,6 +25,7 @@ process P2G_FEATURES {
         --device ${params.device} \\
         --threads ${task.cpus} \\
         ${checkpoints} \\
+        ${copy} \\
         ${args}
 
     cat <<-END_VERSIONS > versions.yml

@@ -1,5 +1,5 @@
 process P2G_FOLDS {
-    tag "$meta.id"
+    tag "${meta.copy ? "${meta.id} copy ${meta.copy}" : meta.id}"
     label 'process_medium'
     container "${params.container_cpu}"
 
