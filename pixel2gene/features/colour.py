@@ -67,19 +67,22 @@ def _disk(radius: int) -> np.ndarray:
 
 def colour_context(image: np.ndarray, mask: np.ndarray, out: np.ndarray, progress=None) -> None:
     """Fill out (gh, gw, 24) with channel_names()' statistics on tissue superpixels only (the feature
-    map is a sparse file); outside the slide counts as glass."""
+    map is a sparse file); outside the slide counts as glass. Holds the 12 moment grids and 6 pooled
+    grids (float32) at most: 450 MB for a 40,000 px square slide, freed before the encoder runs."""
     moments = pixel_moments(image, progress)
     glass = np.array([1.0] * 6 + [0.0] * 6, np.float32)  # white: RGB 1, RGB^2 1, OD 0, OD^2 0
     k = 0
     for r_um in RADII_UM:
         kernel = _disk(int(round(r_um / SUPERPIXEL_UM)))
         for a in (0, 6):  # RGB, then OD: (mean, square) of 3 channels each
-            pooled = np.stack([cv2.filter2D(moments[..., c] - glass[c], -1, kernel, borderType=cv2.BORDER_CONSTANT)
-                               + glass[c] for c in range(a, a + 6)], -1)
-            mean, square = pooled[..., :3], pooled[..., 3:]
-            stats = np.concatenate([mean, np.sqrt(np.maximum(square - mean * mean, 0))], -1)
+            pooled = [cv2.filter2D(moments[..., c] - glass[c], -1, kernel, borderType=cv2.BORDER_CONSTANT)
+                      + glass[c] for c in range(a, a + 6)]
             for i in range(0, len(mask), STRIP):
                 on = mask[i:i + STRIP]
-                out[i:i + STRIP, :, k:k + 6][on] = stats[i:i + STRIP][on]
+                mean = np.stack([p[i:i + STRIP][on] for p in pooled[:3]], -1)
+                square = np.stack([p[i:i + STRIP][on] for p in pooled[3:]], -1)
+                strip = out[i:i + STRIP, :, k:k + 6]
+                strip[on] = np.concatenate([mean, np.sqrt(np.maximum(square - mean * mean, 0))], -1)
                 release_pages(out)
+            del pooled
             k += 6

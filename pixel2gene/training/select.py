@@ -159,11 +159,12 @@ def select_model(data: TrainData, folds: List[int], mode: str, mlp: Optional[Tra
     colour_shares = (0.0,) + (COLOUR_SHARES if colour else ())
     deep_top = {f: _genes(st, top) for f, st in deep.folds.items()}  # scoring needs the top genes only
     colour_top = {f: _genes(st, top) for f, st in colour.folds.items()} if colour else {}
+    columns = colour.columns if colour else None
     candidates, forms = {}, {}
     for c in colour_shares:
         for a in mlp_shares:
             form = Form(mlp=(1 - c) * a, ridge=(1 - c) * (1 - a), colour=c)
-            states = {f: form.linear(deep_top[f], colour_top.get(f)) for f in folds}
+            states = {f: form.linear(deep_top[f], colour_top.get(f), columns) for f in folds}
             oof = form.linear_weight * ridge_oof(data, states, rows, top) if form.linear_weight else 0.0
             if form.mlp:
                 oof = oof + form.mlp * oof_mlp
@@ -183,8 +184,8 @@ def select_model(data: TrainData, folds: List[int], mode: str, mlp: Optional[Tra
     if say:
         say("train: CV composition r " + ", ".join(f"{k} {v:.3f}" for k, v in candidates.items())
             + f"; ridge alpha {deep.alpha:g}; chose {choice}")
-    fold_states = {f: form.linear(deep.folds[f], colour.folds.get(f) if colour else None) for f in folds}
-    full = form.linear(deep.full, colour.full if colour else None)
+    fold_states = {f: form.linear(deep.folds[f], colour.folds.get(f) if colour else None, columns) for f in folds}
+    full = form.linear(deep.full, colour.full if colour else None, columns)
     return Selection(mode, form.mlp, fold_states, full, record)
 
 
@@ -194,13 +195,14 @@ def _genes(state: dict, top) -> dict:
 
 @dataclass
 class FittedRidge:
-    """A ridge's penalty chosen by CV and its states (W over all C channels, zero outside `columns`)."""
+    """A ridge's penalty chosen by CV and its states (W over the channels `columns`; None: all)."""
     lam: float
     alpha: float
     grid: dict
     n_features: int
     folds: Dict[int, dict]
     full: dict
+    columns: Optional[np.ndarray] = None
 
     def record(self, scatter: str) -> dict:
         return {"lambda": self.lam, "alpha": self.alpha, "alpha_grid_cv_composition_r": self.grid,
@@ -211,18 +213,9 @@ def fit_ridge(data: TrainData, features, columns, all_folds, folds, seed, top) -
     """Penalty from all folds, whichever this task trains, so every task's fold ridges are the same."""
     systems = ridge.FoldSystems(features, data.valid, data.density, data.fold, all_folds)
     lam, alpha, grid = choose_penalty(systems, data, scored_rows(data, all_folds, seed), top)
-    n_channels = data.features.shape[2]
-
-    def state(basis):
-        W, b = basis.coef(lam)
-        if columns is not None:  # embed in all channels, so prediction needs no channel bookkeeping
-            full_w = np.zeros((n_channels, W.shape[1]), W.dtype)
-            full_w[columns] = W
-            W = full_w
-        return ridge.ridge_state(W, b)
-
+    state = lambda basis: ridge.ridge_state(*basis.coef(lam))
     return FittedRidge(lam, alpha, grid, int(features.shape[2]), {f: state(systems.of_fold[f]) for f in folds},
-                       state(systems.full))
+                       state(systems.full), columns)
 
 
 def colour_columns(data: TrainData) -> Optional[np.ndarray]:
@@ -252,11 +245,15 @@ class Form:
     def linear_weight(self) -> float:
         return self.ridge + self.colour
 
-    def linear(self, deep: Optional[dict], colour: Optional[dict]) -> dict:
+    def linear(self, deep: Optional[dict], colour: Optional[dict], columns=None) -> dict:
+        """The one linear model of the shares: the colour ridge's weights (over `columns`) added into the
+        deep ridge's, so prediction needs no channel bookkeeping."""
         if not self.colour or colour is None or not self.linear_weight:
             return deep
         a, b = self.ridge / self.linear_weight, self.colour / self.linear_weight
-        return {k: a * deep[k] + b * colour[k] for k in ("ridge.weight", "ridge.bias")}
+        W = deep["ridge.weight"] * a
+        W[torch.as_tensor(columns)] += b * colour["ridge.weight"]
+        return {"ridge.weight": W, "ridge.bias": a * deep["ridge.bias"] + b * colour["ridge.bias"]}
 
     def name(self, mlp_share: float) -> str:
         base = {0.0: "ridge", 1.0: "mlp"}.get(mlp_share, f"blend {mlp_share:g}")
