@@ -66,7 +66,7 @@ class Layout:
         for name in every:
             out += [(self.rescale(name), "rescale"), (self.mask(name), "mask"), (self.features(name), "features")]
         for name in trains:
-            out += [(self.features(name, k), "features") for k in self.copies() if k]
+            out += [(self.features(name, k), "features") for k in self.copies()[1:]]
             out += [(self.folds(name, k), "folds") for k in self.copies()]
         for name in preds:
             out += [(self.pred(name), "predict"), (self.result(name), "combine"), (self.figures(name), "maps"),

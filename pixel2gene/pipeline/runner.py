@@ -214,13 +214,11 @@ def run(args: Args) -> Path:
             encoder=args.encoder, device=args.device, threads=args.threads, weights=args.weights,
             shift_average=args.shift_average, random_init=args.random_init, stain=args.stain))
     for name in trains:
-        for copy in lay.copies():
-            if copy:
-                step(f"features {name} (augmented copy {copy})", features.run, features.Args(
-                    rescaled=str(lay.rescale(name)), mask=str(lay.mask(name)), out=str(lay.features(name, copy)),
-                    encoder=args.encoder, device=args.device, threads=args.threads, weights=args.weights,
-                    shift_average=args.shift_average, random_init=args.random_init, stain=args.stain,
-                    augment=copy))
+        for copy in lay.copies()[1:]:
+            step(f"features {name} (augmented copy {copy})", features.run, features.Args(
+                rescaled=str(lay.rescale(name)), mask=str(lay.mask(name)), out=str(lay.features(name, copy)),
+                encoder=args.encoder, device=args.device, threads=args.threads, weights=args.weights,
+                shift_average=args.shift_average, random_init=args.random_init, stain=args.stain, augment=copy))
     step("genes", genes.run, genes.Args(counts=[str(f.counts) for f in trains.values()], out=str(lay.genes),
                                         n_genes=args.n_genes, min_count=args.min_count, gene_list=args.gene_list))
     _check_map_genes(args, lay.genes)
