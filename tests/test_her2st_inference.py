@@ -12,9 +12,9 @@ import pytest
 from realdata import DATA, MARKS, bench, run_on_real_data
 
 pytestmark = MARKS
-# inference (C2 -> C3, C4) with --select auto cleared the floor by 0.152 and 0.163 (docs/benchmarks.md):
-# a bar of 0.08 leaves room
-INFERENCE_MARGIN = 0.08
+# inference (C2 -> C3, C4) with --select auto and the colour ridge cleared the floor by 0.175 and 0.175
+# (docs/benchmarks.md): the bar is issue #13's target for these splits, floor + 0.10
+INFERENCE_MARGIN = 0.10
 
 
 @pytest.fixture(scope="module")
