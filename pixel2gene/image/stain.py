@@ -142,6 +142,15 @@ def map_image(src: np.ndarray, dst: np.ndarray, fn, rows: int = STRIP_ROWS) -> N
         release_pages(dst)
 
 
+def mapped_copy(image: np.ndarray, fn, out_path) -> np.ndarray:
+    """fn applied to a slide strip by strip into a uint8 .npy at `out_path`, returned opened read-only."""
+    dst = np.lib.format.open_memmap(out_path, mode="w+", dtype=np.uint8, shape=image.shape)
+    map_image(image, dst, fn)
+    dst.flush()
+    del dst
+    return np.load(out_path, mmap_mode="r", allow_pickle=False)
+
+
 def normalise_slide(image: np.ndarray, tissue: np.ndarray, rgb_superpixels: np.ndarray, content_grid,
                     out_path, target: StainModel = None, seed: int = 0):
     """Write a stain-normalised copy of a rescaled slide to `out_path` (uint8 .npy memmap).
@@ -151,9 +160,5 @@ def normalise_slide(image: np.ndarray, tissue: np.ndarray, rgb_superpixels: np.n
     target = target or StainModel.reference()
     white = estimate_white(rgb_superpixels, tissue, content_grid)
     source = estimate(image, tissue, white, seed=seed)
-    dst = np.lib.format.open_memmap(out_path, mode="w+", dtype=np.uint8, shape=image.shape)
-    map_image(image, dst, lambda strip: normalise_pixels(strip, source, target))
-    dst.flush()
-    del dst
-    return (np.load(out_path, mmap_mode="r", allow_pickle=False),
+    return (mapped_copy(image, lambda strip: normalise_pixels(strip, source, target), out_path),
             {"method": "macenko", "source": source.to_json(), "target": target.to_json()})

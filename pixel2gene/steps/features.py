@@ -15,7 +15,7 @@ from ..features.colour import channel_names as colour_channels, colour_context
 from ..features.store import create, tissue_statistics
 from ..image import SUPERPIXEL
 from ..image.perturb import random_shift
-from ..image.stain import map_image, normalise_slide
+from ..image.stain import mapped_copy, normalise_slide
 from ..image.superpixels import superpixel_colour
 from ..io.memmaps import release_pages
 from ..io.outputs import load_npy, read_json, write_json
@@ -74,14 +74,11 @@ def augment_hook(k: int, image, sample: dict, tmp: Path):
     if k == 0:
         return image, None
     shift = random_shift(np.random.default_rng(np.random.SeedSequence([AUGMENT_SEED, k])), f"augment {k}")
-    copy = np.lib.format.open_memmap(tmp / AUGMENTED, mode="w+", dtype=np.uint8, shape=image.shape)
-    map_image(image, copy, shift.apply)  # strips of 256 rows: JPEG's 8 x 8 blocks never straddle two
-    copy.flush()
-    del copy
+    copy = mapped_copy(image, shift.apply, tmp / AUGMENTED)  # strips of 256 rows: no JPEG block straddles two
     say(f"features {sample['name']}: augmented copy {k}: dyes x{shift.dye_scale[0]:.2f} / x{shift.dye_scale[1]:.2f}, "
         f"gains {'/'.join(f'{g:.2f}' for g in shift.gain)}, contrast x{shift.contrast:.2f}, "
         f"brightness {shift.brightness:+.0f}, JPEG {shift.jpeg_quality or 'none'}")
-    return np.load(tmp / AUGMENTED, mmap_mode="r", allow_pickle=False), asdict(shift)
+    return copy, asdict(shift)
 
 
 def stain_hook(method: str, image, mask, rgb, sample: dict, tmp: Path):
