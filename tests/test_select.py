@@ -98,8 +98,12 @@ def test_selection_picks_the_linear_model_when_truth_is_linear(linear_case):
     cv = sel.record["cv_composition_r"]
     assert sel.record["choice"] == "ridge" and sel.mlp_weight == 0.0
     assert cv["ridge"] > 0.5  # the linear truth is recovered out of fold
-    assert cv["ridge"] >= cv["blend 0.75"] and cv["ridge"] > cv["mlp"]
-    assert set(cv) == {"ridge", "blend 0.25", "blend 0.5", "blend 0.75", "mlp"}
+    e = sel.record["mlp_epoch"]
+    at = "" if e == 8 else f" (epoch {e:g})"  # the MLP's epoch is chosen first, on its own OOF score
+    assert cv["ridge"] >= cv["blend 0.75" + at] and cv["ridge"] > cv["mlp" + at]
+    assert set(cv) == {"ridge"} | {b + at for b in ("blend 0.25", "blend 0.5", "blend 0.75", "mlp")}
+    epochs = sel.record["mlp_epoch_cv_composition_r"]
+    assert list(epochs) == ["0.8", "1.6", "2.4", "4", "5.6", "8"] and epochs[f"{e:g}"] == max(epochs.values())
     assert sel.full_ridge is not None and set(sel.fold_ridge) == set(range(5))
 
 
@@ -107,9 +111,31 @@ def test_selection_prefers_the_mlp_when_it_is_better_out_of_fold(linear_case, mo
     """The choice follows the CV scores, not a fixed preference: make the ridge's OOF useless."""
     from pixel2gene.training import select as sel_mod
     data, mlp = linear_case
+    noise = lambda d, s, rows, top: np.random.default_rng(0).gamma(1.0, 50.0, (len(rows), len(top)))
+    monkeypatch.setattr(sel_mod, "ridge_oof", noise)
+    sel = select_model(data, list(range(5)), "auto", mlp, seed=0)
+    assert sel.record["choice"].startswith("mlp") and sel.mlp_weight == 1.0
+
+
+def test_the_epoch_is_chosen_by_the_mlps_out_of_fold_score(linear_case, monkeypatch):
+    """Early stopping on the CV folds: the kept epoch whose fold MLPs score best OOF, ties to the earlier;
+    the train step then saves that epoch's weights."""
+    from pixel2gene.training import select as sel_mod
+    data, mlp = linear_case
+    real = sel_mod.mlp_oof
+    best = 2.4
+
+    def rigged(d, result, rows, top, epoch=None):  # every epoch but `best` predicts a constant
+        out = real(d, result, rows, top, epoch)
+        return out if epoch == best else np.ones_like(out)
+
+    monkeypatch.setattr(sel_mod, "mlp_oof", rigged)
     monkeypatch.setattr(sel_mod, "ridge_oof", lambda d, s, rows, top: np.ones((len(rows), len(top))))
     sel = select_model(data, list(range(5)), "auto", mlp, seed=0)
-    assert sel.record["choice"] == "mlp" and sel.mlp_weight == 1.0
+    assert sel.mlp_epoch == best and sel.record["choice"] == "mlp (epoch 2.4)"
+    assert sel.record["mlp_epoch_cv_composition_r"]["2.4"] > sel.record["mlp_epoch_cv_composition_r"]["8"]
+    monkeypatch.setattr(sel_mod, "mlp_oof", lambda d, result, rows, top, epoch=None: real(d, result, rows, top))
+    assert select_model(data, list(range(5)), "auto", mlp, seed=0).mlp_epoch == 0.8  # a tie: the earliest
 
 
 def test_selection_repeats_exactly(linear_case):
@@ -167,6 +193,9 @@ def test_train_step_records_the_choice_and_prediction_follows_it(tmp_path):
     assert info["config"]["select"] == "auto"
     state = load_fold(out / "fold-00.pt")  # weights_only: plain tensors
     assert float(state["blend.mlp"]) == sel["mlp_weight"] and "ridge.weight" in state and "layer0.weight" in state
+    again = train_folds(data, list(range(5)), TrainConfig(epochs=2))  # the step's training, repeated
+    assert sel["mlp_epoch"] in again.snapshots  # the saved MLP is the chosen epoch's weights
+    assert torch.equal(state["layer0.weight"], again.states_at(sel["mlp_epoch"])[0]["layer0.weight"])
     models = ModelSet([out])
     x = torch.from_numpy(data.features[:7].reshape(-1, data.features.shape[2]).astype(np.float32))
     a = sel["mlp_weight"]
@@ -204,6 +233,9 @@ def test_report_shows_the_choice_and_its_cv_scores():
            "cv_composition_r": {"ridge": 0.281, "blend 0.25": 0.297, "mlp": 0.244}, "ridge": {"alpha": 31.6}}
     html = curves_section([{"folds": [0, 1], "selection": sel, "curves": {}}])
     assert "<b>blend 0.25</b>" in html and "blend 0.25 (chosen)" in html and "0.281" in html and "31.6" in html
+    sel.update(mlp_epoch=30.0, mlp_epoch_cv_composition_r={"10": 0.25, "30": 0.27, "100": 0.26})
+    html = curves_section([{"folds": [0, 1], "selection": sel, "curves": {}}])
+    assert "kept from epoch 30" in html and "<b>epoch 30: 0.27</b>" in html and "epoch 100: 0.26" in html
 
 
 def colour_signal_data(n=160, k=6, deep=57, g=10, n_folds=5, seed=1):

@@ -188,3 +188,25 @@ def test_validation_and_targets_by_chunks_equal_the_whole_at_once():
     assert whole[0] != whole[1]
     np.testing.assert_allclose(_validate(model, t, sets, chunk=8), whole, rtol=1e-6)
     assert _validate(model, t, [None, sets[1]], chunk=8)[0] is None
+
+
+def test_weights_kept_at_an_epoch_are_the_model_of_a_run_that_long():
+    """Early stopping needs no second pass: the weights kept at epoch 5 of a 10-epoch run are, bit for bit,
+    what a 5-epoch run gives (same streams, no schedule that depends on the run's length)."""
+    data = toy_data()
+    long = train_folds(data, [0, 1], TrainConfig(epochs=10, seed=3))
+    assert sorted(long.snapshots) == [1, 2, 3, 5, 7, 10]
+    short = train_folds(data, [0, 1], TrainConfig(epochs=5, seed=3))
+    for a, b in zip(long.states_at(5), short.states):
+        assert_same_state(a, b)
+    for a, b in zip(long.states_at(10), long.states):
+        assert a is b
+    assert not torch.equal(long.states_at(1)[0]["layer0.weight"], long.states[0]["layer0.weight"])
+
+
+def test_a_short_run_keeps_every_checkpoint_even_when_several_fall_on_one_step():
+    data = toy_data(n=40)
+    res = train_folds(data, [0], TrainConfig(epochs=1, batch=32, seed=0))
+    steps = res.config["per_fold"][0]["steps"]
+    assert steps < 6 and sorted(res.snapshots) == [0.1, 0.2, 0.3, 0.5, 0.7, 1.0]
+    assert all(len(v) == 1 for v in res.snapshots.values())

@@ -108,7 +108,18 @@ def selection_note(sel) -> str:
     return (f"<p>Fold models: <b>{escape(str(sel.get('choice')))}</b> (MLP weight {sel.get('mlp_weight')}), "
             f"chosen by {escape(str(sel.get('chosen_by')))}"
             + (f"; ridge penalty alpha {ridge['alpha']:g} by the same CV" if "alpha" in ridge else "")
-            + ".</p>" + table)
+            + ".</p>" + epoch_note(sel) + table)
+
+
+def epoch_note(sel) -> str:
+    """The MLPs' early stopping: the kept epochs' out-of-fold scores and the one chosen."""
+    scores = sel.get("mlp_epoch_cv_composition_r") or {}
+    if not scores or sel.get("mlp_epoch") is None:
+        return ""
+    chosen = f"{sel['mlp_epoch']:g}"
+    cells = ", ".join(f"<b>epoch {escape(k)}: {v}</b>" if k == chosen else f"epoch {escape(k)}: {v}"
+                      for k, v in scores.items())
+    return f"<p>MLP weights kept from epoch {chosen}, by the fold MLPs' out-of-fold composition r: {cells}.</p>"
 
 
 def key_value_table(pairs) -> str:

@@ -1,7 +1,8 @@
 """Train the fold models, one per fold (all folds of the task at once), and choose their form by CV.
 
 `--select auto` (the default) trains the fold MLPs and the fold ridges and keeps whichever of ridge,
-MLP and their blends scores best out of fold (training/select.py); `mlp` and `ridge` fix the form.
+MLP and their blends scores best out of fold (training/select.py), with the MLPs' weights from the epoch
+that scores best out of fold (--epochs is the most it trains); `mlp` and `ridge` fix the form.
 """
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,9 @@ from ..training.select import select_model
 from ..training.trainer import TrainConfig, train_folds
 
 DEFAULT_EPOCHS = 100
+# What the fold models are made of beyond the Args: models trained by older choices are retrained, never
+# reused (the form, the colour share and, since this, the epoch are chosen by CV).
+SELECTION = "form+colour+epoch"
 
 
 @dataclass
@@ -33,7 +37,8 @@ class Args:
                                           help="output directories of p2g-folds (training samples)"))
     out: str = field(metadata=dict(role="runtime", help="output directory of this step"))
     folds: str = field(default="all", metadata=dict(help="folds to train here: 'all' or a list like 0,1,2"))
-    epochs: int = field(default=DEFAULT_EPOCHS, metadata=dict(help="passes over the training bins"))
+    epochs: int = field(default=DEFAULT_EPOCHS, metadata=dict(
+        help="passes over the training bins; with --select auto the most: the epoch kept is chosen by CV"))
     batch: int = field(default=0, metadata=dict(help="bins per step (0: min(128, max(32, n/16)))"))
     lr: float = field(default=0.0, metadata=dict(help="Adam learning rate (0: by number of bins)"))
     superpixels_per_bin: int = field(default=16, metadata=dict(
@@ -63,6 +68,7 @@ def parse_folds(text: str, n_folds: int) -> List[int]:
 def run(args: Args) -> Path:
     out = Path(args.out)
     params = input_stamp(args)
+    params["selection"] = SELECTION
     device = resolve_device(args.device)
     if finished(out, params, "train"):
         say(f"train: reusing {out}")
@@ -91,7 +97,7 @@ def run(args: Args) -> Path:
     chosen.record["seconds"] = round(time.time() - t0, 2)
     gene_min = result.gene_min if result else data.density.min(0)
     gene_max = result.gene_max if result else data.density.max(0)
-    mlp_states = dict(zip(result.folds, result.states)) if result else {}
+    mlp_states = dict(zip(result.folds, result.states_at(chosen.mlp_epoch))) if result else {}
     seconds = (result.seconds if result else 0.0) + chosen.record["seconds"]
     with StepOutput(out, params, "train") as tmp:
         for f in folds:

@@ -4,7 +4,8 @@ Every fold model (MLP or ridge) was fitted without its fold's bins, so predictin
 model of its own fold gives out-of-fold (OOF) predictions of the whole training set. Candidates:
 
 - ridge (model/ridge.py), its penalty chosen first from a fixed log grid;
-- the fold MLPs as trained;
+- the fold MLPs, at the epoch whose kept weights (training/trainer.py CHECKPOINTS) score best out of
+  fold on their own: early stopping on the CV folds, one epoch for all folds;
 - blends a * MLP + (1 - a) * ridge for a in BLENDS;
 - each of those with a share c in COLOUR_SHARES of a ridge on the colour-context channels alone
   (features/colour.py: the colour floor's statistics), whose penalty is chosen the same way.
@@ -12,7 +13,8 @@ model of its own fold gives out-of-fold (OOF) predictions of the whole training 
 Each is scored with the referee's metric (composition r: counts of the top genes of the training
 counts normalised per bin to 1e4, log1p, Pearson per gene over the bins, mean over genes), on bins'
 predicted counts = the sum over their disk of clipped superpixel predictions, as the maps are scored.
-The best score wins; ties go to the lower-capacity candidate (less MLP weight, then more colour).
+The best score wins; ties go to the lower-capacity candidate (fewer epochs; less MLP weight, then more
+colour).
 """
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
@@ -53,6 +55,7 @@ class Selection:
     fold_ridge: Dict[int, dict] = field(default_factory=dict)   # fold -> ridge state (without that fold)
     full_ridge: Optional[dict] = None    # ridge on all training bins: what prediction uses
     record: dict = field(default_factory=dict)
+    mlp_epoch: Optional[float] = None    # the epoch whose MLP weights the fold models keep (None: the last)
 
     def fold_state(self, fold: int, mlp_state: Optional[dict]) -> dict:
         state = dict(mlp_state or {})
@@ -91,11 +94,12 @@ def _superpixel_oof(data: TrainData, rows, fold_model, top) -> np.ndarray:
     return out
 
 
-def mlp_oof(data: TrainData, result: TrainResult, rows, top) -> np.ndarray:
-    """The fold MLPs' OOF counts of the `top` genes only: their output layers cut to those columns."""
+def mlp_oof(data: TrainData, result: TrainResult, rows, top, epoch: Optional[float] = None) -> np.ndarray:
+    """The fold MLPs' OOF counts of the `top` genes only (their output layers cut to those columns), with
+    the weights kept at `epoch` (None: the last)."""
     last = f"layer{DEPTH}"
     cut = lambda s: {**s, f"{last}.weight": s[f"{last}.weight"][:, top], f"{last}.bias": s[f"{last}.bias"][top]}
-    nets = {f: StackedMLP.from_states([cut(s)]).eval() for f, s in zip(result.folds, result.states)}
+    nets = {f: StackedMLP.from_states([cut(s)]).eval() for f, s in zip(result.folds, result.states_at(epoch))}
     span = torch.from_numpy(gene_span(result.gene_min, result.gene_max)[top])
     low = torch.from_numpy(result.gene_min.astype(np.float32)[top])
 
@@ -154,7 +158,7 @@ def select_model(data: TrainData, folds: List[int], mode: str, mlp: Optional[Tra
     truth = _bin_counts(data, rows, top)
     deep = fit_ridge(data, data.features, None, all_folds, folds, seed, top)
     colour = colour_ridge(data, all_folds, folds, seed, top)
-    oof_mlp = mlp_oof(data, mlp, rows, top) if mode == "auto" else None
+    epoch, epoch_scores, oof_mlp = choose_epoch(data, mlp, rows, top, truth) if mode == "auto" else (None, {}, None)
     mlp_shares = (0.0,) + (BLENDS + (1.0,) if mode == "auto" else ())
     colour_shares = (0.0,) + (COLOUR_SHARES if colour else ())
     deep_top = {f: _genes(st, top) for f, st in deep.folds.items()}  # scoring needs the top genes only
@@ -168,7 +172,7 @@ def select_model(data: TrainData, folds: List[int], mode: str, mlp: Optional[Tra
             oof = form.linear_weight * ridge_oof(data, states, rows, top) if form.linear_weight else 0.0
             if form.mlp:
                 oof = oof + form.mlp * oof_mlp
-            name = form.name(a)
+            name = form.name(a, epoch if epoch != _last_epoch(mlp) else None)
             candidates[name], forms[name] = composition_r(oof, truth), form
     # ties go to the lower capacity: less MLP weight, then more colour
     choice = max(candidates, key=lambda k: (round(candidates[k], 6), -forms[k].mlp, forms[k].colour))
@@ -177,16 +181,35 @@ def select_model(data: TrainData, folds: List[int], mode: str, mlp: Optional[Tra
               "colour_weight": form.colour,
               "chosen_by": f"spatial-block CV on the training bins: out-of-fold composition r, top {len(top)} genes",
               "cv_composition_r": {k: _r4(v) for k, v in candidates.items()},
+              "mlp_epoch": epoch, "mlp_epoch_cv_composition_r": epoch_scores,
               "ridge": deep.record("the training bins' feature scatter"),
               "n_bins_scored": int(len(rows)), "genes_scored": int(len(top))}
     if colour:
         record["colour_ridge"] = colour.record("the colour channels' scatter (features/colour.py)")
+    if say and epoch_scores:
+        say("train: MLP epochs by CV composition r " + ", ".join(f"{k} {v:.3f}" for k, v in epoch_scores.items())
+            + f"; kept epoch {epoch:g}")
     if say:
         say("train: CV composition r " + ", ".join(f"{k} {v:.3f}" for k, v in candidates.items())
             + f"; ridge alpha {deep.alpha:g}; chose {choice}")
     fold_states = {f: form.linear(deep.folds[f], colour.folds.get(f) if colour else None, columns) for f in folds}
     full = form.linear(deep.full, colour.full if colour else None, columns)
-    return Selection(mode, form.mlp, fold_states, full, record)
+    return Selection(mode, form.mlp, fold_states, full, record, epoch)
+
+
+def _last_epoch(mlp: Optional[TrainResult]) -> Optional[float]:
+    return max(mlp.snapshots) if mlp is not None and mlp.snapshots else None
+
+
+def choose_epoch(data: TrainData, mlp: TrainResult, rows, top, truth):
+    """Early stopping on the CV folds: the kept epoch whose fold MLPs score best out of fold (ties: the
+    earlier), its scores per epoch, and its OOF counts."""
+    epochs = sorted(mlp.snapshots) or [None]
+    oof = {e: mlp_oof(data, mlp, rows, top, e) for e in epochs}
+    scores = {e: composition_r(oof[e], truth) for e in epochs}
+    best = max(epochs, key=lambda e: (round(scores[e], 6), -(e or 0)))
+    record = {f"{e:g}": _r4(v) for e, v in scores.items()} if epochs != [None] else {}
+    return best, record, oof[best]
 
 
 def _genes(state: dict, top) -> dict:
@@ -255,6 +278,9 @@ class Form:
         W[torch.as_tensor(columns)] += b * colour["ridge.weight"]
         return {"ridge.weight": W, "ridge.bias": a * deep["ridge.bias"] + b * colour["ridge.bias"]}
 
-    def name(self, mlp_share: float) -> str:
+    def name(self, mlp_share: float, epoch: Optional[float] = None) -> str:
+        """e.g. "blend 0.5 + colour 0.1"; an MLP stopped before the last epoch says so: "mlp (epoch 30)"."""
         base = {0.0: "ridge", 1.0: "mlp"}.get(mlp_share, f"blend {mlp_share:g}")
+        if mlp_share and epoch is not None:
+            base += f" (epoch {epoch:g})"
         return base if not self.colour else f"{base} + colour {self.colour:g}"

@@ -15,7 +15,7 @@ beside any other folds (bit for bit on the CPU).
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -25,6 +25,9 @@ from .data import TrainData
 from .optim import StackedAdam
 
 N_EVAL_POINTS = 20
+# Fractions of the run at which every fold's weights are kept, so that the number of epochs can be chosen
+# afterwards by the folds' out-of-fold scores (training/select.py) without a second pass. Fixed a priori.
+CHECKPOINTS = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 
 
 @dataclass
@@ -36,6 +39,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     seed: int = 0
     eval_every: int = 0          # steps between validation points (0: 20 per fold)
+    checkpoints: Tuple[float, ...] = CHECKPOINTS  # fractions of the run whose weights are kept
 
 
 @dataclass
@@ -47,6 +51,10 @@ class TrainResult:
     curves: dict = field(default_factory=dict)
     seconds: float = 0.0
     config: dict = field(default_factory=dict)
+    snapshots: Dict[float, List[dict]] = field(default_factory=dict)  # epoch -> states (fold order); last = states
+
+    def states_at(self, epoch: Optional[float]) -> List[dict]:
+        return self.states if epoch is None or epoch not in self.snapshots else self.snapshots[epoch]
 
 
 @dataclass
@@ -59,6 +67,7 @@ class FoldPlan:
     steps: int
     seed: int
     eval_steps: List[int]
+    keep_steps: Dict[int, List[float]] = field(default_factory=dict)  # step -> epochs whose weights it is
 
 
 def gene_span(gene_min: np.ndarray, gene_max: np.ndarray) -> np.ndarray:
@@ -106,8 +115,21 @@ def plan_folds(data: TrainData, folds: List[int], cfg: TrainConfig, device) -> L
         every = cfg.eval_every or max(1, steps // N_EVAL_POINTS)
         evals = sorted(set(range(every, steps + 1, every)) | {steps})
         plans.append(FoldPlan(f, train, torch.nonzero(fold == f).ravel(), batch, cfg.lr or default_lr(n),
-                              steps, fold_seed(cfg.seed, f), evals))
+                              steps, fold_seed(cfg.seed, f), evals, keep_steps(cfg, steps)))
     return plans
+
+
+def checkpoint_epochs(cfg: TrainConfig) -> List[float]:
+    """The epochs whose weights are kept (the last is always cfg.epochs)."""
+    return sorted({round(fr * cfg.epochs, 3) for fr in cfg.checkpoints if 0 < fr < 1} | {float(cfg.epochs)})
+
+
+def keep_steps(cfg: TrainConfig, steps: int) -> Dict[int, List[float]]:
+    """step -> the checkpoint epochs that fall on it (short runs put several on one step)."""
+    out = {}
+    for e in checkpoint_epochs(cfg):
+        out.setdefault(min(steps, max(1, round(e / cfg.epochs * steps))), []).append(e)
+    return out
 
 
 def train_folds(data: TrainData, folds: List[int], cfg: TrainConfig, device: str = "cpu",
@@ -130,18 +152,22 @@ def train_folds(data: TrainData, folds: List[int], cfg: TrainConfig, device: str
         if progress:
             progress(done[0], total)
 
-    states, curves = {}, {}
+    states, curves, kept = {}, {}, {}
     for group in groups.values():
-        for p, state, curve in zip(group, *_train_stack(group, tensors, cfg, dev, tick)):
-            states[p.fold], curves[p.fold] = state, curve
-    config = dict(vars(cfg), superpixels_per_bin=min(cfg.superpixels_per_bin, data.features.shape[1]),
+        for p, state, curve, snaps in zip(group, *_train_stack(group, tensors, cfg, dev, tick)):
+            states[p.fold], curves[p.fold], kept[p.fold] = state, curve, snaps
+    config = dict(vars(cfg), checkpoints=list(cfg.checkpoints),
+                  superpixels_per_bin=min(cfg.superpixels_per_bin, data.features.shape[1]),
                   per_fold={p.fold: dict(batch=p.batch, lr=p.lr, steps=p.steps, seed=p.seed) for p in plans})
+    epochs = checkpoint_epochs(cfg)
+    snapshots = {e: [kept[f].get(e, states[f]) for f in folds] for e in epochs}
     return TrainResult([states[f] for f in folds], list(folds), gene_min, gene_max,
-                       _merge_curves([curves[f] for f in folds], cfg.epochs), time.time() - t0, config)
+                       _merge_curves([curves[f] for f in folds], cfg.epochs), time.time() - t0, config, snapshots)
 
 
 def _train_stack(plans: List[FoldPlan], t: dict, cfg: TrainConfig, dev, tick):
-    """One batched model for folds of one batch size; returns (states, curves) in plan order."""
+    """One batched model for folds of one batch size; returns (states, curves, kept weights by epoch) in plan
+    order."""
     m, batch = len(plans), plans[0].batch
     n, k, c = t["x"].shape
     s = min(cfg.superpixels_per_bin, k)
@@ -152,6 +178,7 @@ def _train_stack(plans: List[FoldPlan], t: dict, cfg: TrainConfig, dev, tick):
     last = torch.tensor([p.steps for p in plans], device=dev)
     first_end = min(p.steps for p in plans)
     curves = [{"epoch": [], "train": [], "val": []} for _ in plans]
+    kept = [{} for _ in plans]
     running = torch.zeros(m, device=dev)
     since = [0] * m
     for step in range(1, max(p.steps for p in plans) + 1):
@@ -168,6 +195,10 @@ def _train_stack(plans: List[FoldPlan], t: dict, cfg: TrainConfig, dev, tick):
         opt.step(active, step, all_active=step <= first_end)
         running += torch.where(active, loss.detach(), torch.zeros_like(running))
         tick(int(sum(step <= p.steps for p in plans)))
+        for i, p in enumerate(plans):
+            if step in p.keep_steps and step < p.steps:  # the last step's weights are the final state
+                state = model.model_state(i)
+                kept[i].update((e, state) for e in p.keep_steps[step])
         due = [i for i, p in enumerate(plans) if step in p.eval_steps]
         for i in range(m):
             since[i] += step <= plans[i].steps
@@ -180,7 +211,7 @@ def _train_stack(plans: List[FoldPlan], t: dict, cfg: TrainConfig, dev, tick):
                 curves[i]["val"].append(val[i])
                 running[i] = 0
                 since[i] = 0
-    return [model.model_state(i) for i in range(m)], curves
+    return [model.model_state(i) for i in range(m)], curves, kept
 
 
 def _merge_curves(curves: List[dict], epochs: int) -> dict:
