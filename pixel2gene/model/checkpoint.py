@@ -36,7 +36,8 @@ class ModelSet:
         self.folds: List[int] = []
         self.info = None
         self.ridge = None
-        for d in map(Path, dirs):
+        self.dirs = [Path(d) for d in dirs]
+        for d in self.dirs:
             if not (d / "model.json").is_file():
                 raise InputError(d, "not a p2g-train output", "give the directory written by p2g-train")
             info = read_json(d / "model.json")
@@ -54,6 +55,14 @@ class ModelSet:
     @property
     def genes(self):
         return self.info["genes"]
+
+    def channel_stats(self):
+        """The training sets' pooled feature statistics (mean, std), saved by p2g-train."""
+        d = self.dirs[0]
+        if not (d / "channel-mean.npy").is_file() or not (d / "channel-std.npy").is_file():
+            raise InputError(d, "holds no training feature statistics (written by an older p2g-train)",
+                             "train again, or predict with --standardise section")
+        return load_npy(d / "channel-mean.npy"), load_npy(d / "channel-std.npy")
 
 
 def mlp_weight(state: dict) -> float:

@@ -43,6 +43,10 @@ class Args:
     augment: int = field(default=0, metadata=dict(
         help="colour augmentation: train also on N seeded stain/scanner-shifted copies of each training sample "
              "(features per copy; bench/stain_shift.py measures it)"))
+    standardise: str = field(default="section", metadata=dict(
+        choices=["section", "training"],
+        help="standardise a predicted section's features with its own statistics (the method) or the training "
+             "sets' (bench/stain_shift.py measures both)"))
     n_genes: int = field(default=1000, metadata=dict(help="predict the N genes with the highest total count"))
     min_count: float = field(default=genes.DEFAULT_MIN_COUNT, metadata=dict(
         help="leave out genes whose total count over the training samples is not above this"))
@@ -237,7 +241,7 @@ def run(args: Args) -> Path:
     for name in preds:
         step(f"predict {name}", predict.run, predict.Args(
             features=str(lay.features(name)), mask=str(lay.mask(name)), model=[str(lay.model)],
-            out=str(lay.pred(name)), device=args.device, threads=args.threads))
+            out=str(lay.pred(name)), standardise=args.standardise, device=args.device, threads=args.threads))
         step(f"combine {name}", combine.run, combine.Args(pred=[str(lay.pred(name))], rescaled=str(lay.rescale(name)),
                                                             mask=str(lay.mask(name)), out=str(lay.result(name)),
                                                             threads=args.threads))

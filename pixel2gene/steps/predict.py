@@ -1,7 +1,7 @@
 """Predict every tissue superpixel of a sample with every given fold model."""
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List
+from typing import List, Literal
 
 import numpy as np
 import torch
@@ -24,6 +24,9 @@ class Args:
     mask: str = field(metadata=dict(upstream="mask", help="output directory of p2g-mask for this sample"))
     model: List[str] = field(metadata=dict(nargs="+", upstream="train", help="output directories of p2g-train"))
     out: str = field(metadata=dict(role="runtime", help="output directory of this step"))
+    standardise: Literal["section", "training"] = field(default="section", metadata=dict(
+        help="feature statistics a channel is standardised with: the section's own (the method; absorbs a "
+             "section-wide stain or scanner shift) or the training sets' (kept in the model)"))
     device: str = field(default="auto", metadata=dict(role="runtime", help=DEVICE_HELP))
     threads: int = field(default=0, metadata=dict(role="runtime", help="CPU threads for torch (0 = all cores)"))
 
@@ -44,8 +47,11 @@ def run(args: Args) -> Path:
         raise InputError(args.features, f"{feats.shape[2]} feature channels, the model expects "
                          f"{models.info['n_features']}", "extract features with the encoder used for training")
     mask = load_npy(Path(args.mask) / "mask.npy")
-    mean = load_npy(Path(args.features) / "channel-mean.npy")
-    std = load_npy(Path(args.features) / "channel-std.npy")
+    if args.standardise == "training":
+        mean, std = models.channel_stats()
+    else:
+        mean = load_npy(Path(args.features) / "channel-mean.npy")
+        std = load_npy(Path(args.features) / "channel-std.npy")
     genes = models.genes
     say(f"predict: {len(models.states)} fold model(s) x {int(mask.sum())} superpixels x {len(genes)} genes "
         f"on {device}")
@@ -59,6 +65,7 @@ def run(args: Args) -> Path:
         write_gene_names(tmp, genes)
         write_json(tmp / "pred.json", {
             "n_models": n, "folds": models.folds, "n_tissue": int(mask.sum()), "device": device,
+            "standardised_with": args.standardise,
             "encoder": read_json(Path(args.features) / "features.json")["encoder"],
             "training": {k: models.info.get(k) for k in ("samples", "n_folds", "config", "version")}})
     return out

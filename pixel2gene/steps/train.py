@@ -21,7 +21,7 @@ from ..model.mlp import DEPTH, HIDDEN
 from ..pipeline.device import DEVICE_HELP, resolve_device
 from ..pipeline.progress import Progress, say
 from ..pipeline.reuse import StepOutput, finished, input_stamp
-from ..training.data import load_trainsets
+from ..training.data import load_trainsets, pooled_channel_stats
 from ..training.select import select_model
 from ..training.trainer import TrainConfig, train_folds
 
@@ -106,6 +106,8 @@ def run(args: Args) -> Path:
             save_fold(tmp / "ridge.pt", chosen.full_ridge)
         np.save(tmp / "gene-min.npy", gene_min.astype(np.float32), allow_pickle=False)
         np.save(tmp / "gene-max.npy", gene_max.astype(np.float32), allow_pickle=False)
+        for name, stat in zip(("channel-mean.npy", "channel-std.npy"), pooled_channel_stats(args.data)):
+            np.save(tmp / name, stat, allow_pickle=False)  # for p2g-predict --standardise training
         write_json(tmp / "model.json", {
             "folds": folds, "n_folds": data.n_folds, "genes": data.genes, "samples": data.samples,
             "n_features": int(data.features.shape[2]), "hidden": HIDDEN, "depth": DEPTH,

@@ -44,6 +44,16 @@ def _pad(a, k):
     return a if a.shape[1] == k else np.pad(a, ((0, 0), (0, k - a.shape[1])) + ((0, 0),) * (a.ndim - 2))
 
 
+def pooled_channel_stats(dirs):
+    """(mean, std) of the training sets' feature channels, each set weighing the same: what
+    `p2g-predict --standardise training` standardises a new section with instead of its own statistics."""
+    means = [load_npy(Path(d) / "channel-mean.npy").astype(np.float64) for d in dirs]
+    stds = [load_npy(Path(d) / "channel-std.npy").astype(np.float64) for d in dirs]
+    mean = np.mean(means, 0)
+    second = np.mean([s * s + m * m for m, s in zip(means, stds)], 0)
+    return mean.astype(np.float32), np.sqrt(np.maximum(second - mean * mean, 0)).astype(np.float32)
+
+
 def load_trainsets(dirs) -> TrainData:
     parts, genes, n_folds, meta = [], None, None, []
     for d in map(Path, dirs):
