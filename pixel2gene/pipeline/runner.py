@@ -52,7 +52,8 @@ class Args:
         help="leave out genes whose total count over the training samples is not above this"))
     gene_list: Optional[str] = field(default=None, metadata=dict(help="file with genes to predict, one per line"))
     n_folds: int = field(default=10, metadata=dict(help="spatial folds, one model each"))
-    epochs: int = field(default=training.DEFAULT_EPOCHS, metadata=dict(help="training epochs per fold"))
+    epochs: int = field(default=training.DEFAULT_EPOCHS, metadata=dict(
+        help="training epochs per fold (with --select auto the most: the epoch kept is chosen by CV)"))
     select: str = field(default="auto", metadata=dict(
         choices=["auto", "mlp", "ridge"],
         help="fold models: auto (ridge, MLP or a blend, whichever scores best by spatial CV on the training "
