@@ -202,6 +202,9 @@ def test_weights_kept_at_an_epoch_are_the_model_of_a_run_that_long():
     for a, b in zip(long.states_at(10), long.states):
         assert a is b
     assert not torch.equal(long.states_at(1)[0]["layer0.weight"], long.states[0]["layer0.weight"])
+    assert long.last_epoch == 10
+    with pytest.raises(KeyError, match="epoch 4"):  # never the last weights under another epoch's name
+        long.states_at(4)
 
 
 def test_a_short_run_keeps_every_checkpoint_even_when_several_fall_on_one_step():

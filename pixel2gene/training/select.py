@@ -172,7 +172,7 @@ def select_model(data: TrainData, folds: List[int], mode: str, mlp: Optional[Tra
             oof = form.linear_weight * ridge_oof(data, states, rows, top) if form.linear_weight else 0.0
             if form.mlp:
                 oof = oof + form.mlp * oof_mlp
-            name = form.name(a, epoch if epoch != _last_epoch(mlp) else None)
+            name = form.name(a, epoch if mlp is not None and epoch != mlp.last_epoch else None)
             candidates[name], forms[name] = composition_r(oof, truth), form
     # ties go to the lower capacity: less MLP weight, then more colour
     choice = max(candidates, key=lambda k: (round(candidates[k], 6), -forms[k].mlp, forms[k].colour))
@@ -195,10 +195,6 @@ def select_model(data: TrainData, folds: List[int], mode: str, mlp: Optional[Tra
     fold_states = {f: form.linear(deep.folds[f], colour.folds.get(f) if colour else None, columns) for f in folds}
     full = form.linear(deep.full, colour.full if colour else None, columns)
     return Selection(mode, form.mlp, fold_states, full, record, epoch)
-
-
-def _last_epoch(mlp: Optional[TrainResult]) -> Optional[float]:
-    return max(mlp.snapshots) if mlp is not None and mlp.snapshots else None
 
 
 def choose_epoch(data: TrainData, mlp: TrainResult, rows, top, truth):

@@ -54,7 +54,17 @@ class TrainResult:
     snapshots: Dict[float, List[dict]] = field(default_factory=dict)  # epoch -> states (fold order); last = states
 
     def states_at(self, epoch: Optional[float]) -> List[dict]:
-        return self.states if epoch is None or epoch not in self.snapshots else self.snapshots[epoch]
+        """The fold states kept at `epoch` (None: the last). An epoch that was not kept is an error, not
+        the last weights: a model saved under the wrong epoch would be silently not the one chosen."""
+        if epoch is None:
+            return self.states
+        if epoch not in self.snapshots:
+            raise KeyError(f"no weights kept at epoch {epoch:g}; kept: {sorted(self.snapshots)}")
+        return self.snapshots[epoch]
+
+    @property
+    def last_epoch(self) -> Optional[float]:
+        return max(self.snapshots) if self.snapshots else None
 
 
 @dataclass
