@@ -27,8 +27,10 @@ for enc in effnet-lite2 effnet-lite0 texture; do
     cv "encoder $enc" "$out/enc-$enc/work/model/model.json" | tee -a "$out/design_cv.txt"
 done
 
-# Training settings: p2g-train alone on the default chain's C2 training set.
-folds="$out/enc-effnet-lite2/work/C2/folds"
+# Training settings: p2g-train alone on the C2 training set of the encoder CV chose (best CV r above).
+best=$(awk '/^encoder/ {for (i = 1; i <= NF; i++) if ($i == "cv") print $(i + 1), $2}' "$out/design_cv.txt" \
+    | sort -g -r | awk '{print $2; exit}')
+folds="$out/enc-$best/work/C2/folds"
 for opt in "--lr 1e-4" "--lr 1e-3" "--batch 16" "--batch 64"; do
     label=$(echo "$opt" | tr -d '-' | tr ' ' '-')
     # shellcheck disable=SC2086
