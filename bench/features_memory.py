@@ -55,7 +55,7 @@ def main():
     ap.add_argument("workdir")
     ap.add_argument("--side", type=int, default=40000)
     ap.add_argument("--tissue", type=float, default=0.1)
-    ap.add_argument("--encoder", default="effnet-lite2")
+    ap.add_argument("--encoder", default="effnet-lite2", help="the wider encoder, the upper bound of memory")
     ap.add_argument("--threads", type=int, default=0)
     a = ap.parse_args()
     w = Path(a.workdir)

@@ -31,6 +31,7 @@ import scipy.sparse as sp
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from pixel2gene.steps.features import DEFAULT_ENCODER  # noqa: E402
 from pixel2gene.synthetic_vendor import TenxH5Writer, gene_features  # noqa: E402
 
 PX_UM = 0.2738          # µm per full-resolution pixel (a typical Visium HD CytAssist-era H&E scan)
@@ -339,7 +340,7 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=100, help="p2g-train epochs per fold (p2g-run's default: 100)")
     ap.add_argument("--n-folds", type=int, default=10, help="spatial folds (p2g-run's default: 10)")
     ap.add_argument("--n-genes", type=int, default=1000, help="genes to predict (p2g-run's default: 1000)")
-    ap.add_argument("--encoder", default="effnet-lite2", help="histology encoder (p2g-run's default)")
+    ap.add_argument("--encoder", default=DEFAULT_ENCODER, help="histology encoder (p2g-run's default)")
     ap.add_argument("--threads", type=int, default=0, help="CPU threads per step (0 = all cores)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--generate-only", action="store_true", help="write the outs/ folder and the image, run nothing")

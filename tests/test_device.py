@@ -8,6 +8,7 @@ import torch
 
 from pixel2gene.errors import InputError
 from pixel2gene.pipeline.device import resolve_device
+from pixel2gene.steps.features import DEFAULT_ENCODER
 
 HAS_CUDA = torch.cuda.is_available()
 
@@ -43,7 +44,8 @@ def test_every_tool_defaults_to_auto(module):
 def test_the_chosen_device_is_recorded(chain):
     work = chain["out"] / "work"
     expected = "cuda" if HAS_CUDA else "cpu"
-    assert json.loads((work / "test" / "features-effnet-lite2" / "features.json").read_text())["device"] == expected
+    features = work / "test" / f"features-{DEFAULT_ENCODER}"
+    assert json.loads((features / "features.json").read_text())["device"] == expected
     assert json.loads((work / "model" / "model.json").read_text())["device"] == expected
     assert json.loads((work / "test" / "pred" / "pred.json").read_text())["device"] == expected
     run = json.loads((chain["out"] / "run.json").read_text())

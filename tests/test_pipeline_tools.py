@@ -10,6 +10,7 @@ import pytest
 from conftest import run_tool
 from pixel2gene.errors import InputError
 from pixel2gene.steps import report
+from pixel2gene.steps.features import DEFAULT_ENCODER
 
 
 def stage_like_nextflow(src_prefix: str, task: Path) -> Path:
@@ -107,7 +108,8 @@ def test_fold_groups_of_the_pipeline_repeat_the_local_run(chain, tmp_path):
     preds = {}
     for name, out in tasks.items():
         preds[name] = tmp_path / f"pred-{out.name}"
-        run_tool("p2g-predict", "--features", work / "test" / "features-effnet-lite2", "--mask", work / "test" / "mask",
+        run_tool("p2g-predict", "--features", work / "test" / f"features-{DEFAULT_ENCODER}",
+                 "--mask", work / "test" / "mask",
                  "--model", out, "--out", preds[name], "--threads", 1, "--device", "cpu")
     for result, given in (("result", [preds["0,1"], preds["2"]]), ("result-all", [preds["all"]])):
         run_tool("p2g-combine", "--pred", *given, "--rescaled", work / "test" / "rescale",

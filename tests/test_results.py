@@ -13,6 +13,7 @@ from pixel2gene.evaluation.metrics import pearson, rmse, spearman, ssim
 from pixel2gene.evaluation.report import evaluate
 from pixel2gene.evaluation.truth import Bins
 from pixel2gene.synthetic import expression_profiles
+from pixel2gene.steps.features import DEFAULT_ENCODER
 
 anndata = pytest.importorskip("anndata")
 
@@ -33,7 +34,7 @@ def test_h5ad_places_superpixels_on_the_original_image(chain):
         means = [X[region == r, a.var_names.get_loc(gene)].mean() for r in range(3)]
         assert np.argmax(means) == np.argmax(profiles[:, g]), (gene, means)
     meta = a.uns["pixel2gene"]
-    assert meta["superpixel_px"] == 16 and meta["pixel_size_um"] == 0.5 and meta["encoder"] == "effnet-lite2"
+    assert meta["superpixel_px"] == 16 and meta["pixel_size_um"] == 0.5 and meta["encoder"] == DEFAULT_ENCODER
     assert json.loads(meta["run_json"])["training"]["n_folds"] == 3
     lib = a.uns["spatial"]["test"]
     hires, scale = lib["images"]["hires"], lib["scalefactors"]["tissue_hires_scalef"]

@@ -25,7 +25,7 @@ from ..pipeline.device import DEVICE_HELP, resolve_device
 from ..pipeline.progress import Progress, say
 from ..pipeline.reuse import StepOutput, finished, input_stamp
 
-DEFAULT_ENCODER = "effnet-lite2"
+DEFAULT_ENCODER = "effnet-lite0"
 STAIN_METHODS = ("none", "macenko")
 DEFAULT_STAIN = "none"
 # channel layout of the map: mean RGB, the colour context (features/colour.py), then the encoder's
