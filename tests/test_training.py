@@ -213,3 +213,32 @@ def test_a_short_run_keeps_every_checkpoint_even_when_several_fall_on_one_step()
     steps = res.config["per_fold"][0]["steps"]
     assert steps < 6 and sorted(res.snapshots) == [0.1, 0.2, 0.3, 0.5, 0.7, 1.0]
     assert all(len(v) == 1 for v in res.snapshots.values())
+
+
+def test_weight_decay_is_decoupled_per_fold_and_leaves_stopped_folds_alone():
+    """AdamW: with no gradient a weight shrinks by exactly lr x decay per step, each fold by its own lr;
+    the in-place and the masked update agree; a stopped fold does not shrink."""
+    from pixel2gene.training.optim import StackedAdam
+    w = torch.ones(2, 3, 4)
+    p1, p2 = torch.nn.Parameter(w.clone()), torch.nn.Parameter(w.clone())
+    a1 = StackedAdam([p1], lr=[1e-2, 1e-3], weight_decay=5.0)
+    a2 = StackedAdam([p2], lr=[1e-2, 1e-3], weight_decay=5.0)
+    for p in (p1, p2):
+        p.grad = torch.zeros_like(p)
+    a1.step(torch.tensor([True, True]), 1, all_active=True)
+    a2.step(torch.tensor([True, True]), 1)
+    assert torch.equal(p1, p2)
+    assert torch.allclose(p1[0], torch.full((3, 4), 0.95)) and torch.allclose(p1[1], torch.full((3, 4), 0.995))
+    a2.step(torch.tensor([False, True]), 2)
+    assert torch.equal(p2[0], p1[0]) and torch.allclose(p2[1], torch.full((3, 4), 0.995 ** 2))
+
+
+def test_weight_decay_shrinks_the_weights_and_keeps_folds_independent():
+    data = toy_data()
+    plain = train_folds(data, [0, 1], TrainConfig(epochs=3, seed=2))
+    cfg = TrainConfig(epochs=3, seed=2, weight_decay=50.0)
+    decayed = train_folds(data, [0, 1], cfg)
+    norm = lambda s: sum(float(v.norm()) for v in s.values())  # noqa: E731
+    assert norm(decayed.states[0]) < 0.9 * norm(plain.states[0])
+    assert_same_state(train_folds(data, [1], cfg).states[0], decayed.states[1])
+    assert decayed.config["weight_decay"] == 50.0

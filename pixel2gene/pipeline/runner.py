@@ -37,6 +37,9 @@ class Args:
     shift_average: bool = field(default=False, metadata=dict(help="hipt: average 16 shifted runs (16x slower)"))
     random_init: bool = field(default=False, metadata=dict(
         help="encoder with random weights instead of checkpoints (tests and benchmarks only)"))
+    context: str = field(default=features.DEFAULT_CONTEXT, metadata=dict(
+        choices=list(features.CONTEXT_CHOICES), help="effnet: context passes beside the 1 µm/px one (µm per "
+                                                     "network pixel), or none"))
     stain: str = field(default=features.DEFAULT_STAIN, metadata=dict(
         choices=list(features.STAIN_METHODS), help="stain normalisation of every slide before the encoder: none, "
                                                    "or macenko (one fixed reference H&E); bench/stain_shift.py"))
@@ -217,13 +220,15 @@ def run(args: Args) -> Path:
         step(f"features {name}", features.run, features.Args(
             rescaled=str(lay.rescale(name)), mask=str(lay.mask(name)), out=str(lay.features(name)),
             encoder=args.encoder, device=args.device, threads=args.threads, weights=args.weights,
-            shift_average=args.shift_average, random_init=args.random_init, stain=args.stain))
+            shift_average=args.shift_average, random_init=args.random_init, stain=args.stain,
+            context=args.context))
     for name in trains:
         for copy in lay.copies()[1:]:
             step(f"features {name} (augmented copy {copy})", features.run, features.Args(
                 rescaled=str(lay.rescale(name)), mask=str(lay.mask(name)), out=str(lay.features(name, copy)),
                 encoder=args.encoder, device=args.device, threads=args.threads, weights=args.weights,
-                shift_average=args.shift_average, random_init=args.random_init, stain=args.stain, augment=copy))
+                shift_average=args.shift_average, random_init=args.random_init, stain=args.stain,
+                context=args.context, augment=copy))
     step("genes", genes.run, genes.Args(counts=[str(f.counts) for f in trains.values()], out=str(lay.genes),
                                         n_genes=args.n_genes, min_count=args.min_count, gene_list=args.gene_list))
     _check_map_genes(args, lay.genes)

@@ -11,6 +11,7 @@ import torch
 from ..errors import InputError
 from ..features import create_encoder, list_encoders
 from ..features.base import ExtractContext
+from ..features.efficientnet import CONTEXT_CHOICES, DEFAULT_CONTEXT
 from ..features.colour import channel_names as colour_channels, colour_context
 from ..features.store import create, tissue_statistics
 from ..image import SUPERPIXEL
@@ -47,6 +48,9 @@ class Args:
         help="hipt: average 16 runs shifted by 0/64/128/192 px, as the reference does (16x slower)"))
     random_init: bool = field(default=False, metadata=dict(
         help="use random weights instead of checkpoints (tests and timing only)"))
+    context: str = field(default=DEFAULT_CONTEXT, metadata=dict(
+        choices=list(CONTEXT_CHOICES), help="effnet: context passes beside the 1 µm/px one, by µm per network "
+                                           "pixel (4: 64-128 µm features, 8: 128-256 µm), or none"))
     augment: int = field(default=0, metadata=dict(
         help="0: the slide as it is; k >= 1: its k-th seeded random stain/scanner shift (dyes, white point, "
              "exposure, JPEG), a training copy for colour augmentation (p2g-run --augment)"))
@@ -58,7 +62,7 @@ class Args:
 def encoder_options(args: Args) -> dict:
     """Only the options a user set, so encoders that take none are not handed any."""
     options = {"weights": [str(Path(w).resolve()) for w in args.weights], "shift_average": args.shift_average,
-               "random_init": args.random_init}
+               "random_init": args.random_init, "context": args.context if args.context != DEFAULT_CONTEXT else None}
     return {k: v for k, v in options.items() if v}
 
 
@@ -103,6 +107,9 @@ def run(args: Args) -> Path:
     if args.stain not in STAIN_METHODS:
         raise InputError("--stain", f"unknown stain normalisation '{args.stain}'",
                          f"choose one of {', '.join(STAIN_METHODS)}")
+    if args.context not in CONTEXT_CHOICES:
+        raise InputError("--context", f"unknown context passes '{args.context}'",
+                         f"choose one of {', '.join(CONTEXT_CHOICES)}")
     if args.augment < 0:
         raise InputError("--augment", f"{args.augment} is not a copy number", "give 0 (the slide) or 1, 2, ...")
     if args.encoder not in list_encoders():

@@ -26,6 +26,7 @@ from ..training.select import select_model
 from ..training.trainer import TrainConfig, train_folds
 
 DEFAULT_EPOCHS = 100
+DEFAULT_WEIGHT_DECAY = 0.0
 # What the fold models are made of beyond the Args: models trained by older choices are retrained, never
 # reused (the form, the colour share and, since this, the epoch are chosen by CV).
 SELECTION = "form+colour+epoch"
@@ -41,6 +42,8 @@ class Args:
         help="passes over the training bins; with --select auto the most: the epoch kept is chosen by CV"))
     batch: int = field(default=0, metadata=dict(help="bins per step (0: min(128, max(32, n/16)))"))
     lr: float = field(default=0.0, metadata=dict(help="Adam learning rate (0: by number of bins)"))
+    weight_decay: float = field(default=DEFAULT_WEIGHT_DECAY, metadata=dict(
+        help="decoupled (AdamW) weight decay of the MLPs: weights shrink by lr x this per step"))
     superpixels_per_bin: int = field(default=16, metadata=dict(
         help="superpixels sampled from each bin's disk per step"))
     seed: int = field(default=0, metadata=dict(help="random seed (a CPU run repeats exactly)"))
@@ -75,12 +78,16 @@ def run(args: Args) -> Path:
         return out
     if args.epochs < 1:
         raise InputError("--epochs", f"{args.epochs} epochs would train nothing", "give --epochs 1 or more")
+    if not 0 <= args.weight_decay <= 100 or args.lr * args.weight_decay >= 1:
+        raise InputError("--weight-decay", f"{args.weight_decay} is negative or so large that a step would "
+                         "wipe the weights", "give a decay from 0 to 100 (and below 1 / --lr)")
     if args.threads:
         torch.set_num_threads(args.threads)
     data = load_trainsets(args.data)
     folds = parse_folds(args.folds, data.n_folds)
     cfg = TrainConfig(epochs=args.epochs, batch=args.batch, lr=args.lr,
-                      superpixels_per_bin=args.superpixels_per_bin, seed=args.seed)
+                      superpixels_per_bin=args.superpixels_per_bin, seed=args.seed,
+                      weight_decay=args.weight_decay)
     say(f"train: {len(folds)} fold model(s) on {len(data.fold)} bins x {len(data.genes)} genes, "
         f"{data.features.shape[2]} features, {device}, --select {args.select}")
     if args.select == "ridge" and data.n_folds < 2:

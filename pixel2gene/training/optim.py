@@ -4,6 +4,8 @@ Every parameter's first dimension is the fold. `step(active, t)` updates only
 the active folds; a finished fold's weights and moments stay exactly as they
 were, so it ends as if it had been trained alone for its own number of steps.
 Active folds have all taken `t` steps, so bias correction is one scalar.
+Weight decay is decoupled (AdamW: the weights shrink by lr x decay each step, outside the adaptive
+scaling), so a decay means the same shrinkage whatever the gradients' scale.
 """
 import math
 from typing import List, Sequence
@@ -39,8 +41,11 @@ class StackedAdam:
                 continue
             shape = (-1,) + (1,) * (p.dim() - 1)
             step_size = (self.lr / c1).view(shape)
-            g = p.grad + self.weight_decay * p if self.weight_decay else p.grad
+            g = p.grad
+            keep = (1 - self.lr * self.weight_decay).view(shape) if self.weight_decay else None
             if all_active:
+                if keep is not None:
+                    p.mul_(keep)
                 m.mul_(self.b1).add_(g * (1 - self.b1))
                 v.mul_(self.b2).add_(g * g * (1 - self.b2))
                 p.sub_(step_size * m / (v.sqrt() / root_c2 + self.eps))
@@ -48,4 +53,5 @@ class StackedAdam:
             on = active.view(shape)
             m.copy_(torch.where(on, m * self.b1 + g * (1 - self.b1), m))
             v.copy_(torch.where(on, v * self.b2 + g * g * (1 - self.b2), v))
-            p.copy_(torch.where(on, p - step_size * m / (v.sqrt() / root_c2 + self.eps), p))
+            decayed = p * keep if keep is not None else p
+            p.copy_(torch.where(on, decayed - step_size * m / (v.sqrt() / root_c2 + self.eps), p))
