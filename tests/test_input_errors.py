@@ -144,6 +144,10 @@ def test_unknown_folds(chain, tmp_path):
     proc = run_tool("p2g-train", "--data", chain["out"] / "work" / "train" / "folds", "--out", tmp_path / "m",
                     "--folds", "0,7", check=False)
     assert proc.returncode == 2 and "fold 7 does not exist" in proc.stderr
+    proc = run_tool("p2g-train", "--data", chain["out"] / "work" / "train" / "folds", "--out", tmp_path / "m",
+                    "--weight-decay", "-1", check=False)
+    one_line_error(proc, "--weight-decay", "from 0 to 100")
+    assert not (tmp_path / "m").exists()
 
 
 def one_line_error(proc, *words):
@@ -159,6 +163,9 @@ def test_encoder_options_it_does_not_take(synthetic, tmp_path):
     proc = run_tool("p2g-features", "--rescaled", tmp_path / "r", "--mask", tmp_path / "m", "--out", tmp_path / "f",
                     "--encoder", "texture", "--shift-average", check=False)
     one_line_error(proc, "texture does not take shift_average")
+    proc = run_tool("p2g-features", "--rescaled", tmp_path / "r", "--mask", tmp_path / "m", "--out", tmp_path / "f",
+                    "--encoder", "texture", "--context", "none", check=False)
+    one_line_error(proc, "texture does not take context")
     proc = run_tool("p2g-features", "--rescaled", tmp_path / "r", "--mask", tmp_path / "m", "--out", tmp_path / "f",
                     "--encoder", "hipt", check=False)
     one_line_error(proc, "--weights", "vit256_small_dino.pth")

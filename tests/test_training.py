@@ -235,7 +235,7 @@ def test_weight_decay_is_decoupled_per_fold_and_leaves_stopped_folds_alone():
 
 def test_weight_decay_shrinks_the_weights_and_keeps_folds_independent():
     data = toy_data()
-    plain = train_folds(data, [0, 1], TrainConfig(epochs=3, seed=2))
+    plain = train_folds(data, [0, 1], TrainConfig(epochs=3, seed=2, weight_decay=0.0))
     cfg = TrainConfig(epochs=3, seed=2, weight_decay=50.0)
     decayed = train_folds(data, [0, 1], cfg)
     norm = lambda s: sum(float(v.norm()) for v in s.values())  # noqa: E731

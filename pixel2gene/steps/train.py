@@ -23,10 +23,9 @@ from ..pipeline.progress import Progress, say
 from ..pipeline.reuse import StepOutput, finished, input_stamp
 from ..training.data import load_trainsets, pooled_channel_stats
 from ..training.select import select_model
-from ..training.trainer import TrainConfig, train_folds
+from ..training.trainer import DEFAULT_WEIGHT_DECAY, TrainConfig, train_folds
 
 DEFAULT_EPOCHS = 100
-DEFAULT_WEIGHT_DECAY = 0.0
 # What the fold models are made of beyond the Args: models trained by older choices are retrained, never
 # reused (the form, the colour share and, since this, the epoch are chosen by CV).
 SELECTION = "form+colour+epoch"

@@ -28,6 +28,9 @@ N_EVAL_POINTS = 20
 # Fractions of the run at which every fold's weights are kept, so that the number of epochs can be chosen
 # afterwards by the folds' out-of-fold scores (training/select.py) without a second pass. Fixed a priori.
 CHECKPOINTS = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+# Decoupled weight decay of the fold MLPs: chosen by spatial CV on HER2ST C2 from 0, 0.1, 1 and 10
+# (docs/benchmarks.md, "Context passes and weight decay by CV on C2").
+DEFAULT_WEIGHT_DECAY = 10.0
 
 
 @dataclass
@@ -36,7 +39,7 @@ class TrainConfig:
     batch: int = 0              # 0: default_batch(n) of each fold
     lr: float = 0.0             # 0: default_lr(n) of each fold
     superpixels_per_bin: int = 16
-    weight_decay: float = 0.0
+    weight_decay: float = DEFAULT_WEIGHT_DECAY
     seed: int = 0
     eval_every: int = 0          # steps between validation points (0: 20 per fold)
     checkpoints: Tuple[float, ...] = CHECKPOINTS  # fractions of the run whose weights are kept
