@@ -24,7 +24,7 @@ def superpixel_table(mask: np.ndarray, scale: float):
     """obs of the tissue superpixels (row-major, the order of every prediction) and their he-raw centres."""
     rows, cols = np.nonzero(mask)
     obs = pd.DataFrame({"array_row": rows.astype(np.int32), "array_col": cols.astype(np.int32)},
-                       index=pd.Index([f"r{r}_c{c}" for r, c in zip(rows, cols)], name="superpixel"))
+                       index=pd.Index([f"r{r}_c{c}" for r, c in zip(rows, cols)], dtype=object, name="superpixel"))
     xy = np.stack([(cols + 0.5) * SUPERPIXEL / scale, (rows + 0.5) * SUPERPIXEL / scale], 1)
     return obs, xy  # (x, y) = (column, row), as scanpy and squidpy expect
 
@@ -57,19 +57,20 @@ def measured_layer(mask, counts: sp.csr_matrix, bin_ids, have, xy_rescaled: np.n
 def write_h5ad(path: Path, result_dir: Path, genes, mask, scale: float, uns: dict, thumb=None, thumb_factor=1,
                measured=None, progress=None):
     obs, xy = superpixel_table(mask, scale)
-    var = pd.DataFrame(index=pd.Index(genes, name="gene"))
+    var = pd.DataFrame(index=pd.Index(genes, dtype=object, name="gene"))
     layers = {}
     if measured is not None:
         layer, bin_id, in_table = measured_layer(mask, *measured, genes)
         layers["measured"] = layer
         obs["measured"] = bin_id != ""
-        obs["bin"] = pd.Categorical(bin_id)
+        obs["bin"] = pd.Categorical(bin_id, categories=pd.Index(np.unique(bin_id), dtype=object))
         var["measured"] = in_table
     library = uns["pixel2gene"]["sample"]
     spatial = {library: {"scalefactors": {"tissue_hires_scalef": scale / thumb_factor,
                                           "spot_diameter_fullres": SUPERPIXEL / scale}}}
     if thumb is not None:
         spatial[library]["images"] = {"hires": thumb}
+    # object strings: pandas 3's default string arrays are refused by anndata's writer (allow_write_nullable_strings)
     adata = ad.AnnData(obs=obs, var=var, obsm={"spatial": xy}, layers=layers, uns={**uns, "spatial": spatial})
     adata.write_h5ad(path, compression="gzip")  # X is written below, uncompressed
     _stream_x(path, result_dir, genes, mask, progress)
