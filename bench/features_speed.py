@@ -5,11 +5,11 @@ Rescales and masks the sample once (or reuses given rescale/mask outputs),
 then runs the feature step for each setting in turn and prints one JSON line
 each (seconds, device, peak GPU memory, start and end). A setting may repeat:
 the first run of a process pays for starting CUDA and loading weights.
-The issue's target: effnet-lite2 at least 10x faster than HIPT with shift
-averaging on the same GPU (HIPT may use random weights for timing).
+Issue #16's target: the default encoder at least 10x faster than HIPT with
+shift averaging on the same GPU (HIPT may use random weights for timing).
 
   python bench/features_speed.py ../shared/data/her2st/C2/ WORKDIR
-  python bench/features_speed.py ../shared/data/her2st/C2/ WORKDIR --device cpu --settings effnet-lite2 hipt
+  python bench/features_speed.py ../shared/data/her2st/C2/ WORKDIR --device cpu --settings effnet-lite0 hipt
 """
 import argparse
 import json
@@ -36,7 +36,7 @@ def main():
     ap.add_argument("prefix")
     ap.add_argument("workdir")
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--settings", nargs="+", default=["effnet-lite2", "hipt-shift16"], choices=list(SETTINGS))
+    ap.add_argument("--settings", nargs="+", default=[features.DEFAULT_ENCODER, "hipt-shift16"], choices=list(SETTINGS))
     ap.add_argument("--weights", nargs="*", default=[], help="HIPT checkpoints (else random weights)")
     ap.add_argument("--rescaled", help="an existing p2g-rescale output of the sample (else made here)")
     ap.add_argument("--mask", help="an existing p2g-mask output of the sample (else made here)")
