@@ -5,14 +5,15 @@
 # numbers into defaults is written in docs/benchmarks.md ("Design settings by CV on C2").
 # Usage: bench/design_cv.sh OUTDIR [STAGE ...]
 #   stages, in this order (default: all): encoder, context (the effnet context passes), training (learning
-#   rate, batch), decay (weight decay). A later stage runs on what the earlier ones keep (read back from
+#   rate, batch), decay (weight decay), wider (weight decay past 10 and a 200-epoch ceiling, 2026-12-04:
+#   the decay stage's best value was the top of its grid). A later stage runs on what the earlier ones keep (read back from
 #   OUTDIR/design_cv.txt, else the current default). About 15 min per stage on 2 CPU cores; the folders
 #   each stage makes are removed at the end.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 shared=${SHARED:-$repo/../shared}
 c2=$shared/data/her2st/C2/
-out=${1:?usage: bench/design_cv.sh OUTDIR [encoder context training decay]}
+out=${1:?usage: bench/design_cv.sh OUTDIR [encoder context training decay wider]}
 shift
 stages=${*:-encoder context training decay}
 mkdir -p "$out"
@@ -64,6 +65,7 @@ ctx=$(kept context "$default_ctx")
 train_opts=()
 has training && train_opts+=("--lr 1e-4" "--lr 1e-3" "--batch 16" "--batch 64")
 has decay && train_opts+=("--weight-decay 0.1" "--weight-decay 1" "--weight-decay 10")
+has wider && train_opts+=("--weight-decay 10" "--weight-decay 30" "--weight-decay 100" "--epochs 200")
 if [ ${#train_opts[@]} -gt 0 ]; then
     if [ -d "$out/ctx-$ctx/work/C2/folds" ]; then folds=$out/ctx-$ctx/work/C2/folds
     elif [ "$ctx" = "$default_ctx" ] && [ -d "$out/enc-$enc/work/C2/folds" ]; then folds=$out/enc-$enc/work/C2/folds
