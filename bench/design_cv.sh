@@ -6,16 +6,17 @@
 # Usage: bench/design_cv.sh OUTDIR [STAGE ...]
 #   stages, in this order (default: all): encoder, context (the effnet context passes), training (learning
 #   rate, batch), decay (weight decay), wider (weight decay past 10 and a 200-epoch ceiling, 2026-12-04:
-#   the decay stage's best value was the top of its grid). A later stage runs on what the earlier ones keep (read back from
+#   the decay stage's best value was the top of its grid), mask (the detected tissue mask with and without
+#   its pale-tissue hysteresis, the whole chain on C2 each). A later stage runs on what the earlier ones keep (read back from
 #   OUTDIR/design_cv.txt, else the current default). About 15 min per stage on 2 CPU cores; the folders
 #   each stage makes are removed at the end.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 shared=${SHARED:-$repo/../shared}
 c2=$shared/data/her2st/C2/
-out=${1:?usage: bench/design_cv.sh OUTDIR [encoder context training decay wider]}
+out=${1:?usage: bench/design_cv.sh OUTDIR [encoder context training decay wider mask]}
 shift
-stages=${*:-encoder context training decay}
+stages=${*:-encoder context training decay wider mask}
 mkdir -p "$out"
 made=()
 
@@ -80,6 +81,12 @@ if [ ${#train_opts[@]} -gt 0 ]; then
         # shellcheck disable=SC2086
         p2g-train --data "$folds" --out "$out/train-$label" $opt > "$out/train-$label.log" 2>&1
         cv "$enc/$ctx $opt" "$out/train-$label/model.json" | tee -a "$out/design_cv.txt"
+    done
+fi
+if has mask; then
+    for m in pale-tissue no-pale-tissue; do
+        chain "$out/mask-$m" --"$m"
+        cv "mask $m" "$out/mask-$m/work/model/model.json" | tee -a "$out/design_cv.txt"
     done
 fi
 # only the folders this script made: OUTDIR may hold other things

@@ -140,3 +140,17 @@ def test_mask_ignores_glass_and_dark_debris():
     expected[6:25, 6:25] = True  # 100..400 px: superpixel 6 is three-quarters tissue
     assert (mask == expected).mean() > 0.97
     assert not mask[28:31, 1:4].any()
+
+
+def test_pale_tissue_is_kept_only_where_it_touches_stained_tissue_and_asked_for():
+    img = np.full((512, 512, 3), 240, np.uint8)
+    img[100:400, 100:250] = (170, 100, 160)  # clearly stained tissue
+    img[100:400, 250:400] = (212, 196, 208)  # pale stroma beside it
+    img[430:500, 20:120] = (212, 196, 208)  # pale smudge alone on the glass
+    rng = np.random.default_rng(0)
+    img = np.clip(img + rng.normal(0, 5, img.shape), 0, 255).astype(np.uint8)
+    rgb, texture = superpixel_colour(img)
+    pale, strict = detect_tissue(rgb, texture), detect_tissue(rgb, texture, pale=False)
+    assert strict[8:24, 8:14].all() and pale[8:24, 8:14].all()  # the stained block, both ways
+    assert pale[8:24, 17:24].mean() > 0.9 and strict[8:24, 17:24].mean() < 0.1  # the touching pale part
+    assert not pale[28:31, 2:7].any() and not strict[28:31, 2:7].any()  # the lone smudge, neither

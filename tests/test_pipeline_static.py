@@ -544,6 +544,10 @@ def test_ext_args_defaults_reach_the_right_tool(ast, ext_args, rendered):
         {"expression": ext_args_source(ast, "P2G_FEATURES"), "binding": {"params": default_params(ast, shift_average=v)}}
         for v in ("false", False, "true", True)]))
     assert [("--shift-average" in r["script"]) for r in out] == [False, False, True, True]
+    out = groovy("render_script.groovy", stdin=json.dumps([
+        {"expression": ext_args_source(ast, "P2G_MASK"), "binding": {"params": default_params(ast, pale_tissue=v)}}
+        for v in ("false", False, "true", True)]))
+    assert [("--no-pale-tissue" in r["script"]) for r in out] == [True, True, False, False]
 
 
 def ext_args_source(ast, name):

@@ -29,7 +29,8 @@ def otsu(values: np.ndarray, bins: int = 256) -> float:
     return float(centres[int(np.argmax(between))])
 
 
-def detect_tissue(rgb: np.ndarray, texture: np.ndarray, min_island: int = 20) -> np.ndarray:
+def detect_tissue(rgb: np.ndarray, texture: np.ndarray, min_island: int = 20, pale: bool = True) -> np.ndarray:
+    """Tissue superpixels; `pale=False` keeps only clearly stained ones (no hysteresis)."""
     od = optical_density(rgb)
     sat = rgb.max(-1) - rgb.min(-1)
     threshold = float(np.clip(otsu(od[np.isfinite(od)]), OD_FLOOR, OD_CEIL))
@@ -37,7 +38,7 @@ def detect_tissue(rgb: np.ndarray, texture: np.ndarray, min_island: int = 20) ->
     strong = (od > threshold) & stained
     # hysteresis: pale tissue (loose stroma, fat, sparse cells) is kept where it touches clear tissue
     weak = (od > max(OD_FLOOR / 2, threshold / 2)) & stained
-    tissue = strong | _connected_to(weak, strong)
+    tissue = strong | _connected_to(weak, strong) if pale else strong
     tissue &= ~((rgb.mean(-1) < 0.12) & (sat < 0.1))  # black debris, pen, scanner edges
     m = tissue.astype(np.uint8)
     kernel = np.ones((3, 3), np.uint8)

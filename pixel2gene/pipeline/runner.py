@@ -37,6 +37,9 @@ class Args:
     shift_average: bool = field(default=False, metadata=dict(help="hipt: average 16 shifted runs (16x slower)"))
     random_init: bool = field(default=False, metadata=dict(
         help="encoder with random weights instead of checkpoints (tests and benchmarks only)"))
+    pale_tissue: bool = field(default=True, metadata=dict(
+        help="detected tissue masks also keep pale tissue touching clearly stained tissue (--no-pale-tissue: "
+             "only clearly stained tissue)"))
     context: str = field(default=features.DEFAULT_CONTEXT, metadata=dict(
         choices=list(features.CONTEXT_CHOICES), help="effnet: context passes beside the 1 µm/px one (µm per "
                                                      "network pixel), or none"))
@@ -216,7 +219,8 @@ def run(args: Args) -> Path:
         step(f"rescale {name}", rescale.run, rescale.Args(prefix=f.prefix, out=str(lay.rescale(name)),
                                                             train=name in trains, threads=args.threads))
         step(f"mask {name}", mask.run, mask.Args(rescaled=str(lay.rescale(name)), out=str(lay.mask(name)),
-                                                 mask=masks.get(name), threads=args.threads))
+                                                 mask=masks.get(name), pale_tissue=args.pale_tissue,
+                                                 threads=args.threads))
         step(f"features {name}", features.run, features.Args(
             rescaled=str(lay.rescale(name)), mask=str(lay.mask(name)), out=str(lay.features(name)),
             encoder=args.encoder, device=args.device, threads=args.threads, weights=args.weights,

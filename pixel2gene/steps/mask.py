@@ -22,6 +22,9 @@ class Args:
     out: str = field(metadata=dict(role="runtime", help="output directory of this step"))
     mask: Optional[str] = field(default=None, metadata=dict(
         role="file", help="your own tissue mask (.png/.tif/.npy, nonzero = tissue) at image or grid size"))
+    pale_tissue: bool = field(default=True, metadata=dict(
+        help="detected mask: also keep pale tissue (loose stroma, fat) touching clearly stained tissue; "
+             "--no-pale-tissue keeps only clearly stained tissue (ignored with --mask)"))
     threads: int = field(default=0, metadata=dict(role="runtime", help="CPU threads (0 = all cores)"))
 
 
@@ -41,7 +44,7 @@ def run(args: Args) -> Path:
         tissue = load_user_mask(args.mask, rgb.shape[:2], content)
         source = "user"
     else:
-        tissue = detect_tissue(rgb, texture)
+        tissue = detect_tissue(rgb, texture, pale=args.pale_tissue)
         source = "detected"
         if not tissue.any():
             raise InputError(sample["files"]["image"], "no tissue found in the image",
@@ -54,6 +57,6 @@ def run(args: Args) -> Path:
         overlay = (rgb * 255).astype(np.uint8)
         overlay[~tissue] = (overlay[~tissue] * 0.35).astype(np.uint8)
         cv2.imwrite(str(tmp / "mask.png"), overlay[..., ::-1])
-        write_json(tmp / "mask.json", {"source": source, "n_tissue": int(tissue.sum()),
+        write_json(tmp / "mask.json", {"source": source, "pale_tissue": args.pale_tissue, "n_tissue": int(tissue.sum()),
                                        "grid_shape": list(tissue.shape), "fraction": frac})
     return out
