@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The GPU benchmark of issue #16 in one device call (docs/benchmarks.md, "GPU (not yet measured)").
+# The GPU benchmark of issue #16 in one device call (docs/benchmarks.md, "GPU (NVIDIA H200, 2026-12-04)").
 # Installs the carried wheels in .whl/ (if any) into /tmp/site, then runs bench/gpu_her2st.py into $OUT.
+# Only for the device: the carried wheels in .whl/ are for its Python 3.12 (on another Python run bench/gpu_her2st.py).
 # Usage: bench/gpu_her2st.sh [--cpu-smoke] [other bench/gpu_her2st.py options]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
