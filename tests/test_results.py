@@ -55,13 +55,12 @@ def test_h5ad_of_a_measured_sample_carries_its_counts(chain):
     assert not a.obs.loc[~a.obs["measured"], "bin"].astype(str).str.len().any()
 
 
-def test_h5ad_is_written_when_pandas_makes_strings_arrow_arrays(tmp_path, monkeypatch):
+def test_h5ad_is_written_when_pandas_makes_strings_arrow_arrays(tmp_path):
     """pandas 3 stores strings as StringArray by default, which anndata's writer refuses unless told to;
     our obs, var and the measured layer's bin ids must stay plain object strings (the H200 run hit this)."""
     import anndata
     import scipy.sparse as sp
     from pixel2gene.export.anndata import write_h5ad
-    monkeypatch.setattr(pd.options.future, "infer_string", True)  # pandas 2.x opting in to pandas 3's default
     mask = np.zeros((6, 5), bool)
     mask[1:5, 1:4] = True
     genes = ["GENE000", "GENE001"]
@@ -72,8 +71,9 @@ def test_h5ad_is_written_when_pandas_makes_strings_arrow_arrays(tmp_path, monkey
     counts = sp.csr_matrix(np.array([[3, 0], [1, 2]], np.float32))
     centres = np.array([[40.0, 24.0], [40.0, 56.0]])  # (x, y) on the 16 px superpixel grid, inside the mask
     uns = {"pixel2gene": {"sample": "s"}}
-    write_h5ad(tmp_path / "s.h5ad", tmp_path, genes, mask, 1.0, uns,
-               measured=(counts, ["b1", "b2"], genes, centres, 20.0))
+    with pd.option_context("future.infer_string", True):  # pandas 2.x opting in to pandas 3's default
+        write_h5ad(tmp_path / "s.h5ad", tmp_path, genes, mask, 1.0, uns,
+                   measured=(counts, ["b1", "b2"], genes, centres, 20.0))
     a = anndata.read_h5ad(tmp_path / "s.h5ad")
     assert a.shape == (12, 2) and list(a.var_names) == genes and a.obs_names[0] == "r1_c1"
     assert np.allclose(a.X[:, 1], 2) and a.obs["measured"].sum() > 0
