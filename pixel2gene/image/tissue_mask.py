@@ -35,10 +35,10 @@ def detect_tissue(rgb: np.ndarray, texture: np.ndarray, min_island: int = 20, pa
     sat = rgb.max(-1) - rgb.min(-1)
     threshold = float(np.clip(otsu(od[np.isfinite(od)]), OD_FLOOR, OD_CEIL))
     stained = (sat > 0.04) | (texture > 0.04)
-    strong = (od > threshold) & stained
-    # hysteresis: pale tissue (loose stroma, fat, sparse cells) is kept where it touches clear tissue
-    weak = (od > max(OD_FLOOR / 2, threshold / 2)) & stained
-    tissue = strong | _connected_to(weak, strong) if pale else strong
+    tissue = (od > threshold) & stained
+    if pale:  # hysteresis: pale tissue (loose stroma, fat, sparse cells) is kept where it touches clear tissue
+        weak = (od > max(OD_FLOOR / 2, threshold / 2)) & stained
+        tissue = tissue | _connected_to(weak, tissue)
     tissue &= ~((rgb.mean(-1) < 0.12) & (sat < 0.1))  # black debris, pen, scanner edges
     m = tissue.astype(np.uint8)
     kernel = np.ones((3, 3), np.uint8)
