@@ -51,12 +51,36 @@ def test_gather_disks_keeps_only_tissue():
 
 def test_block_folds_keep_blocks_together_and_balance():
     rng = np.random.default_rng(0)
-    xy = rng.uniform(0, 128 * 20, (5000, 2))
-    folds = block_folds(xy, 10)
-    block = (xy // 128).astype(int)
+    xy = rng.uniform(0, 1024 * 20, (5000, 2))  # 0.5 µm/px: 512 µm blocks are 1024 px
+    folds, side = block_folds(xy, 10, 0.5)
+    assert side == 512
+    block = (xy // 1024).astype(int)
     df = pd.DataFrame({"bx": block[:, 0], "by": block[:, 1], "f": folds})
     assert (df.groupby(["bx", "by"]).f.nunique() == 1).all()
     assert np.bincount(folds).min() > 300
+
+
+def test_spots_on_a_200_um_pitch_share_folds_with_their_neighbours():
+    # a legacy ST array (100 µm spots, 200 µm pitch): the method's 64 µm blocks would make every spot its
+    # own block, so a held-out spot's four neighbours would all train
+    g = np.stack(np.meshgrid(np.arange(30), np.arange(30)), -1).reshape(-1, 2)
+    xy = g * 400.0 + 37  # 200 µm at 0.5 µm/px
+    folds, side = block_folds(xy, 10, 0.5)
+    grid = {tuple(p): f for p, f in zip(g, folds)}
+    shared = [sum(grid.get((x + dx, y + dy)) == f for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)))
+              for (x, y), f in grid.items()]
+    assert side == 512 and np.mean(shared) > 1.0
+    method, _ = block_folds(xy, 10, 0.5, block_um=64)
+    assert len(np.unique(method)) == 10 and len(set(map(tuple, xy // 128))) == len(xy)
+
+
+def test_blocks_shrink_when_the_bins_fill_fewer_blocks_than_folds():
+    xy = np.random.default_rng(1).uniform(0, 1500, (400, 2))  # a 750 µm square at 0.5 µm/px
+    folds, side = block_folds(xy, 10, 0.5)
+    assert side == 128 and len(np.unique(folds)) == 10  # 512 -> 256 -> 128 µm: 36 blocks
+    tiny = np.random.default_rng(2).uniform(0, 100, (30, 2))  # 50 µm across: no block can be that small
+    _, side = block_folds(tiny, 10, 0.5)
+    assert side == 64  # stops at the method's 8 superpixels
 
 
 def test_qc_drops_the_low_count_tail_of_each_cluster():

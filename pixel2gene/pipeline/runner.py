@@ -58,6 +58,8 @@ class Args:
         help="leave out genes whose total count over the training samples is not above this"))
     gene_list: Optional[str] = field(default=None, metadata=dict(help="file with genes to predict, one per line"))
     n_folds: int = field(default=10, metadata=dict(help="spatial folds, one model each"))
+    fold_block_um: float = field(default=folds.BLOCK_UM, metadata=dict(
+        help="side of the spatial blocks that form the folds, in µm"))
     epochs: int = field(default=training.DEFAULT_EPOCHS, metadata=dict(
         help="training epochs per fold (with --select auto the most: the epoch kept is chosen by CV)"))
     select: str = field(default="auto", metadata=dict(
@@ -241,7 +243,7 @@ def run(args: Args) -> Path:
             step(f"folds {name}" + (f" (augmented copy {copy})" if copy else ""), folds.run, folds.Args(
                 rescaled=str(lay.rescale(name)), mask=str(lay.mask(name)), features=str(lay.features(name, copy)),
                 genes=str(lay.genes), out=str(lay.folds(name, copy)), n_folds=args.n_folds, qc=args.qc,
-                seed=args.seed))
+                block_um=args.fold_block_um, seed=args.seed))
     trainsets = [str(lay.folds(n, k)) for n in trains for k in lay.copies()]
     step("train", training.run, training.Args(data=trainsets, out=str(lay.model),
                                          epochs=args.epochs, seed=args.seed, select=args.select,

@@ -16,7 +16,7 @@ from ..io.outputs import load_npy, read_json, write_json
 from ..pipeline.progress import say
 from ..pipeline.reuse import StepOutput, finished, input_stamp
 from ..qc.bins import qc_keep
-from ..qc.folds import block_folds
+from ..qc.folds import BLOCK_UM, block_folds
 from ..qc.placement import swapped_xy
 from ..training.disks import gather_disks
 
@@ -33,6 +33,9 @@ class Args:
     n_folds: int = field(default=10, metadata=dict(help="number of spatial folds (one model each)"))
     qc: Literal["auto", "on", "off"] = field(default="auto", metadata=dict(
         help="drop low-count bins per histology cluster (auto: on for bins/cells up to 16 µm)"))
+    block_um: float = field(default=BLOCK_UM, metadata=dict(
+        help="side of the square spatial blocks that form the folds, in µm (halved, down to 8 superpixels, "
+             "when the bins fill fewer blocks than folds)"))
     seed: int = field(default=0, metadata=dict(help="seed for clustering and fold assignment"))
     counts: Optional[str] = field(default=None, metadata=dict(
         role="file", help="counts table (default: the one p2g-rescale validated, as recorded in sample.json)"))
@@ -78,6 +81,8 @@ def run(args: Args) -> Path:
                          "give a measured sample (cnts + locs-raw) for training")
     if args.n_folds < 1:
         raise InputError("--n-folds", f"{args.n_folds} folds", "use 1 or more folds")
+    if not args.block_um > 0:
+        raise InputError("--block-um", f"a block side of {args.block_um} µm", "give a positive side, e.g. 512")
     genes = read_gene_names(Path(args.genes) / NAMES)
     counts_path = args.counts or sample["files"]["counts"]
     locs = pd.read_parquet(Path(args.rescaled) / "locs.parquet")
@@ -116,7 +121,8 @@ def run(args: Args) -> Path:
                         prepare=lambda rows: standardise(rows, mean, std))  # by chunks: HD has ~600k bins
         keep[on_tissue] = k
         cluster[on_tissue] = cl
-    folds = block_folds(locs[["x", "y"]].to_numpy(), args.n_folds, seed=args.seed)
+    folds, block_um = block_folds(locs[["x", "y"]].to_numpy(), args.n_folds, float(sample["pixel_size"]),
+                                  args.block_um, seed=args.seed)
 
     sel = np.flatnonzero(keep)
     disk_index = index[sel]
@@ -129,7 +135,7 @@ def run(args: Args) -> Path:
                          "total_count": totals}, index=locs.index)
     say(f"folds {sample['name']}: {int(keep.sum())} of {len(locs)} bins train "
         f"({int((~on_tissue).sum())} off tissue, {int((on_tissue & ~keep).sum())} dropped by QC), "
-        f"{args.n_folds} folds, up to {k_max} superpixels per bin")
+        f"{args.n_folds} folds of {block_um:g} µm blocks, up to {k_max} superpixels per bin")
     info = read_json(Path(args.features) / "features.json")
     with StepOutput(out, params, "folds") as tmp:
         bins.to_parquet(tmp / "bins.parquet")
@@ -143,6 +149,6 @@ def run(args: Args) -> Path:
         write_gene_names(tmp, genes)
         write_json(tmp / "trainset.json", {
             "sample": sample["name"], "n_bins": int(len(locs)), "n_train": int(len(sel)),
-            "n_folds": args.n_folds, "qc": bool(use_qc), "diameter_px": sample["diameter_px"],
+            "n_folds": args.n_folds, "block_um": block_um, "qc": bool(use_qc), "diameter_px": sample["diameter_px"],
             "encoder": info["encoder"], "n_channels": int(feats.shape[2]), "channels": info.get("channels")})
     return out
