@@ -118,12 +118,17 @@ def test_torch_threads_do_not_change_features():
 
 def test_context_passes_name_the_passes_and_their_channels():
     """--context picks the passes beside the 1 µm/px one; dropping a pass drops its channels' names only."""
-    from pixel2gene.features.efficientnet import DEFAULT_PASSES, FINE_PASS, passes_for
-    assert passes_for("4+8") == DEFAULT_PASSES and passes_for("none") == (FINE_PASS,)
+    from pixel2gene.features.efficientnet import DEFAULT_CONTEXT, DEFAULT_PASSES, FINE_PASS, passes_for
+    assert passes_for(DEFAULT_CONTEXT) == DEFAULT_PASSES and passes_for("none") == (FINE_PASS,)
+    assert [p[0] for p in passes_for("4+8")] == [2, 8, 16]
+    from pixel2gene.features.efficientnet import EfficientNetLiteEncoder
+    width = {c: len(EfficientNetLiteEncoder("lite0", context=c).channels) for c in ("none", "4", "8", "4+8")}
+    # every context pass taps its own blocks: a pass the default lacks must not be dropped
+    assert width["none"] < width["4"] == width["8"] < width["4+8"]
     assert [p[0] for p in passes_for("8")] == [2, 16]
     with pytest.raises(ValueError, match="choose one of"):
         passes_for("2")
-    full, fine = create_encoder("effnet-lite0"), create_encoder("effnet-lite0", context="none")
+    full, fine = create_encoder("effnet-lite0", context="4+8"), create_encoder("effnet-lite0", context="none")
     only4 = create_encoder("effnet-lite0", context="4")
     assert list(fine.channels) == list(full.channels)[:len(fine.channels)] < list(full.channels)
     assert set(only4.channels) < set(full.channels) and set(fine.channels) < set(only4.channels)

@@ -86,7 +86,7 @@ class EfficientNetLiteEncoder(Encoder):
         if flips not in (1, 2, 4):
             raise ValueError("flips must be 1 (none), 2 (+ mirror) or 4 (+ vertical, + both)")
         self.flips = flips
-        self._taps = [[last_block_of_stride(self.net, s) for s in strides] for _, strides, _, _ in passes]
+        self._taps = [[last_block_of_stride(self.net, s) for s in strides] for _, strides, _, _ in self.passes]
 
     @property
     def channels(self):
