@@ -31,7 +31,7 @@ FINE_PASS = (2, (8, 16, 32), 1024, 128)
 # the context passes by their µm per network pixel (features of 64-128 and 128-256 µm)
 CONTEXT_PASSES = {"4": (8, (16, 32), 1024, 384), "8": (16, (16, 32), 512, 256)}
 CONTEXT_CHOICES = ("4+8", "4", "8", "none")
-DEFAULT_CONTEXT = "4+8"
+DEFAULT_CONTEXT = "8"  # by CV on HER2ST C2 with 512 µm fold blocks (docs/benchmarks.md)
 
 
 def passes_for(context: str) -> tuple:
