@@ -85,7 +85,8 @@ if [ ${#train_opts[@]} -gt 0 ]; then
 fi
 if has mask; then
     for m in pale-tissue no-pale-tissue; do
-        chain "$out/mask-$m" --"$m"
+        if [[ $enc == effnet-* ]]; then chain "$out/mask-$m" --encoder "$enc" --context "$ctx" --"$m"
+        else chain "$out/mask-$m" --encoder "$enc" --"$m"; fi
         cv "mask $m" "$out/mask-$m/work/model/model.json" | tee -a "$out/design_cv.txt"
     done
 fi
