@@ -124,10 +124,11 @@ def cases():
     for option, value in (("--epochs", 0), ("--n-genes", 0), ("--n-folds", 0), ("--map-top", -1),
                           ("--threads", -1), ("--encoder", "nope"), ("--gene-list", "/nowhere.txt"),
                           ("--mask", "P"), ("--mask", "nobody=x.png"), ("--truth", "P"),
-                          ("--device", "tpu")):
+                          ("--device", "tpu"), ("--fold-block-um", 0)):
         yield "p2g-run", f"{option} {value}", option, value
     for tool, option, value in (("p2g-train", "--epochs", 0), ("p2g-genes", "--n-genes", 0),
-                                ("p2g-folds", "--n-folds", 0), ("p2g-maps", "--map-px", 8),
+                                ("p2g-folds", "--n-folds", 0), ("p2g-folds", "--block-um", -5),
+                                ("p2g-maps", "--map-px", 8),
                                 ("p2g-maps", "--genes", "NOT_A_GENE"), ("p2g-train", "--folds", "0,9")):
         yield tool, f"{option} {value}", option, value
 

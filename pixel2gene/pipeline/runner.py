@@ -173,6 +173,9 @@ def _check_options(args: Args) -> None:
                                  ("--threads", args.threads, 0), ("--augment", args.augment, 0)):
         if value < least:
             raise InputError(option, f"{value} is too small", f"give {option} {least} or more")
+    if not args.fold_block_um > 0:
+        raise InputError("--fold-block-um", f"a block side of {args.fold_block_um} µm",
+                         "give a positive side, e.g. 512")
     if args.select == "ridge" and args.n_folds < 2:
         raise InputError("--select", "ridge chooses its penalty by spatial CV, and one fold holds nothing out",
                          "use --n-folds 2 or more, or --select mlp")
