@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from pixel2gene.pipeline.device import resolve_device
+from pixel2gene.tool.device import resolve_device
 from pixel2gene.steps import features, mask, rescale
 
 SETTINGS = {

@@ -43,8 +43,8 @@ SHARED = Path(os.environ.get("P2G_SHARED") or REPO.parent / "shared")  # ../shar
 sys.path.insert(0, str(REPO))  # the checkout's library, also when it is not installed
 
 from pixel2gene.image.perturb import BENCH_SHIFTS, random_shift, shift_image_file, slug  # noqa: E402
-from pixel2gene.pipeline.layout import Layout  # noqa: E402
-from pixel2gene.pipeline.reuse import digest_of, read_stamp  # noqa: E402
+from pixel2gene.runner.layout import Layout  # noqa: E402
+from pixel2gene.tool.reuse import digest_of, read_stamp  # noqa: E402
 from pixel2gene.steps.features import DEFAULT_ENCODER, DEFAULT_STAIN, STAIN_METHODS  # noqa: E402
 
 TARGET_MEAN_DROP = 0.03  # issue #13

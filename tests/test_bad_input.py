@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from pixel2gene.pipeline import cli
+from pixel2gene.tool import cli
 from pixel2gene.synthetic import make_sample
 
 

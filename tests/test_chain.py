@@ -62,7 +62,7 @@ def test_chain_recovers_regions_on_an_unseen_section(chain):
 def test_enhancement_predicts_the_measured_sample(chain):
     """Predicted spot sums correlate with the measured counts of the training sample."""
     import pandas as pd
-    from pixel2gene.training.disks import gather_disks
+    from pixel2gene.image.disks import gather_disks
     sample = chain["out"] / "train"
     counts = pd.read_csv(chain["train"] + "cnts.tsv", sep="\t", index_col=0)
     locs = pd.read_csv(chain["train"] + "locs-raw.tsv", sep="\t", index_col=0).loc[counts.index]

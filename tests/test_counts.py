@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from conftest import run_tool
 from pixel2gene.errors import InputError
 from pixel2gene.io.counts import open_counts
-from pixel2gene.io.h5ad_counts import H5adCountsWriter
+from pixel2gene.io.counts.h5ad import H5adCountsWriter
 
 
 def write_h5ad(path, table: pd.DataFrame, block=7):
@@ -162,7 +162,7 @@ def test_sparse_counts_give_the_same_training_set(sparse_sample):
 def test_measured_layer_keeps_each_bins_counts(sparse_sample):
     """The export's measured layer from sparse counts: a bin's superpixels sum to its counts, zeros not stored."""
     from pixel2gene.export.anndata import measured_layer
-    from pixel2gene.training.disks import gather_disks
+    from pixel2gene.image.disks import gather_disks
     w = sparse_sample["h5ad"]
     sample = pd.read_json(w / "rescale" / "sample.json", typ="series")
     mask = np.load(sparse_sample["root"] / "mask" / "mask.npy")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from pixel2gene.errors import InputError
-from pixel2gene.pipeline.device import resolve_device
+from pixel2gene.tool.device import resolve_device
 from pixel2gene.steps.features import DEFAULT_ENCODER
 
 HAS_CUDA = torch.cuda.is_available()
@@ -35,7 +35,7 @@ def test_bogus_devices_are_refused(device):
 
 
 @pytest.mark.parametrize("module", ["steps.features", "steps.train", "steps.predict", "steps.evaluate",
-                                    "pipeline.runner"])
+                                    "runner.run"])
 def test_every_tool_defaults_to_auto(module):
     args = importlib.import_module(f"pixel2gene.{module}").Args
     assert {f.name: f.default for f in fields(args)}["device"] == "auto"

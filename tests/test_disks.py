@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from pixel2gene.training.disks import disk_members, gather_disks
+from pixel2gene.image.disks import disk_members, gather_disks
 
 
 def gather_bin_by_bin(xy, diameter_px, mask):

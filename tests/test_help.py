@@ -6,7 +6,7 @@ from dataclasses import MISSING, fields
 import pytest
 
 from conftest import REPO
-from pixel2gene.pipeline.cli import Parser, parse
+from pixel2gene.tool.cli import Parser, parse
 from pixel2gene.steps.imports import COMMANDS
 
 
@@ -50,7 +50,7 @@ def test_encoder_names_are_listed():
 
 
 def test_a_usage_error_is_one_line(capsys):
-    from pixel2gene.pipeline.runner import Args
+    from pixel2gene.runner.run import Args
     with pytest.raises(SystemExit) as exc:
         parse(Args, "", ["--train", "x", "--predict", "y", "--outdir", "o", "--qc", "maybe"], prog="p2g-run")
     err = capsys.readouterr().err.strip().splitlines()
@@ -58,7 +58,7 @@ def test_a_usage_error_is_one_line(capsys):
 
 
 def test_flags_can_be_switched_both_ways():
-    from pixel2gene.pipeline.runner import Args
+    from pixel2gene.runner.run import Args
     base = ["--train", "x", "--predict", "y", "--outdir", "o"]
     assert parse(Args, "", base).keep_work is True
     assert parse(Args, "", base + ["--no-keep-work"]).keep_work is False

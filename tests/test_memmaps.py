@@ -40,7 +40,7 @@ def test_release_ignores_plain_arrays():
 
 LAYERS = """
 import resource, sys, torch
-from pixel2gene.pipeline.allocator import keep_big_allocations
+from pixel2gene.tool.allocator import keep_big_allocations
 if sys.argv[1] == "keep" and not keep_big_allocations():
     print("not glibc")
     sys.exit()

@@ -499,7 +499,7 @@ def tool_args(tool, sub):
 
 def test_module_commands_parse_with_the_tools_own_parser(rendered):
     """Values too: types, choices and positional arguments, as argparse checks them when the task starts."""
-    from pixel2gene.pipeline.cli import parse
+    from pixel2gene.tool.cli import parse
     for name, r in rendered:
         for line in re.sub(r"\\[ \t]*\n", " ", r["script"]).splitlines():
             if re.match(r"\s*p2g-", line):
@@ -558,7 +558,7 @@ def ext_args_source(ast, name):
 def test_device_values_the_schema_allows_are_what_the_tools_accept(ast):
     """The param's pattern and the tools' --device agree; the default and the gpu profile's value are among them."""
     from pixel2gene.errors import InputError
-    from pixel2gene.pipeline.device import resolve_device
+    from pixel2gene.tool.device import resolve_device
     pattern = re.compile(schema_params()["device"]["pattern"])
     assert pattern.match("auto") and pattern.match(literal(settings(ast)["profiles.gpu.params.device"]["value"])[0])
     for text in ("auto", "cpu", "cuda", "cuda:1", "gpu", "cuda:x", "mps"):

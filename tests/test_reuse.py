@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pixel2gene.pipeline import runner
+from pixel2gene.runner import run as runner
 from pixel2gene.synthetic import make_sample
 
 EVERY_STEP = {"rescale train", "mask train", "features train", "rescale test", "mask test", "features test",

@@ -9,7 +9,7 @@ import torch
 from pixel2gene.genes.names import write_gene_names
 from pixel2gene.model import ridge
 from pixel2gene.model.checkpoint import ModelSet, load_fold
-from pixel2gene.pipeline.reuse import StepOutput
+from pixel2gene.tool.reuse import StepOutput
 from pixel2gene.prediction.predict import Ensemble
 from pixel2gene.steps import train as train_step
 from pixel2gene.training.data import TrainData

@@ -8,7 +8,7 @@ import pytest
 from pixel2gene.errors import InputError
 from pixel2gene.io.outputs import load_npy
 from pixel2gene.model.checkpoint import ModelSet
-from pixel2gene.pipeline.layout import Layout
+from pixel2gene.runner.layout import Layout
 from pixel2gene.prediction.predict import predict_sum
 from pixel2gene.steps import predict
 from pixel2gene.training.data import pooled_channel_stats

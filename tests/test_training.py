@@ -9,7 +9,7 @@ from pixel2gene.model.mlp import StackedMLP
 from pixel2gene.qc.bins import qc_keep
 from pixel2gene.qc.folds import block_folds
 from pixel2gene.training.data import TrainData
-from pixel2gene.training.disks import disk_members, gather_disks
+from pixel2gene.image.disks import disk_members, gather_disks
 from pixel2gene.training.trainer import TrainConfig, train_folds
 
 
@@ -194,7 +194,8 @@ def test_each_fold_is_sized_by_its_own_training_set(ten_folds):
 
 def test_validation_and_targets_by_chunks_equal_the_whole_at_once():
     """Chunking (memory on a Visium HD section) must not change what validation and the targets are."""
-    from pixel2gene.training.trainer import _validate, gene_span, scaled_targets
+    from pixel2gene.model.mlp import gene_span
+    from pixel2gene.training.trainer import _validate, scaled_targets
     rng = np.random.default_rng(4)
     density = rng.gamma(1.0, 2.0, (101, 9)).astype(np.float32)
     density[:, 3] = 1.5  # a gene that never varies keeps span 1

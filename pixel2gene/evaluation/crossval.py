@@ -12,7 +12,7 @@ from ..io.memmaps import release_pages
 from ..io.outputs import load_npy, read_json
 from ..model.checkpoint import ModelSet
 from ..prediction.predict import Ensemble
-from ..training.disks import gather_disks
+from ..image.disks import gather_disks
 from .truth import Bins
 
 CHUNK = 4096  # superpixels per forward pass, across all fold models

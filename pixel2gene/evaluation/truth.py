@@ -9,7 +9,7 @@ from ..io.outputs import load_npy
 from ..io.counts import open_counts
 from ..io.tables import match_ids, read_locations
 from ..genes.names import read_gene_files
-from ..training.disks import gather_disks
+from ..image.disks import gather_disks
 
 
 class Bins:

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from ..image import SUPERPIXEL
 from ..io.outputs import load_npy
 from ..genes.names import read_gene_files
-from ..training.disks import gather_disks
+from ..image.disks import gather_disks
 
 GENE_BLOCK = 64
 

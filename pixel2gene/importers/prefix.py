@@ -27,8 +27,8 @@ import scipy.sparse as sp
 
 from .. import __version__
 from ..errors import InputError
-from ..io.h5ad_counts import H5adCountsWriter
-from ..pipeline.progress import say
+from ..io.counts.h5ad import H5adCountsWriter
+from ..tool.progress import say
 from .images import he_raw_name
 
 RECORD = "import.json"

@@ -32,7 +32,7 @@ def atomic_dir(final: Path):
 
     A crash or a validation error leaves nothing at `final`, so a resumed run
     never mistakes half-written output for a finished step. The caller decides
-    whether an existing `final` may be replaced (pipeline.reuse.check_replaceable).
+    whether an existing `final` may be replaced (tool.reuse.check_replaceable).
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ Adam moments, one kernel launch per layer instead of M.
 import math
 from typing import Optional, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -66,3 +67,9 @@ class StackedMLP(nn.Module):
                 net.weights[k].copy_(torch.stack([s[f"layer{k}.weight"] for s in states]))
                 net.biases[k].copy_(torch.stack([s[f"layer{k}.bias"] for s in states])[:, None])
         return net
+
+
+def gene_span(gene_min: np.ndarray, gene_max: np.ndarray) -> np.ndarray:
+    """Per-gene scale of the min-max targets the MLP learns (1 for genes that never vary): what its outputs are
+    multiplied by, after which gene_min is added back."""
+    return np.where(gene_max > gene_min, gene_max - gene_min, 1.0).astype(np.float32)

@@ -15,8 +15,7 @@ from ..features.writer import BackgroundWriter, HostCopy
 from ..errors import InputError
 from ..model import ridge
 from ..model.checkpoint import ModelSet, mlp_weight
-from ..model.mlp import StackedMLP
-from ..training.trainer import gene_span
+from ..model.mlp import StackedMLP, gene_span
 
 CHUNK = 8192       # superpixels per forward pass on the CPU
 GPU_CHUNK = 65536  # at most, on a GPU

@@ -12,8 +12,8 @@ from ..errors import InputError
 from ..genes.names import NAMES, gene_file_names, read_gene_names, write_gene_files, write_gene_names
 from ..io.outputs import load_npy, read_json, write_json
 from ..io.plausible import check_free_space
-from ..pipeline.progress import Progress, say
-from ..pipeline.reuse import StepOutput, finished, input_stamp
+from ..tool.progress import Progress, say
+from ..tool.reuse import StepOutput, finished, input_stamp
 from ..prediction.maps import open_partials, write_gene_maps
 
 

@@ -18,9 +18,9 @@ from ..evaluation.truth import load_truth, predicted_bin_counts, restrict
 from ..genes.names import NAMES, read_gene_names
 from ..io.outputs import load_npy, read_json, write_json
 from ..model.checkpoint import ModelSet
-from ..pipeline.device import DEVICE_HELP, resolve_device
-from ..pipeline.progress import say
-from ..pipeline.reuse import StepOutput, finished, input_stamp
+from ..tool.device import DEVICE_HELP, resolve_device
+from ..tool.progress import say
+from ..tool.reuse import StepOutput, finished, input_stamp
 
 
 @dataclass

@@ -15,8 +15,8 @@ from ..image import SUPERPIXEL
 from ..genes.names import NAMES, read_gene_names
 from ..io.outputs import atomic_file, load_npy, read_json
 from ..io.counts import open_counts
-from ..pipeline.progress import Progress, say
-from ..pipeline.reuse import check_file_replaceable, input_stamp
+from ..tool.progress import Progress, say
+from ..tool.reuse import check_file_replaceable, input_stamp
 
 
 @dataclass

@@ -21,10 +21,10 @@ from ..image.superpixels import superpixel_colour
 from ..io.memmaps import release_pages
 from ..io.outputs import load_npy, read_json, write_json
 from ..io.plausible import check_free_space
-from ..pipeline.allocator import keep_big_allocations
-from ..pipeline.device import DEVICE_HELP, resolve_device
-from ..pipeline.progress import Progress, say
-from ..pipeline.reuse import StepOutput, finished, input_stamp
+from ..tool.allocator import keep_big_allocations
+from ..tool.device import DEVICE_HELP, resolve_device
+from ..tool.progress import Progress, say
+from ..tool.reuse import StepOutput, finished, input_stamp
 
 DEFAULT_ENCODER = "effnet-lite0"
 STAIN_METHODS = ("none", "macenko")

@@ -13,12 +13,12 @@ from ..io.counts import open_counts
 from ..io.memmaps import release_pages
 from ..genes.names import NAMES, read_gene_names, write_gene_names
 from ..io.outputs import load_npy, read_json, write_json
-from ..pipeline.progress import say
-from ..pipeline.reuse import StepOutput, finished, input_stamp
+from ..tool.progress import say
+from ..tool.reuse import StepOutput, finished, input_stamp
 from ..qc.bins import qc_keep
 from ..qc.folds import BLOCK_UM, block_folds
 from ..qc.placement import swapped_xy
-from ..training.disks import gather_disks
+from ..image.disks import gather_disks
 
 QC_AUTO_MAX_DIAMETER = 2 * SUPERPIXEL  # bins/cells up to 16 µm get QC; spots do not
 

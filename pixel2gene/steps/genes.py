@@ -8,8 +8,8 @@ from ..genes.select import rank_genes, select_genes
 from ..genes.names import check_gene_names, write_gene_names
 from ..io.outputs import write_json
 from ..io.counts import open_counts
-from ..pipeline.progress import say
-from ..pipeline.reuse import StepOutput, finished, input_stamp
+from ..tool.progress import say
+from ..tool.reuse import StepOutput, finished, input_stamp
 
 
 DEFAULT_MIN_COUNT = 10.0

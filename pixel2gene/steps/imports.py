@@ -6,7 +6,7 @@ from ..importers.prefix import Imported, out_folder, write_prefix
 from ..importers.visium import import_visium
 from ..importers.visium_hd import import_visium_hd
 from ..importers.xenium import import_xenium
-from ..pipeline.progress import say
+from ..tool.progress import say
 
 OUT_HELP = "sample folder to write (cnts.h5ad, locs-raw.parquet, he-raw link, ...): the prefix for p2g-run --train"
 IMAGE_HELP = ("the full-resolution H&E given to Space Ranger (a path), or hires / lowres for the image in "

@@ -11,8 +11,8 @@ from ..image import SUPERPIXEL
 from ..errors import InputError
 from ..genes.names import NAMES, read_gene_files, read_gene_names
 from ..io.outputs import load_npy, read_json, write_json
-from ..pipeline.progress import Progress, say
-from ..pipeline.reuse import StepOutput, finished, input_stamp
+from ..tool.progress import Progress, say
+from ..tool.reuse import StepOutput, finished, input_stamp
 
 
 @dataclass

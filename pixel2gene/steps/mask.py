@@ -12,8 +12,8 @@ from ..image import SUPERPIXEL
 from ..image.superpixels import superpixel_colour
 from ..image.tissue_mask import detect_tissue, load_user_mask
 from ..io.outputs import load_npy, read_json, write_json
-from ..pipeline.progress import say
-from ..pipeline.reuse import StepOutput, finished, input_stamp
+from ..tool.progress import say
+from ..tool.reuse import StepOutput, finished, input_stamp
 
 
 @dataclass

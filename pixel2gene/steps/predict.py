@@ -11,10 +11,10 @@ from ..genes.names import write_gene_names
 from ..io.outputs import load_npy, read_json, write_json
 from ..io.plausible import check_free_space
 from ..model.checkpoint import ModelSet
-from ..pipeline.allocator import keep_big_allocations
-from ..pipeline.device import DEVICE_HELP, resolve_device
-from ..pipeline.progress import Progress, say
-from ..pipeline.reuse import StepOutput, finished, input_stamp
+from ..tool.allocator import keep_big_allocations
+from ..tool.device import DEVICE_HELP, resolve_device
+from ..tool.progress import Progress, say
+from ..tool.reuse import StepOutput, finished, input_stamp
 from ..prediction.predict import predict_sum
 
 

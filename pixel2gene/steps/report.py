@@ -8,8 +8,8 @@ import pandas as pd
 
 from ..errors import InputError
 from ..io.outputs import atomic_file, load_npy, read_json
-from ..pipeline.progress import say
-from ..pipeline.reuse import check_file_replaceable
+from ..tool.progress import say
+from ..tool.reuse import check_file_replaceable
 from ..report.page import build_page
 
 

@@ -16,10 +16,10 @@ from ..io.outputs import write_json
 from ..io.plausible import check_diameter, check_free_space, check_pixel_sizes
 from ..io.sample import locate
 from ..io.scalars import read_positive_number
-from ..pipeline.allocator import keep_big_allocations
+from ..tool.allocator import keep_big_allocations
 from ..io.tables import match_ids, read_locations
-from ..pipeline.progress import Progress, say
-from ..pipeline.reuse import StepOutput, finished, input_stamp
+from ..tool.progress import Progress, say
+from ..tool.reuse import StepOutput, finished, input_stamp
 
 DEFAULT_PIXEL_SIZE = 0.5
 

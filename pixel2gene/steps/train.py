@@ -18,9 +18,9 @@ from ..errors import InputError
 from ..io.outputs import write_json
 from ..model.checkpoint import save_fold
 from ..model.mlp import DEPTH, HIDDEN
-from ..pipeline.device import DEVICE_HELP, resolve_device
-from ..pipeline.progress import Progress, say
-from ..pipeline.reuse import StepOutput, finished, input_stamp
+from ..tool.device import DEVICE_HELP, resolve_device
+from ..tool.progress import Progress, say
+from ..tool.reuse import StepOutput, finished, input_stamp
 from ..training.data import load_trainsets, pooled_channel_stats
 from ..training.select import select_model
 from ..training.trainer import DEFAULT_WEIGHT_DECAY, TrainConfig, train_folds

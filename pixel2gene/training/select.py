@@ -22,11 +22,11 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 
-from ..model.mlp import DEPTH, StackedMLP
+from ..model.mlp import DEPTH, StackedMLP, gene_span
 from ..features.colour import is_colour_channel
 from ..model import ridge
 from .data import TrainData
-from .trainer import TrainResult, gene_span
+from .trainer import TrainResult
 
 TOP_GENES = 100          # as the referee's score
 BLENDS = (0.25, 0.5, 0.75)  # MLP weights between pure ridge (0) and pure MLP (1)

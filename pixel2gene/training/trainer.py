@@ -20,7 +20,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
-from ..model.mlp import StackedMLP
+from ..model.mlp import StackedMLP, gene_span
 from .data import TrainData
 from .optim import StackedAdam
 
@@ -81,11 +81,6 @@ class FoldPlan:
     seed: int
     eval_steps: List[int]
     keep_steps: Dict[int, List[float]] = field(default_factory=dict)  # step -> epochs whose weights it is
-
-
-def gene_span(gene_min: np.ndarray, gene_max: np.ndarray) -> np.ndarray:
-    """Per-gene scale of the min-max targets (1 for genes that never vary)."""
-    return np.where(gene_max > gene_min, gene_max - gene_min, 1.0).astype(np.float32)
 
 
 def scaled_targets(density: np.ndarray, gene_min: np.ndarray, gene_max: np.ndarray,

@@ -17,10 +17,10 @@ from ..genes.names import read_gene_names
 from ..io.sample import locate, locate_truth
 from ..steps import combine, evaluate, export, features, folds, genes, mask, maps, predict, report, rescale
 from ..steps import train as training
-from .device import DEVICE_HELP, describe, resolve_device
+from ..tool.device import DEVICE_HELP, describe, resolve_device
 from .layout import Layout, check_outdir, remove_work
-from .progress import say
-from .reuse import read_stamp
+from ..tool.progress import say
+from ..tool.reuse import read_stamp
 
 
 @dataclass

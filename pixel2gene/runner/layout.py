@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import InputError
-from .reuse import check_file_replaceable, check_replaceable, read_stamp
+from ..tool.reuse import check_file_replaceable, check_replaceable, read_stamp
 
 # names of OUTDIR's and OUTDIR/work's own entries (and the Nextflow pipeline's), which no sample may take
 RESERVED = frozenset({"work", "figures", "evaluation", "genes", "model", "qc", "pipeline_info", "run.json"})

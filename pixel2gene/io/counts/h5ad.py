@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..errors import InputError
-from .counts import Counts
-from .csr_stream import as_index_array, check_indptr, csr_row_blocks
+from ...errors import InputError
+from ..csr_stream import as_index_array, check_indptr, csr_row_blocks
+from .base import Counts
 
 CHUNK = 1 << 20      # HDF5 chunk (values) of the CSR arrays we write
 FIX = "write it with anndata (AnnData.write_h5ad) with bins as obs and genes as var, or use p2g-import"

@@ -1,12 +1,4 @@
-"""One counts reader for every counts file: bins x genes, never densified over all genes.
-
-A training sample's counts may be a dense table (`cnts.tsv|tsv.gz|parquet`,
-what people write by hand) or a sparse AnnData file (`cnts.h5ad`, what
-`p2g-import` writes: a Visium HD section has ~600k bins x 18k genes, which
-no one can hold densely). Every step reads counts through `open_counts`:
-ids and gene names up front, values only as row blocks restricted to the
-genes a step needs.
-"""
+"""The counts reader every format shares: ids, gene names and validated row blocks of values."""
 from pathlib import Path
 from typing import Iterator, Sequence, Tuple
 
@@ -14,9 +6,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..errors import InputError
-from .names import check_names
-from .tables import read_counts
+from ...errors import InputError
 
 BLOCK_ROWS = 32768
 
@@ -96,41 +86,6 @@ class Counts:
         self.close()
 
 
-class TableCounts(Counts):
-    """A dense table held by pandas (tsv / parquet): small by nature, read whole."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.table = read_counts(self.path)
-        self.ids, self.genes = self.table.index, self.table.columns
-
-    def _raw_blocks(self, cols):
-        values = self.table.to_numpy(np.float32, copy=False)
-        for s in range(0, len(values), self.block_rows):
-            block = values[s:s + self.block_rows]
-            yield s, sp.csr_matrix(block if cols is None else block[:, cols])
-
-    def validate(self) -> None:
-        pass  # read_counts has checked every value already
-
-
-def open_counts(path) -> Counts:
-    """The reader for a counts file, by its suffix; ids and gene names are checked here."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "counts file is missing", "give cnts.h5ad, cnts.parquet or cnts.tsv")
-    if path.name.endswith(".h5ad"):
-        from .h5ad_counts import H5adCounts
-        counts = H5adCounts(path)
-    elif path.name.endswith((".parquet", ".tsv", ".tsv.gz", ".txt", ".csv")):
-        counts = TableCounts(path)
-    else:
-        raise InputError(path, "unknown counts format", "give cnts.h5ad (sparse AnnData), cnts.parquet or cnts.tsv")
-    check_names(path, counts.ids, "id")
-    check_names(path, counts.genes, "gene")
-    return counts
-
-
 def _check_values(path, data: np.ndarray) -> None:
     if data.size == 0:
         return
@@ -139,4 +94,3 @@ def _check_values(path, data: np.ndarray) -> None:
                          "re-export the table if it was cut off (a short last row); else write 0 in empty cells")
     if (data < 0).any():
         raise InputError(path, "counts contain negative values", "give raw, non-negative counts")
-

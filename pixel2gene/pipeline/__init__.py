@@ -1,1 +1,0 @@
-"""Glue shared by the step tools and the local runner."""

@@ -1,0 +1,1 @@
+"""p2g-run: the local runner that calls every step in order, above the steps themselves."""
