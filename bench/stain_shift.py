@@ -43,12 +43,12 @@ SHARED = Path(os.environ.get("P2G_SHARED") or REPO.parent / "shared")  # ../shar
 sys.path.insert(0, str(REPO))  # the checkout's library, also when it is not installed
 
 from pixel2gene.image.perturb import BENCH_SHIFTS, random_shift, shift_image_file, slug  # noqa: E402
+from pixel2gene.artifacts.model import Model  # noqa: E402
+from pixel2gene.io.sample import IMAGE_SUFFIXES  # noqa: E402
 from pixel2gene.runner.layout import Layout  # noqa: E402
-from pixel2gene.tool.reuse import digest_of, read_stamp  # noqa: E402
 from pixel2gene.steps.features import DEFAULT_ENCODER, DEFAULT_STAIN, STAIN_METHODS  # noqa: E402
 
 TARGET_MEAN_DROP = 0.03  # issue #13
-IMAGE_NAMES = ("he-raw.jpg", "he-raw.jpeg", "he-raw.png", "he-raw.tif", "he-raw.tiff")
 
 
 def parse(argv=None):
@@ -90,7 +90,7 @@ def run_name(a) -> str:
 
 
 def image_of(folder: Path) -> Path:
-    for name in IMAGE_NAMES:
+    for name in IMAGE_SUFFIXES:
         if (folder / name).exists():
             return folder / name
     raise SystemExit(f"error: {folder}: no he-raw image; give --data the folder with the prepared sections")
@@ -215,7 +215,7 @@ def main(argv=None):
     # the unperturbed sections first, in one run that also trains the model every shifted sample reuses
     # (a repeated call finds every step finished and only checks its stamps)
     p2g_run(a, run_dir, [data / s for s in a.sections])
-    model = digest_of(read_stamp(lay.model))
+    model = Model.open(lay.model).digest()
 
     def scored(name: str, section: str, sample: Path, shift_record: dict) -> float:
         """Composition r of one (shifted) section, predicted and scored unless cached for this shift and model."""

@@ -30,9 +30,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "tests")]  # the checkout's library, and the tests' synthetic 10x writer
 from pixel2gene.steps.features import DEFAULT_ENCODER  # noqa: E402
-from pixel2gene.synthetic_vendor import TenxH5Writer, gene_features  # noqa: E402
+from synthetic_10x import TenxH5Writer, gene_features  # noqa: E402
 
 PX_UM = 0.2738          # µm per full-resolution pixel (a typical Visium HD CytAssist-era H&E scan)
 BIN_UM = 8

@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("P2G_SHARED") or REPO.parent / "shared")
 sys.path.insert(0, str(REPO))
 
-from pixel2gene.synthetic import make_sample  # noqa: E402
+from synthetic import make_sample  # noqa: E402
 
 
 def groovy_missing(jars):

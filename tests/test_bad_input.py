@@ -15,7 +15,7 @@ import pytest
 
 from conftest import REPO
 from pixel2gene.tool import cli
-from pixel2gene.synthetic import make_sample
+from synthetic import make_sample
 
 
 def tool_modules():
@@ -104,9 +104,9 @@ def upstream_cases(tool, root):
              "genes": w / "genes", "folds": w / "folds", "train": w / "model", "predict": w / "pred",
              "combine": w / "result", "maps": w / "maps", "evaluate": w / "eval"}
     for f in fields(TOOLS[tool].Args):
-        step = f.metadata.get("upstream")
-        if not step or step == "any":
+        if "upstream" not in f.metadata:
             continue
+        step = f.metadata["upstream"].STEP
         option = "--" + f.name.replace("_", "-")
         other = steps[wrong_step.get(step, "rescale")]
         for label, value in (("missing", root / "nowhere"), ("user folder", root / "P"), ("other step", other)):

@@ -5,7 +5,8 @@ import numpy as np
 import torch
 
 from conftest import run_tool
-from pixel2gene.synthetic import expression_profiles
+from synthetic import expression_profiles
+from pixel2gene.artifacts.trainset import TrainingSet
 from pixel2gene.training.data import load_trainsets
 from pixel2gene.training.select import colour_columns
 
@@ -112,7 +113,7 @@ def test_each_tool_runs_on_its_own(synthetic, tmp_path):
     # The shares of the blend (MLP, deep ridge, colour ridge) are chosen by CV on the task's own folds (the
     # fold MLPs themselves repeat: tests/test_pipeline_tools.py, --select mlp), so the saved linear model
     # is compared on the deep channels, divided by the deep ridge's share of it.
-    colour = colour_columns(load_trainsets([str(w / "folds")]))
+    colour = colour_columns(load_trainsets([TrainingSet.open(w / "folds")]))
     compared = 0
     for part, f in (("m01", 0), ("m01", 1), ("m23", 2), ("m23", 3)):
         sel = {m: json.loads((w / m / "model.json").read_text())["selection"] for m in (part, "mall")}

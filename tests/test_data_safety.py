@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, run_tool
-from pixel2gene.synthetic import make_sample
+from synthetic import make_sample
 
 
 def snapshot(root):

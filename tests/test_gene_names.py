@@ -7,7 +7,7 @@ import pytest
 
 from conftest import run_tool
 from pixel2gene.genes.names import gene_file_names, read_gene_files, read_gene_names, write_gene_names
-from pixel2gene.synthetic import make_sample
+from synthetic import make_sample
 
 AWKWARD = ["a/b", "a_b", "A_B", "x" * 300, r"$\frac{$", "with space", " lead", "..", ".hidden", "IFN-γ",
            "a\\b", "CON"]
@@ -25,8 +25,8 @@ def test_file_names_are_injective_and_plain_names_stay_as_they_are():
 
 
 def test_gene_names_read_back_exactly(tmp_path):
-    write_gene_names(tmp_path, AWKWARD)
-    assert read_gene_names(tmp_path / "gene-names.txt") == AWKWARD
+    write_gene_names(tmp_path / "names.txt", AWKWARD)
+    assert read_gene_names(tmp_path / "names.txt") == AWKWARD
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def test_every_awkward_name_has_its_own_map_column_and_picture(awkward_run):
     import anndata
     out, genes = awkward_run
     assert sorted(read_gene_names(out / "T" / "gene-names.txt")) == sorted(genes)
-    files = read_gene_files(out / "T")
+    files = read_gene_files(out / "T" / "gene-files.tsv")
     assert sorted(files) == sorted(genes)
     assert len(list((out / "T" / "cnts-super").glob("*.npy"))) == len(genes)
     a = anndata.read_h5ad(out / "T.h5ad")

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import run_tool
-from pixel2gene.synthetic import expression_profiles
-from pixel2gene.synthetic_vendor import write_visium, write_visium_hd, write_xenium
+from synthetic import expression_profiles
+from synthetic_10x import write_visium, write_visium_hd, write_xenium
 
 SIZE_UM = 700.0
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from conftest import run_tool
-from pixel2gene.synthetic_vendor import write_visium, write_visium_hd, write_xenium
+from synthetic_10x import write_visium, write_visium_hd, write_xenium
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_visium_folder_given_to_visium_hd(visium, tmp_path):
 
 
 def test_visium_hd_all_zero_counts(hd, tmp_path):
-    from pixel2gene.synthetic_vendor import write_10x_h5
+    from synthetic_10x import write_10x_h5
     import scipy.sparse as sp
     bins = hd / "outs" / "binned_outputs" / "square_016um"
     positions = pd.read_parquet(bins / "spatial" / "tissue_positions.parquet")

@@ -762,7 +762,7 @@ def test_build_script_builds_both_images_with_the_tags_the_config_uses(ast):
 
     assert dry() == build
     assert dry("--push") == build + [f"docker push {cpu} ", f"docker push {gpu} "]
-    version = re.search(r'^version = "(.+)"', (REPO / "pyproject.toml").read_text(), re.M).group(1)
+    version = re.search(r'^__version__ = "(.+)"', (REPO / "pixel2gene/__init__.py").read_text(), re.M).group(1)
     assert cpu.endswith(f":{version}") and gpu.endswith(f":{version}")
     assert settings(ast)["manifest.version"]["value"] == f"'{version}'"
     bad = subprocess.run(["bash", "containers/build.sh", "--no-such-option"], cwd=REPO, capture_output=True, text=True)

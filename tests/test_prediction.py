@@ -6,9 +6,9 @@ import pytest
 import torch
 
 import pixel2gene.prediction.predict as pp
-from pixel2gene.features.store import standardise
+from pixel2gene.features.stats import standardise
 from pixel2gene.model.mlp import StackedMLP
-from pixel2gene.genes.names import gene_file_names
+from pixel2gene.artifacts.result import Result
 from pixel2gene.prediction.maps import write_gene_maps
 
 
@@ -22,7 +22,8 @@ def case(tmp_path_factory):
     mask[5:9] = False  # rows without tissue inside a chunk
     torch.manual_seed(0)
     net = StackedMLP(3, 12, 5)
-    models = SimpleNamespace(states=[net.model_state(m) for m in range(3)], genes=list("ABCDE"),
+    models = SimpleNamespace(states=[{**net.model_state(m), "blend.mlp": torch.tensor(1.0)} for m in range(3)],
+                             genes=list("ABCDE"),
                              gene_min=rng.random(5).astype(np.float32),
                              gene_max=(2 + rng.random(5)).astype(np.float32))
     mean, std = rng.normal(0, 1, 12).astype(np.float32), rng.random(12).astype(np.float32) + 0.5
@@ -56,10 +57,9 @@ def test_gene_maps_are_the_same_on_threads(case, tmp_path):
     rng = np.random.default_rng(1)
     parts = [rng.random((5, int(mask.sum()))).astype(np.float32) for _ in range(2)]
     genes = ["A", "B/C", "..", "D", "E"]
-    files = gene_file_names(genes)
     for t in (1, 3):
-        write_gene_maps(tmp_path / str(t), genes, files, parts, 4, mask, threads=t)
+        write_gene_maps(Result(tmp_path / str(t)), genes, parts, 4, mask, threads=t)
     for g, gene in enumerate(genes):
-        a, b = np.load(tmp_path / "1" / f"{files[gene]}.npy"), np.load(tmp_path / "3" / f"{files[gene]}.npy")
+        a, b = Result(tmp_path / "1").gene_map(gene), Result(tmp_path / "3").gene_map(gene)
         assert np.array_equal(a, b, equal_nan=True)
         assert np.isnan(a[~mask]).all() and np.allclose(a[mask], (parts[0][g] + parts[1][g]) / 4)

@@ -12,7 +12,7 @@ from conftest import run_tool
 from pixel2gene.evaluation.metrics import pearson, rmse, spearman, ssim
 from pixel2gene.evaluation.report import evaluate
 from pixel2gene.evaluation.truth import Bins
-from pixel2gene.synthetic import expression_profiles
+from synthetic import expression_profiles
 from pixel2gene.steps.features import DEFAULT_ENCODER
 
 anndata = pytest.importorskip("anndata")
@@ -60,19 +60,20 @@ def test_h5ad_is_written_when_pandas_makes_strings_arrow_arrays(tmp_path):
     our obs, var and the measured layer's bin ids must stay plain object strings (the H200 run hit this)."""
     import anndata
     import scipy.sparse as sp
+    from pixel2gene.artifacts.result import Result
     from pixel2gene.export.anndata import write_h5ad
     mask = np.zeros((6, 5), bool)
     mask[1:5, 1:4] = True
     genes = ["GENE000", "GENE001"]
-    (tmp_path / "cnts-super").mkdir()
-    (tmp_path / "gene-names.txt").write_text("".join(g + "\n" for g in genes))
+    result = Result(tmp_path)
+    result.start_maps(genes)
     for k, g in enumerate(genes):
-        np.save(tmp_path / "cnts-super" / f"{g}.npy", np.full(mask.shape, k + 1, np.float32))
+        np.save(result.map_file(g), np.full(mask.shape, k + 1, np.float32))
     counts = sp.csr_matrix(np.array([[3, 0], [1, 2]], np.float32))
     centres = np.array([[40.0, 24.0], [40.0, 56.0]])  # (x, y) on the 16 px superpixel grid, inside the mask
     uns = {"pixel2gene": {"sample": "s"}}
     with pd.option_context("future.infer_string", True):  # pandas 2.x opting in to pandas 3's default
-        write_h5ad(tmp_path / "s.h5ad", tmp_path, genes, mask, 1.0, uns,
+        write_h5ad(tmp_path / "s.h5ad", result, genes, mask, 1.0, uns,
                    measured=(counts, ["b1", "b2"], genes, centres, 20.0))
     a = anndata.read_h5ad(tmp_path / "s.h5ad")
     assert a.shape == (12, 2) and list(a.var_names) == genes and a.obs_names[0] == "r1_c1"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pixel2gene.runner import run as runner
-from pixel2gene.synthetic import make_sample
+from synthetic import make_sample
 
 EVERY_STEP = {"rescale train", "mask train", "features train", "rescale test", "mask test", "features test",
               "genes", "folds train", "train", "predict test", "combine test", "export test", "maps test",

@@ -3,7 +3,7 @@ import numpy as np
 
 from pixel2gene.evaluation import report
 from pixel2gene.evaluation.truth import Bins
-from pixel2gene.features.store import standardise
+from pixel2gene.features.stats import standardise
 from pixel2gene.qc.bins import pca
 
 

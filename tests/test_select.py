@@ -1,15 +1,14 @@
 """Ridge fold models and the choice between ridge, MLP and blends by spatial CV on the training bins."""
-import json
 import tracemalloc
 
 import numpy as np
 import pytest
 import torch
 
-from pixel2gene.genes.names import write_gene_names
+from pixel2gene.artifacts.model import ModelSet
+from pixel2gene.artifacts.trainset import TrainingSet
 from pixel2gene.model import ridge
-from pixel2gene.model.checkpoint import ModelSet, load_fold
-from pixel2gene.tool.reuse import StepOutput
+from pixel2gene.model.checkpoint import load_fold
 from pixel2gene.prediction.predict import Ensemble
 from pixel2gene.steps import train as train_step
 from pixel2gene.training.data import TrainData
@@ -31,7 +30,8 @@ def linear_data(n=160, k=6, c=24, g=10, n_folds=5, seed=0, noise=0.3):
     dens = np.clip(4 + zbar @ w + rng.normal(0, noise, (n, g)), 0.05, None).astype(np.float32)
     xy = rng.uniform(0, 10, (n, 2))
     fold = (np.floor(xy[:, 0] / 2.5) * 4 + np.floor(xy[:, 1] / 2.5)).astype(int) % n_folds
-    return TrainData(feats, valid, dens, fold, [f"g{i}" for i in range(g)], n_folds, ["toy"])
+    return TrainData(feats, valid, dens, fold, [f"g{i}" for i in range(g)], n_folds, ["toy"],
+                     [f"deep_{i}" for i in range(c)])
 
 
 def direct_ridge(x, y, lam):
@@ -156,7 +156,7 @@ def test_selection_densifies_no_bins_by_genes(monkeypatch):
 
     def peak(n_genes):
         wide = TrainData(base.features, base.valid, np.tile(base.density, (1, n_genes // 10)), base.fold,
-                         [f"g{i}" for i in range(n_genes)], base.n_folds, base.samples)
+                         [f"g{i}" for i in range(n_genes)], base.n_folds, base.samples, base.channels)
         tracemalloc.start()
         select_model(wide, list(range(5)), "ridge", None, seed=0)
         out = tracemalloc.get_traced_memory()[1]
@@ -170,16 +170,15 @@ def test_selection_densifies_no_bins_by_genes(monkeypatch):
 
 def write_trainset(d, data: TrainData):
     """A p2g-folds output folder holding `data` (standardised already: mean 0, std 1)."""
-    with StepOutput(d, {"toy": data.features.shape}, "folds") as tmp:
-        np.save(tmp / "disk-features.npy", data.features, allow_pickle=False)
-        np.save(tmp / "disk-valid.npy", data.valid, allow_pickle=False)
-        np.save(tmp / "density.npy", data.density, allow_pickle=False)
-        np.save(tmp / "fold.npy", data.fold, allow_pickle=False)
+    with TrainingSet.create(d, {"toy": data.features.shape}) as folder:
+        folder.disk_features.write(data.features)
+        folder.disk_valid.write(data.valid)
+        folder.density.write(data.density)
+        folder.fold.write(data.fold)
         c = data.features.shape[2]
-        np.save(tmp / "channel-mean.npy", np.zeros(c, np.float32), allow_pickle=False)
-        np.save(tmp / "channel-std.npy", np.ones(c, np.float32), allow_pickle=False)
-        write_gene_names(tmp, data.genes)
-        (tmp / "trainset.json").write_text(json.dumps({"sample": "toy", "n_folds": data.n_folds}))
+        folder.write_channel_stats(np.zeros(c, np.float32), np.ones(c, np.float32))
+        folder.genes.write(data.genes)
+        folder.record.write({"sample": "toy", "n_folds": data.n_folds, "channels": data.channels})
 
 
 def test_train_step_records_the_choice_and_prediction_follows_it(tmp_path):
@@ -187,11 +186,11 @@ def test_train_step_records_the_choice_and_prediction_follows_it(tmp_path):
     write_trainset(tmp_path / "folds", data)
     out = train_step.run(train_step.Args(data=[str(tmp_path / "folds")], out=str(tmp_path / "model"), epochs=2,
                                          device="cpu"))
-    info = json.loads((out / "model.json").read_text())
+    info = out.record.read()
     sel = info["selection"]
     assert sel["mode"] == "auto" and sel["choice"] == max(sel["cv_composition_r"], key=sel["cv_composition_r"].get)
     assert info["config"]["select"] == "auto"
-    state = load_fold(out / "fold-00.pt")  # weights_only: plain tensors
+    state = load_fold(out.fold_file(0))  # weights_only: plain tensors
     assert float(state["blend.mlp"]) == sel["mlp_weight"] and "ridge.weight" in state and "layer0.weight" in state
     again = train_folds(data, list(range(5)), TrainConfig(epochs=2))  # the step's training, repeated
     assert sel["mlp_epoch"] in again.snapshots  # the saved MLP is the chosen epoch's weights
@@ -199,7 +198,7 @@ def test_train_step_records_the_choice_and_prediction_follows_it(tmp_path):
     models = ModelSet([out])
     x = torch.from_numpy(data.features[:7].reshape(-1, data.features.shape[2]).astype(np.float32))
     a = sel["mlp_weight"]
-    mlp_only = Ensemble(type("M", (), dict(states=[{k: v for k, v in s.items() if k != "blend.mlp"}
+    mlp_only = Ensemble(type("M", (), dict(states=[{**s, "blend.mlp": torch.tensor(1.0)}
                                                    for s in models.states], genes=models.genes,
                                            gene_min=models.gene_min, gene_max=models.gene_max))())(x)
     want = a * mlp_only.sum(0) + (1 - a) * len(models.states) * ridge.apply(x, models.ridge)
@@ -215,16 +214,16 @@ def test_ridge_only_trains_no_mlp_and_mlp_only_keeps_the_old_models(tmp_path):
     write_trainset(tmp_path / "folds", data)
     out = train_step.run(train_step.Args(data=[str(tmp_path / "folds")], out=str(tmp_path / "ridge"),
                                          select="ridge", device="cpu"))
-    state = load_fold(out / "fold-01.pt")
+    state = load_fold(out.fold_file(1))
     assert "layer0.weight" not in state and float(state["blend.mlp"]) == 0.0
-    assert json.loads((out / "model.json").read_text())["selection"]["choice"] == "ridge"
+    assert out.record.read()["selection"]["choice"] == "ridge"
     models = ModelSet([out])
     x = torch.from_numpy(data.features[:5, 0].astype(np.float32))
     assert torch.allclose(Ensemble(models).sum(x), 5 * ridge.apply(x, models.ridge))
     out = train_step.run(train_step.Args(data=[str(tmp_path / "folds")], out=str(tmp_path / "mlp"), epochs=1,
                                          select="mlp", device="cpu"))
-    state = load_fold(out / "fold-01.pt")
-    assert "ridge.weight" not in state and float(state["blend.mlp"]) == 1.0 and not (out / "ridge.pt").exists()
+    state = load_fold(out.fold_file(1))
+    assert "ridge.weight" not in state and float(state["blend.mlp"]) == 1.0 and not out.full_ridge_file.exists()
 
 
 def test_report_shows_the_choice_and_its_cv_scores():
@@ -274,6 +273,6 @@ def test_selection_blends_in_the_colour_ridge_when_colour_carries_the_signal():
 
 
 def test_selection_without_colour_channels_keeps_the_deep_candidates(linear_case):
-    data, mlp = linear_case  # channel names unknown (a trainset from before they were kept)
+    data, mlp = linear_case  # no channel is a colour-context one
     sel = select_model(data, list(range(5)), "auto", mlp, seed=0)
     assert sel.record["colour_weight"] == 0 and "colour_ridge" not in sel.record

@@ -5,11 +5,12 @@ import shutil
 import numpy as np
 import pytest
 
+from pixel2gene.artifacts.model import ModelSet
+from pixel2gene.artifacts.trainset import TrainingSet
 from pixel2gene.errors import InputError
 from pixel2gene.io.outputs import load_npy
-from pixel2gene.model.checkpoint import ModelSet
-from pixel2gene.runner.layout import Layout
 from pixel2gene.prediction.predict import predict_sum
+from pixel2gene.runner.layout import Layout
 from pixel2gene.steps import predict
 from pixel2gene.training.data import pooled_channel_stats
 
@@ -23,11 +24,11 @@ def work(chain):
 def run_predict(lay, name, out, mode):
     return predict.run(predict.Args(features=str(lay.features(name)), mask=str(lay.mask(name)),
                                     model=[str(lay.model)], out=str(out), standardise=mode, device="cpu",
-                                    threads=1))
+                                    threads=1)).path
 
 
 def test_the_model_keeps_the_training_sets_statistics(work):
-    mean, std = ModelSet([work.model]).channel_stats()
+    mean, std = ModelSet.open([work.model]).channel_stats()
     assert np.allclose(mean, load_npy(work.folds("train") / "channel-mean.npy"))
     assert np.allclose(std, load_npy(work.folds("train") / "channel-std.npy"), rtol=1e-5)
 
@@ -38,7 +39,7 @@ def test_training_statistics_are_what_a_new_section_is_standardised_with(work, t
     assert json.loads((trained / "pred.json").read_text())["standardised_with"] == "training"
     a, b = load_npy(own / "pred-sum.npy"), load_npy(trained / "pred-sum.npy")
     assert not np.allclose(a, b)  # the rotated section's statistics are its own
-    models = ModelSet([work.model])
+    models = ModelSet.open([work.model])
     want = np.zeros_like(b)
     predict_sum(load_npy(work.features("test") / "features.npy", mmap=True), load_npy(work.mask("test") / "mask.npy"),
                 *models.channel_stats(), models, want)
@@ -51,18 +52,19 @@ def test_training_statistics_are_what_a_new_section_is_standardised_with(work, t
 def test_pooled_statistics_weigh_each_training_set_alike(tmp_path):
     rng = np.random.default_rng(0)
     sets = [rng.normal(m, s, (4000, 3)) for m, s in ((0, 1), (2, 3))]
+    folders = []
     for i, x in enumerate(sets):
-        (tmp_path / str(i)).mkdir()
-        np.save(tmp_path / str(i) / "channel-mean.npy", x.mean(0).astype(np.float32))
-        np.save(tmp_path / str(i) / "channel-std.npy", x.std(0).astype(np.float32))
-    mean, std = pooled_channel_stats([tmp_path / "0", tmp_path / "1"])
+        with TrainingSet.create(tmp_path / str(i), {"set": i}) as folder:
+            folder.write_channel_stats(x.mean(0).astype(np.float32), x.std(0).astype(np.float32))
+        folders.append(TrainingSet.open(tmp_path / str(i)))
+    mean, std = pooled_channel_stats(folders)
     both = np.concatenate(sets)  # equal sizes: the pooled statistics are those of the union
     assert np.allclose(mean, both.mean(0), atol=1e-5) and np.allclose(std, both.std(0), atol=1e-5)
 
 
 def test_a_model_without_statistics_is_refused_with_the_fix(work, tmp_path):
-    old = tmp_path / "old-model"
-    shutil.copytree(work.model, old)
-    (old / "channel-mean.npy").unlink()
-    with pytest.raises(InputError, match="train again, or predict with --standardise section"):
-        ModelSet([old]).channel_stats()
+    damaged = tmp_path / "model"
+    shutil.copytree(work.model, damaged)
+    (damaged / "channel-mean.npy").unlink()
+    with pytest.raises(InputError, match="channel-mean.npy: is missing .*delete the folder .*model and run p2g-train again"):
+        ModelSet.open([damaged]).channel_stats()

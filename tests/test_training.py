@@ -108,7 +108,8 @@ def toy_data(n=120, k=6, c=10, g=4, n_folds=3, seed=0):
     valid[:, k // 2:] = rng.random((n, k - k // 2)) < 0.5
     w = rng.normal(size=(c, g))
     dens = np.exp(0.3 * (feats.astype(np.float32).mean(1) @ w)).astype(np.float32)
-    return TrainData(feats, valid, dens, np.arange(n) % n_folds, [f"g{i}" for i in range(g)], n_folds, ["toy"])
+    return TrainData(feats, valid, dens, np.arange(n) % n_folds, [f"g{i}" for i in range(g)], n_folds, ["toy"],
+                     [f"c{i}" for i in range(c)])
 
 
 def test_cpu_training_repeats_bit_for_bit():

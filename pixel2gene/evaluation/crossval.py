@@ -1,47 +1,40 @@
 """Held-out accuracy on a training sample: each bin predicted by the fold model that never saw it."""
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import torch
 
+from ..artifacts.model import ModelSet
+from ..artifacts.trainset import TrainingSet
 from ..errors import InputError
-from ..genes.names import NAMES, read_gene_names
-from ..features.store import standardise
-from ..io.memmaps import release_pages
-from ..io.outputs import load_npy, read_json
-from ..model.checkpoint import ModelSet
-from ..prediction.predict import Ensemble
+from ..features.stats import standardise
 from ..image.disks import gather_disks
+from ..io.memmaps import release_pages
+from ..prediction.predict import Ensemble
 from .truth import Bins
 
 CHUNK = 4096  # superpixels per forward pass, across all fold models
 
 
-def out_of_fold(folds_dir, models: ModelSet, mask: np.ndarray, device="cpu"):
+def out_of_fold(trainset: TrainingSet, models: ModelSet, mask: np.ndarray, device="cpu"):
     """(Bins with measured counts, (n, G) out-of-fold predicted counts) for the bins a model held out."""
-    folds_dir = Path(folds_dir)
-    if not (folds_dir / "trainset.json").is_file():
-        raise InputError(folds_dir, "not a p2g-folds output", "give the directory p2g-folds wrote for this sample")
-    info = read_json(folds_dir / "trainset.json")
-    genes = read_gene_names(folds_dir / NAMES)
+    info = trainset.record.read()
+    genes = trainset.genes.read()
     if genes != models.genes:
-        raise InputError(folds_dir, "the models predict other genes than this training set holds",
+        raise InputError(trainset.path, "the models predict other genes than this training set holds",
                          "evaluate with the models trained on this p2g-folds output")
     if info["n_folds"] < 2:
-        raise InputError(folds_dir, "one fold holds nothing out", "train with --n-folds 2 or more to evaluate")
-    bins = pd.read_parquet(folds_dir / "bins.parquet")
+        raise InputError(trainset.path, "one fold holds nothing out", "train with --n-folds 2 or more to evaluate")
+    bins = trainset.bins.read()
     kept = bins[bins["keep"]]
-    fold = load_npy(folds_dir / "fold.npy")
+    fold = trainset.fold.read()
     model_of = {f: m for m, f in enumerate(models.folds)}
     held = np.array([f in model_of for f in fold])
     if not held.any():
-        raise InputError(folds_dir, "none of the given models belongs to a fold of this sample",
+        raise InputError(trainset.path, "none of the given models belongs to a fold of this sample",
                          "give the p2g-train outputs trained on this sample")
-    feats = load_npy(folds_dir / "disk-features.npy", mmap=True)
-    valid = load_npy(folds_dir / "disk-valid.npy")
-    density = load_npy(folds_dir / "density.npy", mmap=True)
-    mean, std = load_npy(folds_dir / "channel-mean.npy"), load_npy(folds_dir / "channel-std.npy")
+    feats = trainset.disk_features.read(mmap=True)
+    valid = trainset.disk_valid.read()
+    density = trainset.density.read(mmap=True)
+    mean, std = trainset.channel_stats()
     rows = np.flatnonzero(held)
     pred = _predict_bins(feats, valid, rows, np.array([model_of[f] for f in fold[rows]]), mean, std, models, device)
     n_sp = kept["n_superpixels"].to_numpy()[rows]

@@ -1,15 +1,12 @@
 """Truth bins and the predictions summed over them, on the superpixel grid."""
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
+from ..artifacts.result import Result
 from ..errors import InputError
-from ..io.outputs import load_npy
+from ..image.disks import gather_disks
 from ..io.counts import open_counts
 from ..io.tables import match_ids, read_locations
-from ..genes.names import read_gene_files
-from ..image.disks import gather_disks
 
 
 class Bins:
@@ -57,14 +54,13 @@ def load_truth(counts_path, locs_path, scale: float, diameter_px: float, mask: n
     return Bins(locs.index[keep], values.toarray(), use, index[keep])  # float32: exact for counts
 
 
-def predicted_bin_counts(result_dir: Path, genes, bins: Bins) -> np.ndarray:
+def predicted_bin_counts(result: Result, genes, bins: Bins) -> np.ndarray:
     """(n, G) predicted counts of each bin: the sum of its superpixels' predictions."""
     valid = bins.index >= 0
     flat_index = np.where(valid, bins.index, 0)
     out = np.zeros((len(bins.ids), len(genes)), np.float32)
-    files = read_gene_files(result_dir)
     for g, gene in enumerate(genes):
-        grid = load_npy(Path(result_dir) / "cnts-super" / f"{files[gene]}.npy", mmap=True).ravel()
+        grid = result.gene_map(gene).ravel()
         out[:, g] = np.where(valid, np.nan_to_num(grid[flat_index]), 0).sum(1)
     return out
 

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..artifacts.files import AnnDataFile
+from ..artifacts.result import Result
 from ..image import SUPERPIXEL
-from ..io.outputs import load_npy
-from ..genes.names import read_gene_files
 from ..image.disks import gather_disks
 
 GENE_BLOCK = 64
@@ -54,7 +54,7 @@ def measured_layer(mask, counts: sp.csr_matrix, bin_ids, have, xy_rescaled: np.n
     return layer, bin_id, np.isin(genes, have)
 
 
-def write_h5ad(path: Path, result_dir: Path, genes, mask, scale: float, uns: dict, thumb=None, thumb_factor=1,
+def write_h5ad(path: Path, result: Result, genes, mask, scale: float, uns: dict, thumb=None, thumb_factor=1,
                measured=None, progress=None):
     obs, xy = superpixel_table(mask, scale)
     var = pd.DataFrame(index=pd.Index(genes, dtype=object, name="gene"))
@@ -65,7 +65,7 @@ def write_h5ad(path: Path, result_dir: Path, genes, mask, scale: float, uns: dic
         obs["measured"] = bin_id != ""
         obs["bin"] = pd.Categorical(bin_id, categories=pd.Index(np.unique(bin_id), dtype=object))
         var["measured"] = in_table
-    library = uns["pixel2gene"]["sample"]
+    library = uns[AnnDataFile.UNS_KEY]["sample"]
     spatial = {library: {"scalefactors": {"tissue_hires_scalef": scale / thumb_factor,
                                           "spot_diameter_fullres": SUPERPIXEL / scale}}}
     if thumb is not None:
@@ -73,12 +73,11 @@ def write_h5ad(path: Path, result_dir: Path, genes, mask, scale: float, uns: dic
     # object strings: pandas 3's default string arrays are refused by anndata's writer (allow_write_nullable_strings)
     adata = ad.AnnData(obs=obs, var=var, obsm={"spatial": xy}, layers=layers, uns={**uns, "spatial": spatial})
     adata.write_h5ad(path, compression="gzip")  # X is written below, uncompressed
-    _stream_x(path, result_dir, genes, mask, progress)
+    _stream_x(path, result, genes, mask, progress)
 
 
-def _stream_x(path, result_dir, genes, mask, progress):
+def _stream_x(path, result: Result, genes, mask, progress):
     n = int(mask.sum())
-    files = read_gene_files(result_dir)
     with h5py.File(path, "a") as f:
         if "X" in f:
             del f["X"]
@@ -88,8 +87,6 @@ def _stream_x(path, result_dir, genes, mask, progress):
         x.attrs["encoding-version"] = "0.2.0"
         for g0 in range(0, len(genes), GENE_BLOCK):
             block = genes[g0:g0 + GENE_BLOCK]
-            x[:, g0:g0 + len(block)] = np.stack(
-                [load_npy(Path(result_dir) / "cnts-super" / f"{files[g]}.npy", mmap=True)[mask]
-                 for g in block], 1)
+            x[:, g0:g0 + len(block)] = np.stack([result.gene_map(g)[mask] for g in block], 1)
             if progress:
                 progress(g0 + len(block), len(genes))

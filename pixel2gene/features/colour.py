@@ -16,7 +16,6 @@ import cv2
 import numpy as np
 
 from ..image import SUPERPIXEL
-from ..image.superpixels import block_mean
 from ..io.memmaps import release_pages
 
 RADII_UM = (50.0, 100.0)     # the floor's windows for 100 µm spots, fixed a priori

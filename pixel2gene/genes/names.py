@@ -5,7 +5,7 @@ file names are not. A plain name (letters, digits, '.', '_', '-', up to 100
 characters) is its own file name, so cnts-super/ERBB2.npy stays where users
 and scorers look for it. Any other name gets a readable stem plus a hash of
 the whole name, and every step that writes per-gene files records the table
-in gene-files.tsv beside them, so two names never share a file.
+beside them (artifacts/result.py), so two names never share a file.
 """
 import hashlib
 import re
@@ -14,8 +14,6 @@ from typing import Dict, List
 
 from ..errors import InputError
 
-NAMES = "gene-names.txt"
-FILES = "gene-files.tsv"
 PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
 FORBIDDEN = re.compile(r"[\n\r\t\x00]")
 
@@ -28,9 +26,9 @@ def read_gene_names(path) -> List[str]:
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
-def write_gene_names(folder, genes) -> None:
-    check_gene_names(genes, Path(folder) / NAMES)
-    (Path(folder) / NAMES).write_text("".join(g + "\n" for g in genes), encoding="utf-8")
+def write_gene_names(path, genes) -> None:
+    check_gene_names(genes, path)
+    Path(path).write_text("".join(g + "\n" for g in genes), encoding="utf-8")
 
 
 def check_gene_names(genes, source) -> None:
@@ -59,15 +57,12 @@ def _hashed(gene: str) -> str:
     return f"{readable}~{hashlib.sha1(gene.encode('utf-8')).hexdigest()[:10]}"
 
 
-def write_gene_files(folder, mapping: Dict[str, str]) -> None:
+def write_gene_files(path, mapping: Dict[str, str]) -> None:
+    """The gene -> file stem table, as a two-column TSV with a header."""
     lines = ["gene\tfile\n"] + [f"{g}\t{stem}\n" for g, stem in mapping.items()]
-    (Path(folder) / FILES).write_text("".join(lines), encoding="utf-8")
+    Path(path).write_text("".join(lines), encoding="utf-8")
 
 
-def read_gene_files(folder) -> Dict[str, str]:
-    """The gene -> file stem table of a folder (recomputed from gene-names.txt for older outputs)."""
-    table = Path(folder) / FILES
-    if not table.is_file():
-        return gene_file_names(read_gene_names(Path(folder) / NAMES))
-    rows = table.read_text(encoding="utf-8").split("\n")[1:]
+def read_gene_files(path) -> Dict[str, str]:
+    rows = Path(path).read_text(encoding="utf-8").split("\n")[1:]
     return dict(row.split("\t", 1) for row in rows if row)

@@ -3,11 +3,10 @@ import warnings
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.sample import HE_RAW, IMAGE_ENDINGS
 
-# he-raw names the sample locator (io/sample.py) accepts, by the user's file ending
-HE_RAW_NAMES = ((".ome.tif", "he-raw.ome.tif"), (".ome.tiff", "he-raw.ome.tif"), (".tif", "he-raw.tif"),
-                (".tiff", "he-raw.tiff"), (".btf", "he-raw.btf"), (".jpg", "he-raw.jpg"), (".jpeg", "he-raw.jpeg"),
-                (".png", "he-raw.png"))
+# he-raw names the sample locator (io/sample.py) accepts, by the user's file ending (longest ending first)
+HE_RAW_NAMES = ((".ome.tiff", HE_RAW + ".ome.tif"),) + tuple((e, HE_RAW + e) for e in IMAGE_ENDINGS)
 
 
 def he_raw_name(path) -> str:

@@ -14,8 +14,6 @@ empty folder) is never touched.
 """
 import json
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +26,8 @@ import scipy.sparse as sp
 from .. import __version__
 from ..errors import InputError
 from ..io.counts.h5ad import H5adCountsWriter
+from ..io.outputs import atomic_dir
+from ..io.sample import COUNTS, LOCS, PIXEL_SIZE, PIXEL_SIZE_RAW, RADIUS
 from ..tool.progress import say
 from .images import he_raw_name
 
@@ -63,21 +63,18 @@ def out_folder(out) -> Path:
 
 def write_prefix(out, imp: Imported, pixel_size: float = 0.5) -> Path:
     final = out_folder(out)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
-    os.chmod(tmp, 0o755)
-    try:
-        total = _write_counts(tmp / "cnts.h5ad", imp)
+    with atomic_dir(final) as tmp:
+        total = _write_counts(tmp / (COUNTS + ".h5ad"), imp)
         if total <= 0:
             raise InputError(imp.matrix_path, f"holds no counts: every value of the {len(imp.ids)} kept "
                              "spots/bins is zero", "give the matrix of a run that measured expression")
         locs = imp.locs.copy()
         locs.index = pd.Index(imp.ids, name="id")
-        locs.to_parquet(tmp / "locs-raw.parquet")
+        locs.to_parquet(tmp / (LOCS + ".parquet"))
         os.symlink(imp.image.resolve(), tmp / he_raw_name(imp.image))
-        (tmp / "radius-raw.txt").write_text(f"{imp.diameter_um:.6g}\n")
-        (tmp / "pixel-size-raw.txt").write_text(f"{imp.pixel_size_raw:.10g}\n")
-        (tmp / "pixel-size.txt").write_text(f"{pixel_size:g}\n")
+        (tmp / RADIUS).write_text(f"{imp.diameter_um:.6g}\n")
+        (tmp / PIXEL_SIZE_RAW).write_text(f"{imp.pixel_size_raw:.10g}\n")
+        (tmp / PIXEL_SIZE).write_text(f"{pixel_size:g}\n")
         record = {"tool": "p2g-import", "vendor": imp.vendor, "version": __version__,
                   "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                   "n_bins": len(imp.ids), "n_genes": len(imp.genes), "total_counts": total,
@@ -86,10 +83,6 @@ def write_prefix(out, imp: Imported, pixel_size: float = 0.5) -> Path:
                   "diameter_um": imp.diameter_um, "pixel_size_raw_um": imp.pixel_size_raw,
                   "pixel_size_um": pixel_size, **imp.record}
         (tmp / RECORD).write_text(json.dumps(record, indent=2, default=str) + "\n")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    _publish(tmp, final)
     return final
 
 
@@ -107,16 +100,6 @@ def _write_counts(path: Path, imp: Imported) -> float:
     if rows != len(imp.ids):
         raise RuntimeError(f"{imp.matrix_path}: {rows} count rows for {len(imp.ids)} ids")
     return total
-
-
-def _publish(tmp: Path, final: Path) -> None:
-    old = None
-    if final.exists():  # an empty folder or our own earlier import (out_folder checked)
-        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
-        os.replace(final, old / final.name)
-    os.replace(tmp, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def warn(vendor: str, notes: List[str], renamed: dict) -> None:

@@ -97,9 +97,14 @@ class ImageChoice:
     size: tuple    # (width, height)
 
 
+def downscaled_image(spatial: Path, which: str) -> Path:
+    """Space Ranger's hires or lowres H&E in a spatial/ folder."""
+    return spatial / f"tissue_{which}_image.png"
+
+
 def choose_image(image: str, spatial: Path, factors: dict, factors_path: Path) -> ImageChoice:
     if image in SCALEF:
-        path = spatial / f"tissue_{image}_image.png"
+        path = downscaled_image(spatial, image)
         if not path.is_file():
             raise InputError(path, f"the {image} image is missing",
                              "give --image PATH with the full-resolution H&E, or the other of hires/lowres")
@@ -123,7 +128,7 @@ def check_fit(choice: ImageChoice, x: np.ndarray, y: np.ndarray, factors: dict, 
             s = factors.get(key)
             if not isinstance(s, (int, float)) or s <= 0:
                 continue
-            own = spatial / f"tissue_{name}_image.png"
+            own = downscaled_image(spatial, name)
             same_size = own.is_file() and image_size(own) == (w, h)
             # the positions scaled by this factor fill the image the way they would fill that image
             fills = x.max() * s < w and y.max() * s < h and x.max() * s > 0.3 * w and y.max() * s > 0.3 * h

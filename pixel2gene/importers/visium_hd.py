@@ -6,7 +6,7 @@ and the bin size (`bin_size_um`), which is the diameter we record.
 from pathlib import Path
 
 from ..errors import InputError
-from .spaceranger import import_spots, outs_folder, read_scalefactors
+from .spaceranger import downscaled_image, import_spots, outs_folder, read_scalefactors
 
 
 def bin_folder(folder: Path, bin_size: int) -> Path:
@@ -37,7 +37,7 @@ def import_visium_hd(outs, image: str, bin_size: int = 8):
                          f"use the scalefactors_json.json of {bins.name}")
     derivation = f"microns_per_pixel ({factors['microns_per_pixel']:.6g})"
     # hires/lowres images sit beside each bin size's positions, and in outs/spatial/ (the same images)
-    images = spatial if (spatial / f"tissue_{image}_image.png").is_file() else folder / "spatial"
+    images = spatial if downscaled_image(spatial, image).is_file() else folder / "spatial"
     return import_spots("visium-hd", bins, spatial, image, float(factors["bin_size_um"]),
                         float(factors["microns_per_pixel"]), derivation, factors, factors_path,
                         images if images.is_dir() else spatial)

@@ -17,7 +17,7 @@ def remove_stale_partials(final: Path) -> None:
     final = Path(final)
     if not final.parent.is_dir():
         return
-    ours = re.compile(r"\." + re.escape(final.name) + r"\.[A-Za-z0-9_]{8}\.partial")
+    ours = re.compile(r"\." + re.escape(final.name) + r"\.[A-Za-z0-9_]{8}\.(partial|old)")
     for p in final.parent.iterdir():
         if ours.fullmatch(p.name) and not p.is_symlink():
             if p.is_dir():
@@ -44,9 +44,19 @@ def atomic_dir(final: Path):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _publish(tmp, final)
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    """Put `tmp` in the place of `final`: an earlier `final` is moved aside first and deleted last, so at
+    every moment one complete folder is there (or, before the first run, none)."""
+    old = None
     if final.exists():
-        shutil.rmtree(final)
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
+        os.replace(final, old / final.name)
     os.replace(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -63,12 +73,6 @@ def atomic_file(final: Path):
         Path(tmp).unlink(missing_ok=True)
         raise
     os.replace(tmp, final)
-
-
-def save_npy(path: Path, array) -> None:
-    with atomic_file(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, np.asarray(array), allow_pickle=False)
 
 
 def load_npy(path: Path, mmap: bool = False):

@@ -6,10 +6,16 @@ from typing import Optional
 
 from ..errors import InputError
 
-IMAGE_SUFFIXES = ("he-raw.ome.tif", "he-raw.tif", "he-raw.tiff", "he-raw.btf",
-                  "he-raw.jpg", "he-raw.jpeg", "he-raw.png")
+# the seed layout: every file of a sample is PREFIX + one of these names
+HE_RAW = "he-raw"
+IMAGE_ENDINGS = (".ome.tif", ".tif", ".tiff", ".btf", ".jpg", ".jpeg", ".png")
+IMAGE_SUFFIXES = tuple(HE_RAW + e for e in IMAGE_ENDINGS)
+COUNTS, LOCS = "cnts", "locs-raw"
 TABLE_SUFFIXES = (".parquet", ".tsv", ".tsv.gz")
 COUNTS_SUFFIXES = (".h5ad",) + TABLE_SUFFIXES  # sparse AnnData first: what p2g-import writes
+RADIUS = "radius-raw.txt"                  # the diameter in µm one bin/spot/cell spans
+PIXEL_SIZE_RAW = "pixel-size-raw.txt"      # µm per pixel of he-raw
+PIXEL_SIZE = "pixel-size.txt"              # the target µm per pixel (optional)
 
 
 @dataclass(frozen=True)
@@ -64,23 +70,21 @@ def locate(prefix: str, need_counts: bool = False) -> SampleFiles:
         prefix += "/"
     image = _first_existing(prefix, "", IMAGE_SUFFIXES)
     if image is None:
-        raise InputError(prefix + "he-raw.*", "no H&E image found",
+        raise InputError(prefix + HE_RAW + ".*", "no H&E image found",
                          "provide he-raw.jpg|png|tif|tiff|btf|ome.tif with this prefix")
-    counts = _first_existing(prefix, "cnts", COUNTS_SUFFIXES)
-    locs = _first_existing(prefix, "locs-raw", TABLE_SUFFIXES)
+    counts = _first_existing(prefix, COUNTS, COUNTS_SUFFIXES)
+    locs = _first_existing(prefix, LOCS, TABLE_SUFFIXES)
     if need_counts and counts is None:
-        raise InputError(prefix + "cnts.tsv", "training sample has no counts",
+        raise InputError(prefix + COUNTS + ".tsv", "training sample has no counts",
                          "provide cnts.h5ad, cnts.parquet or cnts.tsv (p2g-import writes them from 10x outputs), "
                          "or use this sample for prediction only")
     if counts is not None and locs is None:
-        raise InputError(prefix + "locs-raw.tsv", "counts given without spot/bin locations",
+        raise InputError(prefix + LOCS + ".tsv", "counts given without spot/bin locations",
                          "provide locs-raw.tsv|parquet with columns x, y for the same ids")
     name = sample_name(prefix)
     check_sample_name(name, prefix)
-    return SampleFiles(prefix=prefix, name=name, image=image,
-                       radius=Path(prefix + "radius-raw.txt"),
-                       pixel_size_raw=Path(prefix + "pixel-size-raw.txt"),
-                       pixel_size=Path(prefix + "pixel-size.txt"),
+    return SampleFiles(prefix=prefix, name=name, image=image, radius=Path(prefix + RADIUS),
+                       pixel_size_raw=Path(prefix + PIXEL_SIZE_RAW), pixel_size=Path(prefix + PIXEL_SIZE),
                        counts=counts, locs=locs)
 
 
@@ -97,11 +101,11 @@ def locate_truth(prefix: str) -> TruthFiles:
     prefix = str(prefix)
     if Path(prefix).is_dir() and not prefix.endswith("/"):
         prefix += "/"
-    counts = _first_existing(prefix, "cnts", COUNTS_SUFFIXES)
-    locs = _first_existing(prefix, "locs-raw", TABLE_SUFFIXES)
+    counts = _first_existing(prefix, COUNTS, COUNTS_SUFFIXES)
+    locs = _first_existing(prefix, LOCS, TABLE_SUFFIXES)
     if counts is None or locs is None:
-        raise InputError(prefix + ("cnts.tsv" if counts is None else "locs-raw.tsv"), "truth file is missing",
+        raise InputError(prefix + (COUNTS if counts is None else LOCS) + ".tsv", "truth file is missing",
                          "give a prefix holding cnts.h5ad|tsv|tsv.gz|parquet and locs-raw.tsv|parquet "
                          "of the measured bins")
-    radius = Path(prefix + "radius-raw.txt")
+    radius = Path(prefix + RADIUS)
     return TruthFiles(counts, locs, read_positive_number(radius) if radius.is_file() else None)

@@ -1,30 +1,23 @@
 """Per-gene superpixel maps from tissue-ordered predictions."""
-from pathlib import Path
-
 import numpy as np
 
-from ..io.outputs import load_npy, read_json
+from ..artifacts.base import Npy
+from ..artifacts.result import Result
 from ..io.prefetch import prefetch, resolve_threads
 
 
-def open_partials(pred_dirs):
-    """The (G, n_tissue) partial sums of several predict outputs, as memmaps, and the model count."""
-    parts = [load_npy(Path(d) / "pred-sum.npy", mmap=True) for d in pred_dirs]
-    n_models = sum(read_json(Path(d) / "pred.json")["n_models"] for d in pred_dirs)
-    return parts, n_models
-
-
-def write_gene_maps(out_dir: Path, genes, files, parts, n_models: int, mask: np.ndarray, progress=None,
+def write_gene_maps(result: Result, genes, parts, n_models: int, mask: np.ndarray, progress=None,
                     threads: int = 0):
-    """One map per gene (file stem from `files`), written on `threads` threads (0 = all cores); each gene's
-    row is read from every partial, never all genes at once, and scattered onto the grid by precomputed indices."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """One float32 map per gene into `result` (NaN off tissue) from the (G, n_tissue) partial sums `parts`
+    of `n_models` models, written on `threads` threads (0 = all cores); each gene's row is read from every
+    partial, never all genes at once, and scattered onto the grid by precomputed indices."""
+    result.start_maps(genes)
     tissue = np.flatnonzero(mask.ravel())
 
     def write(g):
         grid = np.full(mask.size, np.nan, np.float32)
         grid[tissue] = sum(np.asarray(p[g], np.float32) for p in parts) / n_models
-        np.save(out_dir / f"{files[genes[g]]}.npy", grid.reshape(mask.shape), allow_pickle=False)
+        Npy.at(result.map_file(genes[g]), result.STEP).write(grid.reshape(mask.shape))
 
     n = resolve_threads(threads)
     for g, _ in enumerate(prefetch(write, range(len(genes)), workers=n if n > 1 else 0)):

@@ -14,7 +14,8 @@ from ..io.prefetch import prefetch
 from ..features.writer import BackgroundWriter, HostCopy
 from ..errors import InputError
 from ..model import ridge
-from ..model.checkpoint import ModelSet, mlp_weight
+from ..artifacts.model import ModelSet
+from ..model.checkpoint import mlp_weight
 from ..model.mlp import StackedMLP, gene_span
 
 CHUNK = 8192       # superpixels per forward pass on the CPU
@@ -27,7 +28,7 @@ class Ensemble:
     """All fold models at once: standardised features (n, C) -> counts per superpixel (models, n, G).
 
     Fold model i is a_i * MLP_i + (1 - a_i) * ridge, with a_i its checkpoint's `blend.mlp` (1: the MLP
-    alone, as every checkpoint before the ridge). The ridge part is the ridge fitted on all training bins,
+    alone). The ridge part is the ridge fitted on all training bins,
     or, with `held_out`, fold i's own ridge, fitted without the fold's bins, so held-out scores stay honest.
     """
 
@@ -46,7 +47,7 @@ class Ensemble:
         if held_out:
             self.ridges = {i: on_dev(models.states[i]) for i in need}
         elif need:
-            if getattr(models, "ridge", None) is None:
+            if models.ridge is None:
                 raise InputError("--model", "the fold models blend in a ridge but ridge.pt is missing",
                                  "give the whole directory p2g-train wrote")
             self.ridge = on_dev(models.ridge)
@@ -92,7 +93,7 @@ class Ensemble:
 
 def standardise_on(device, x16: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     """float16 (n, C) features -> standardised float32 on `device`; the same float32 operations as
-    features.store.standardise, so CPU results are unchanged, and half the bytes cross to a GPU."""
+    features.stats.standardise, so CPU results are unchanged, and half the bytes cross to a GPU."""
     return x16.to(device, non_blocking=True).float().sub_(mean).div_(std)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..artifacts.files import ReportFile
 from .curves import curves_svg
 
 STYLE = """
@@ -67,15 +68,15 @@ def evaluation_section(evaluations) -> str:
     return "".join(out)
 
 
-def gallery_section(maps_dir) -> str:
-    if maps_dir is None:
+def gallery_section(maps) -> str:
+    """The overview and gene maps of a p2g-maps folder (artifacts/maps.py), inlined."""
+    if maps is None:
         return '<p class="note">No maps were drawn.</p>'
-    maps_dir = Path(maps_dir)
-    info = json.loads((maps_dir / "maps.json").read_text())
+    info = maps.record.read()
     # each map carries its gene's name as its title: no caption repeats it
     figs = "".join(f'<figure><img alt="{escape(g["gene"])}" title="{escape(g["gene"])}" '
-                   f'src="{png_data(maps_dir / g["file"])}"></figure>' for g in info["genes"])
-    return (f'<div class="wide"><img alt="overview" src="{png_data(maps_dir / info["overview"])}"></div>'
+                   f'src="{png_data(maps.file(g["file"]))}"></figure>' for g in info["genes"])
+    return (f'<div class="wide"><img alt="overview" src="{png_data(maps.file(info["overview"]))}"></div>'
             f'<h3>Gene maps</h3><p class="note">{escape(info["units"])}; colour scale 0 to the 99th percentile '
             f'of the tissue.</p><div class="gallery">{figs}</div>')
 
@@ -173,7 +174,7 @@ def steps_section(steps) -> str:
     return table_html(df) + f"<p class='note'>Total {total:.1f} s of compute (reused steps show their original time).</p>"
 
 
-def build_page(*, sample: dict, meta: dict, evaluations, maps_dir, models, steps, params) -> str:
+def build_page(*, sample: dict, meta: dict, evaluations, maps, models, steps, params) -> str:
     enc = (meta.get("prediction") or [{}])[0].get("encoder", {}) or {}
     facts = [("tissue superpixels", meta.get("n_tissue", "—")),
              ("genes", meta.get("n_genes")), ("fold models", meta.get("n_models")),
@@ -184,7 +185,7 @@ def build_page(*, sample: dict, meta: dict, evaluations, maps_dir, models, steps
             f"<p>{escape(time.strftime('%Y-%m-%d %H:%M'))} · pixel2gene "
             f"{escape(str(meta.get('versions', {}).get('pixel2gene', '?')))}</p></header><main>",
             "<section><h2>Sample</h2>" + cards(facts) + "</section>",
-            "<section><h2>Maps</h2>" + gallery_section(maps_dir) + "</section>",
+            "<section><h2>Maps</h2>" + gallery_section(maps) + "</section>",
             "<section><h2>Accuracy</h2>" + evaluation_section(evaluations) + "</section>",
             "<section><h2>Training</h2>" + curves_section(models) + "</section>",
             "<section><h2>Steps and timings</h2>" + steps_section(steps) + "</section>",
@@ -193,5 +194,5 @@ def build_page(*, sample: dict, meta: dict, evaluations, maps_dir, models, steps
             "<section><h2>Versions</h2><pre>" + escape(json.dumps(meta.get("versions", {}), indent=2))
             + "</pre></section></main>"]
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            f"<title>Pixel2Gene: {escape(sample['name'])}</title><style>{STYLE}</style></head>"
+            f"<title>{ReportFile.TITLE}{escape(sample['name'])}</title><style>{STYLE}</style></head>"
             f"<body>{''.join(body)}{CHECK}</body></html>")

@@ -9,11 +9,13 @@ import os
 import shutil
 from pathlib import Path
 
+from ..artifacts.base import check_replaceable, read_stamp
+from ..artifacts.files import AnnDataFile, ReportFile, RunRecord, check_file_replaceable
 from ..errors import InputError
-from ..tool.reuse import check_file_replaceable, check_replaceable, read_stamp
+from ..io.sample import check_sample_name
 
 # names of OUTDIR's and OUTDIR/work's own entries (and the Nextflow pipeline's), which no sample may take
-RESERVED = frozenset({"work", "figures", "evaluation", "genes", "model", "qc", "pipeline_info", "run.json"})
+RESERVED = frozenset({"work", "figures", "evaluation", "genes", "model", "qc", "pipeline_info", RunRecord.NAME})
 
 
 class Layout:
@@ -24,7 +26,7 @@ class Layout:
         self.encoder = encoder
         self.genes = self.work / "genes"
         self.model = self.work / "model"
-        self.run_json = self.outdir / "run.json"
+        self.run_json = self.outdir / RunRecord.NAME
 
     def rescale(self, name):
         return self.work / name / "rescale"
@@ -55,10 +57,10 @@ class Layout:
         return self.outdir / "evaluation" / f"{name}.{kind}"
 
     def h5ad(self, name):
-        return self.outdir / f"{name}.h5ad"
+        return self.outdir / f"{name}{AnnDataFile.SUFFIX}"
 
     def html(self, name):
-        return self.outdir / f"{name}.html"
+        return self.outdir / f"{name}{ReportFile.SUFFIX}"
 
     def planned(self, every, trains, preds, truths):
         """(path, step) of every folder a run writes; step None for single files."""
@@ -91,7 +93,6 @@ def check_outdir(layout: Layout, inputs, every, trains, preds, truths) -> None:
                              "your data", "give --outdir a folder outside your input folders, e.g. --outdir results")
     _check_writable(layout.outdir)
     for name in every:
-        from ..io.sample import check_sample_name
         check_sample_name(name, every[name].prefix, RESERVED)
     seen = {}
     for path, step in layout.planned(every, trains, preds, truths):

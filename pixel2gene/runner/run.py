@@ -11,16 +11,16 @@ from pathlib import Path
 from typing import List, Optional
 
 from .. import __version__
+from ..artifacts.base import read_stamp
+from ..artifacts.files import RunRecord
+from ..artifacts.genes import Genes
 from ..errors import InputError
-from ..io.outputs import write_json
-from ..genes.names import read_gene_names
 from ..io.sample import locate, locate_truth
 from ..steps import combine, evaluate, export, features, folds, genes, mask, maps, predict, report, rescale
 from ..steps import train as training
 from ..tool.device import DEVICE_HELP, describe, resolve_device
-from .layout import Layout, check_outdir, remove_work
 from ..tool.progress import say
-from ..tool.reuse import read_stamp
+from .layout import Layout, check_outdir, remove_work
 
 
 @dataclass
@@ -185,12 +185,12 @@ def _check_options(args: Args) -> None:
                 raise InputError(p, "file is missing", f"give {option} an existing file")
 
 
-def _check_map_genes(args: Args, genes_dir: Path) -> None:
-    selected = set(read_gene_names(genes_dir / "gene-names.txt"))
+def _check_map_genes(args: Args, chosen: Genes) -> None:
+    selected = set(chosen.names.read())
     unknown = [g for g in args.map_genes if g not in selected]
     if unknown:
         raise InputError("--map-genes", f"gene '{unknown[0]}' is not among the {len(selected)} genes to predict",
-                         f"name genes from {genes_dir / 'gene-names.txt'}, or add them with --gene-list")
+                         f"name genes from {chosen.names.path}, or add them with --gene-list")
 
 
 def run(args: Args) -> Path:
@@ -238,9 +238,10 @@ def run(args: Args) -> Path:
                 encoder=args.encoder, device=args.device, threads=args.threads, weights=args.weights,
                 shift_average=args.shift_average, random_init=args.random_init, stain=args.stain,
                 context=args.context, augment=copy))
-    step("genes", genes.run, genes.Args(counts=[str(f.counts) for f in trains.values()], out=str(lay.genes),
-                                        n_genes=args.n_genes, min_count=args.min_count, gene_list=args.gene_list))
-    _check_map_genes(args, lay.genes)
+    chosen = step("genes", genes.run, genes.Args(counts=[str(f.counts) for f in trains.values()], out=str(lay.genes),
+                                                 n_genes=args.n_genes, min_count=args.min_count,
+                                                 gene_list=args.gene_list))
+    _check_map_genes(args, chosen)
     for name in trains:
         for copy in lay.copies():  # a copy's bins keep the sample's spatial folds: CV never sees a bin twice
             step(f"folds {name}" + (f" (augmented copy {copy})" if copy else ""), folds.run, folds.Args(
@@ -261,10 +262,9 @@ def run(args: Args) -> Path:
                                                             mask=str(lay.mask(name)), out=str(lay.result(name)),
                                                             threads=args.threads))
         evals_of[name] = _results(step, args, name, lay, truths.get(name), name in trains)
-    write_json(lay.run_json, {"version": __version__, "args": vars(given), "device": describe(args.device),
-                              "steps": timer.steps,
-                              "seconds": round(time.time() - t0, 2),
-                              "outputs": {n: str(lay.result(n)) for n in preds}})
+    RunRecord(lay.run_json).write({"version": __version__, "args": vars(given), "device": describe(args.device),
+                                   "steps": timer.steps, "seconds": round(time.time() - t0, 2),
+                                   "outputs": {n: str(lay.result(n)) for n in preds}})
     training_steps = [d for n in trains for d in (lay.rescale(n), lay.mask(n))
                       + tuple(p for k in lay.copies() for p in (lay.features(n, k), lay.folds(n, k)))]
     for name in preds:  # last, so the reports carry the whole run's record

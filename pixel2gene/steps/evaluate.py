@@ -11,25 +11,28 @@ from typing import List, Optional
 
 import numpy as np
 
+from ..artifacts.evaluation import Evaluation
+from ..artifacts.mask import Mask
+from ..artifacts.model import Model, ModelSet
+from ..artifacts.rescaled import Rescaled
+from ..artifacts.result import Result
+from ..artifacts.trainset import TrainingSet
 from ..errors import InputError
 from ..evaluation.crossval import out_of_fold
 from ..evaluation.report import TOP, evaluate, summarise
 from ..evaluation.truth import load_truth, predicted_bin_counts, restrict
-from ..genes.names import NAMES, read_gene_names
-from ..io.outputs import load_npy, read_json, write_json
-from ..model.checkpoint import ModelSet
 from ..tool.device import DEVICE_HELP, resolve_device
 from ..tool.progress import say
-from ..tool.reuse import StepOutput, finished, input_stamp
+from ..tool.stamps import input_stamp
 
 
 @dataclass
 class Args:
-    rescaled: str = field(metadata=dict(upstream="rescale", help="output directory of p2g-rescale for this sample"))
-    mask: str = field(metadata=dict(upstream="mask", help="output directory of p2g-mask for this sample"))
+    rescaled: str = field(metadata=dict(upstream=Rescaled, help="output directory of p2g-rescale for this sample"))
+    mask: str = field(metadata=dict(upstream=Mask, help="output directory of p2g-mask for this sample"))
     out: str = field(metadata=dict(role="runtime", help="output directory: metrics.tsv and summary.json"))
     result: Optional[str] = field(default=None, metadata=dict(
-        upstream="combine", help="the sample's p2g-combine output (needed with --truth-counts)"))
+        upstream=Result, help="the sample's p2g-combine output (needed with --truth-counts)"))
     truth_counts: Optional[str] = field(default=None, metadata=dict(
         role="file", help="measured counts of bins/spots on this section (rows bins, columns genes)"))
     truth_locs: Optional[str] = field(default=None, metadata=dict(
@@ -37,10 +40,10 @@ class Args:
     truth_diameter_um: float = field(default=0.0, metadata=dict(
         help="their diameter in µm (0: the sample's radius-raw.txt)"))
     folds: Optional[str] = field(default=None, metadata=dict(
-        upstream="folds",
+        upstream=TrainingSet,
         help="p2g-folds output of this training sample: score each bin with the model that held it out"))
     model: List[str] = field(default_factory=list, metadata=dict(
-        nargs="*", upstream="train", help="p2g-train outputs (with --folds)"))
+        nargs="*", upstream=Model, help="p2g-train outputs (with --folds)"))
     device: str = field(default="auto", metadata=dict(role="runtime", help=DEVICE_HELP))
 
 
@@ -65,7 +68,8 @@ def _truth_file(args: Args, sample: dict, mask: np.ndarray):
         raise InputError(args.truth_locs, "the truth bins' size is unknown",
                          "write their diameter in µm into radius-raw.txt beside the truth counts (p2g-run "
                          "--truth) or give p2g-evaluate --truth-diameter-um")
-    genes = read_gene_names(Path(args.result) / NAMES)
+    result = Result(args.result)
+    genes = result.genes.read()
     bins = load_truth(args.truth_counts, args.truth_locs, sample["scale"], diameter_um / sample["pixel_size"],
                       mask, sample["raw_shape"], genes)
     common = [g for g in genes if g in set(bins.genes)]
@@ -73,24 +77,24 @@ def _truth_file(args: Args, sample: dict, mask: np.ndarray):
         raise InputError(args.truth_counts, "no predicted gene is in the truth table",
                          "give truth counts with gene names as columns")
     bins = restrict(bins, common)
-    return bins, predicted_bin_counts(Path(args.result), common, bins)
+    return bins, predicted_bin_counts(result, common, bins)
 
 
-def run(args: Args) -> Path:
+def run(args: Args) -> Evaluation:
     out = Path(args.out)
     params = input_stamp(args)
     device = resolve_device(args.device)
-    if finished(out, params, "evaluate"):
+    if Evaluation.is_finished(out, params):
         say(f"evaluate: reusing {out}")
-        return out
+        return Evaluation(out)
     mode = _mode(args)
     t0 = time.time()
-    sample = read_json(Path(args.rescaled) / "sample.json")
-    mask = load_npy(Path(args.mask) / "mask.npy")
+    sample = Rescaled(args.rescaled).sample
+    mask = Mask(args.mask).tissue.read()
     if mode == "truth-file":
         bins, pred = _truth_file(args, sample, mask)
     else:
-        bins, pred = out_of_fold(args.folds, ModelSet(args.model), mask, device)
+        bins, pred = out_of_fold(TrainingSet(args.folds), ModelSet([Model(m) for m in args.model]), mask, device)
     table = evaluate(bins, pred, mask.shape)
     summary = {"sample": sample["name"], "truth": mode, **summarise(table, len(bins.ids)),
                "device": device if mode == "held-out-folds" else None,
@@ -98,7 +102,7 @@ def run(args: Args) -> Path:
     top = summary[f"mean_top{TOP}"]
     say(f"evaluate {sample['name']} ({mode}, {len(bins.ids)} bins, {len(table)} genes): top-{TOP} mean "
         f"Pearson {top['pearson']}, Spearman {top['spearman']}, SSIM {top['ssim']}")
-    with StepOutput(out, params, "evaluate") as tmp:
-        table.to_csv(tmp / "metrics.tsv", sep="\t", index=False, float_format="%.5g")
-        write_json(tmp / "summary.json", summary)
-    return out
+    with Evaluation.create(out, params) as folder:
+        folder.metrics.write(table)
+        folder.summary.write(summary)
+    return Evaluation(out)

@@ -8,35 +8,35 @@ from typing import List
 import numpy as np
 import torch
 
+from ..artifacts.features import Features
+from ..artifacts.mask import Mask
+from ..artifacts.rescaled import Rescaled
 from ..errors import InputError
 from ..features import create_encoder, list_encoders
 from ..features.base import ExtractContext
 from ..features.efficientnet import CONTEXT_CHOICES, DEFAULT_CONTEXT
 from ..features.colour import channel_names as colour_channels, colour_context
-from ..features.store import create, tissue_statistics
+from ..features.stats import tissue_statistics
 from ..image import SUPERPIXEL
 from ..image.perturb import random_shift
 from ..image.stain import mapped_copy, normalise_slide
 from ..image.superpixels import superpixel_colour
 from ..io.memmaps import release_pages
-from ..io.outputs import load_npy, read_json, write_json
 from ..io.plausible import check_free_space
 from ..tool.allocator import keep_big_allocations
 from ..tool.device import DEVICE_HELP, resolve_device
 from ..tool.progress import Progress, say
-from ..tool.reuse import StepOutput, finished, input_stamp
+from ..tool.stamps import input_stamp
 
 DEFAULT_ENCODER = "effnet-lite0"
 STAIN_METHODS = ("none", "macenko")
 DEFAULT_STAIN = "none"
-# channel layout of the map: mean RGB, the colour context (features/colour.py), then the encoder's
-LAYOUT = "rgb3+colour24+encoder"
 
 
 @dataclass
 class Args:
-    rescaled: str = field(metadata=dict(upstream="rescale", part="image", help="output directory of p2g-rescale"))
-    mask: str = field(metadata=dict(upstream="mask", help="output directory of p2g-mask"))
+    rescaled: str = field(metadata=dict(upstream=Rescaled, part="image", help="output directory of p2g-rescale"))
+    mask: str = field(metadata=dict(upstream=Mask, help="output directory of p2g-mask"))
     out: str = field(metadata=dict(role="runtime", help="output directory of this step"))
     encoder: str = field(default=DEFAULT_ENCODER, metadata=dict(choices=list_encoders(), help="histology encoder"))
     device: str = field(default="auto", metadata=dict(role="runtime", help=DEVICE_HELP))
@@ -66,44 +66,40 @@ def encoder_options(args: Args) -> dict:
     return {k: v for k, v in options.items() if v}
 
 
-NORMALISED = "image-stain-normalised.npy"  # scratch copy inside the step's temporary folder
-
-
-AUGMENTED = "image-augmented.npy"  # scratch copy inside the step's temporary folder
 AUGMENT_SEED = 0x5a1b  # copy k is shift k of this seed's stream: the same copies on every machine
 
 
-def augment_hook(k: int, image, sample: dict, tmp: Path):
+def augment_hook(k: int, image, sample: dict, folder: Features):
     """The slide itself (k = 0) or its k-th random shift (perturb.random_shift), written strip by strip."""
     if k == 0:
         return image, None
     shift = random_shift(np.random.default_rng(np.random.SeedSequence([AUGMENT_SEED, k])), f"augment {k}")
-    copy = mapped_copy(image, shift.apply, tmp / AUGMENTED)  # strips of 256 rows: no JPEG block straddles two
+    copy = mapped_copy(image, shift.apply, folder.augmented.path)  # strips of 256 rows: no JPEG block straddles two
     say(f"features {sample['name']}: augmented copy {k}: dyes x{shift.dye_scale[0]:.2f} / x{shift.dye_scale[1]:.2f}, "
         f"gains {'/'.join(f'{g:.2f}' for g in shift.gain)}, contrast x{shift.contrast:.2f}, "
         f"brightness {shift.brightness:+.0f}, JPEG {shift.jpeg_quality or 'none'}")
     return copy, asdict(shift)
 
 
-def stain_hook(method: str, image, mask, rgb, sample: dict, tmp: Path):
+def stain_hook(method: str, image, mask, rgb, sample: dict, folder: Features):
     """The image the encoder reads and its mean colours: the slide itself, or its stain-normalised copy."""
     if method == "none":
         return image, rgb, {"method": "none"}
     content = [math.ceil(s / SUPERPIXEL) for s in sample["shape"]]
-    normalised, record = normalise_slide(image, mask, rgb.astype(np.float32), content, tmp / NORMALISED)
+    normalised, record = normalise_slide(image, mask, rgb.astype(np.float32), content, folder.normalised.path)
     say(f"features {sample['name']}: stain-normalised (Macenko) to the reference H&E")
     return normalised, superpixel_colour(normalised)[0], record
 
 
-def run(args: Args) -> Path:
+def run(args: Args) -> Features:
     out = Path(args.out)
     params = input_stamp(args)
-    params["layout"] = LAYOUT  # maps written by an older layout are recomputed, never reused
     device = resolve_device(args.device)
-    sample = read_json(Path(args.rescaled) / "sample.json")
-    if finished(out, params, "features"):
+    rescaled, mask_folder = Rescaled(args.rescaled), Mask(args.mask)
+    sample = rescaled.sample
+    if Features.is_finished(out, params):
         say(f"features {sample['name']}: reusing {out}")
-        return out
+        return Features(out)
     if args.stain not in STAIN_METHODS:
         raise InputError("--stain", f"unknown stain normalisation '{args.stain}'",
                          f"choose one of {', '.join(STAIN_METHODS)}")
@@ -124,9 +120,9 @@ def run(args: Args) -> Path:
     except TypeError as exc:
         raise InputError("--encoder", f"{args.encoder} does not take {', '.join(encoder_options(args))} ({exc})",
                          "leave those options out for this encoder") from None
-    image = load_npy(Path(args.rescaled) / "image.npy", mmap=True)
-    mask = load_npy(Path(args.mask) / "mask.npy")
-    rgb = load_npy(Path(args.mask) / "rgb.npy")
+    image = rescaled.image.read(mmap=True)
+    mask = mask_folder.tissue.read()
+    rgb = mask_folder.rgb.read()
     names = ["mean_r", "mean_g", "mean_b"] + colour_channels() + list(encoder.channels)
     first = len(names) - len(encoder.channels)
     say(f"features {sample['name']}: {args.encoder}, {len(names)} channels, "
@@ -135,12 +131,12 @@ def run(args: Args) -> Path:
     copies = (args.augment > 0) + (args.stain != "none")  # scratch copies of the slide while the step runs
     check_free_space(out.parent, min(mask.size, 2 * int(mask.sum())) * len(names) * 2 + copies * image.nbytes,
                      "the float16 feature map" + (" and the slide's scratch copies" if copies else ""))
-    with StepOutput(out, params, "features") as tmp:
-        image, augmented = augment_hook(args.augment, image, sample, tmp)
+    with Features.create(out, params) as folder:
+        image, augmented = augment_hook(args.augment, image, sample, folder)
         if augmented:
             rgb = superpixel_colour(image)[0]
-        image, rgb, stain = stain_hook(args.stain, image, mask, rgb, sample, tmp)
-        feats = create(tmp / "features.npy", mask.shape, len(names))
+        image, rgb, stain = stain_hook(args.stain, image, mask, rgb, sample, folder)
+        feats = folder.create_map(mask.shape, len(names))
         for i in range(0, len(rgb), 64):  # by strips: touching the whole map at once keeps it all resident
             strip, on = feats[i:i + 64], mask[i:i + 64]
             strip[on, :3] = rgb[i:i + 64][on]  # tissue only, so background pages stay holes in the file
@@ -150,15 +146,11 @@ def run(args: Args) -> Path:
                              progress=Progress(f"features {sample['name']}"))
         encoder.extract(ctx, feats[..., first:])
         feats.flush()
-        mean, std = tissue_statistics(feats, mask)
-        np.save(tmp / "channel-mean.npy", mean, allow_pickle=False)
-        np.save(tmp / "channel-std.npy", std, allow_pickle=False)
+        folder.write_channel_stats(*tissue_statistics(feats, mask))
         del feats, image
-        (tmp / NORMALISED).unlink(missing_ok=True)
-        (tmp / AUGMENTED).unlink(missing_ok=True)
-        write_json(tmp / "features.json", {"encoder": encoder.describe(), "stain": stain, "augmented": augmented,
-                                           "n_channels": len(names),
-                                           "channels": names, "grid_shape": list(mask.shape),
-                                           "device": device, "seconds": round(time.time() - t0, 2)})
+        folder.remove_scratch()
+        folder.record.write({"encoder": encoder.describe(), "stain": stain, "augmented": augmented,
+                             "n_channels": len(names), "channels": names, "grid_shape": list(mask.shape),
+                             "device": device, "seconds": round(time.time() - t0, 2)})
     say(f"features {sample['name']}: done in {time.time() - t0:.0f} s")
-    return out
+    return Features(out)

@@ -6,29 +6,32 @@ from typing import Literal, Optional
 import numpy as np
 import pandas as pd
 
+from ..artifacts.features import Features
+from ..artifacts.genes import Genes
+from ..artifacts.mask import Mask
+from ..artifacts.rescaled import Rescaled
+from ..artifacts.trainset import TrainingSet
 from ..errors import InputError
-from ..features.store import standardise
+from ..features.stats import standardise
 from ..image import SUPERPIXEL
+from ..image.disks import gather_disks
 from ..io.counts import open_counts
 from ..io.memmaps import release_pages
-from ..genes.names import NAMES, read_gene_names, write_gene_names
-from ..io.outputs import load_npy, read_json, write_json
-from ..tool.progress import say
-from ..tool.reuse import StepOutput, finished, input_stamp
 from ..qc.bins import qc_keep
 from ..qc.folds import BLOCK_UM, block_folds
 from ..qc.placement import swapped_xy
-from ..image.disks import gather_disks
+from ..tool.progress import say
+from ..tool.stamps import input_stamp
 
 QC_AUTO_MAX_DIAMETER = 2 * SUPERPIXEL  # bins/cells up to 16 µm get QC; spots do not
 
 
 @dataclass
 class Args:
-    rescaled: str = field(metadata=dict(upstream="rescale", help="output directory of p2g-rescale (a measured sample)"))
-    mask: str = field(metadata=dict(upstream="mask", help="output directory of p2g-mask"))
-    features: str = field(metadata=dict(upstream="features", help="output directory of p2g-features"))
-    genes: str = field(metadata=dict(upstream="genes", help="output directory of p2g-genes"))
+    rescaled: str = field(metadata=dict(upstream=Rescaled, help="output directory of p2g-rescale (a measured sample)"))
+    mask: str = field(metadata=dict(upstream=Mask, help="output directory of p2g-mask"))
+    features: str = field(metadata=dict(upstream=Features, help="output directory of p2g-features"))
+    genes: str = field(metadata=dict(upstream=Genes, help="output directory of p2g-genes"))
     out: str = field(metadata=dict(role="runtime", help="output directory of this step"))
     n_folds: int = field(default=10, metadata=dict(help="number of spatial folds (one model each)"))
     qc: Literal["auto", "on", "off"] = field(default="auto", metadata=dict(
@@ -41,41 +44,14 @@ class Args:
         role="file", help="counts table (default: the one p2g-rescale validated, as recorded in sample.json)"))
 
 
-CHUNK_VALUES = 1 << 25  # values per chunk when writing the training arrays (64-128 MB)
-
-
-def write_disk_features(path: Path, flat: np.ndarray, disk_index: np.ndarray) -> None:
-    """(bins, K, C) float16 features of each bin's superpixels (zeros where padded), by chunks of bins."""
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16,
-                                    shape=disk_index.shape + (flat.shape[1],))
-    step = max(1, CHUNK_VALUES // (disk_index.shape[1] * flat.shape[1]))
-    for s in range(0, len(disk_index), step):
-        index = disk_index[s:s + step]
-        chunk = np.asarray(flat[np.maximum(index, 0)], np.float16)
-        chunk[index < 0] = 0
-        out[s:s + step] = chunk
-        release_pages(out)
-        release_pages(flat)
-    del out
-
-
-def write_density(path: Path, y, n_superpixels: np.ndarray) -> None:
-    """(bins, G) float32 counts per tissue superpixel from sparse counts, densified a chunk at a time."""
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=y.shape)
-    step = max(1, CHUNK_VALUES // max(1, y.shape[1]))
-    for s in range(0, y.shape[0], step):
-        out[s:s + step] = y[s:s + step].toarray() / n_superpixels[s:s + step, None]
-        release_pages(out)
-    del out
-
-
-def run(args: Args) -> Path:
+def run(args: Args) -> TrainingSet:
     out = Path(args.out)
     params = input_stamp(args)
-    sample = read_json(Path(args.rescaled) / "sample.json")
-    if finished(out, params, "folds"):
+    rescaled, features = Rescaled(args.rescaled), Features(args.features)
+    sample = rescaled.sample
+    if TrainingSet.is_finished(out, params):
         say(f"folds {sample['name']}: reusing {out}")
-        return out
+        return TrainingSet(out)
     if not sample["measured"]:
         raise InputError(sample["prefix"], "sample has no counts",
                          "give a measured sample (cnts + locs-raw) for training")
@@ -83,9 +59,9 @@ def run(args: Args) -> Path:
         raise InputError("--n-folds", f"{args.n_folds} folds", "use 1 or more folds")
     if not args.block_um > 0:
         raise InputError("--block-um", f"a block side of {args.block_um} µm", "give a positive side, e.g. 512")
-    genes = read_gene_names(Path(args.genes) / NAMES)
+    genes = Genes(args.genes).names.read()
     counts_path = args.counts or sample["files"]["counts"]
-    locs = pd.read_parquet(Path(args.rescaled) / "locs.parquet")
+    locs = rescaled.locs.read()
     with open_counts(counts_path) as counts:
         measured = set(counts.genes)
         missing = [g for g in genes if g not in measured]
@@ -94,10 +70,9 @@ def run(args: Args) -> Path:
                              f"(first: {missing[0]})", "select genes from all training samples together")
         # only the selected genes, sparse; totals over all genes for QC
         y, totals = counts.take(locs.index, genes)
-    mask = load_npy(Path(args.mask) / "mask.npy")
-    feats = load_npy(Path(args.features) / "features.npy", mmap=True)
-    mean = load_npy(Path(args.features) / "channel-mean.npy")
-    std = load_npy(Path(args.features) / "channel-std.npy")
+    mask = Mask(args.mask).tissue.read()
+    feats = features.map.read(mmap=True)
+    mean, std = features.channel_stats()
 
     xy = locs[["x", "y"]].to_numpy()
     swapped = swapped_xy(xy, mask)
@@ -136,19 +111,17 @@ def run(args: Args) -> Path:
     say(f"folds {sample['name']}: {int(keep.sum())} of {len(locs)} bins train "
         f"({int((~on_tissue).sum())} off tissue, {int((on_tissue & ~keep).sum())} dropped by QC), "
         f"{args.n_folds} folds of {block_um:g} µm blocks, up to {k_max} superpixels per bin")
-    info = read_json(Path(args.features) / "features.json")
-    with StepOutput(out, params, "folds") as tmp:
-        bins.to_parquet(tmp / "bins.parquet")
-        write_disk_features(tmp / "disk-features.npy", flat, disk_index)
-        np.save(tmp / "disk-valid.npy", valid, allow_pickle=False)
-        # counts per tissue superpixel of the bin
-        write_density(tmp / "density.npy", y[sel], n_tissue[sel])
-        np.save(tmp / "fold.npy", folds[sel], allow_pickle=False)
-        np.save(tmp / "channel-mean.npy", mean, allow_pickle=False)
-        np.save(tmp / "channel-std.npy", std, allow_pickle=False)
-        write_gene_names(tmp, genes)
-        write_json(tmp / "trainset.json", {
+    info = features.record.read()
+    with TrainingSet.create(out, params) as folder:
+        folder.bins.write(bins)
+        folder.write_disk_features(flat, disk_index)
+        folder.disk_valid.write(valid)
+        folder.write_density(y[sel], n_tissue[sel])
+        folder.fold.write(folds[sel])
+        folder.write_channel_stats(mean, std)
+        folder.genes.write(genes)
+        folder.record.write({
             "sample": sample["name"], "n_bins": int(len(locs)), "n_train": int(len(sel)),
             "n_folds": args.n_folds, "block_um": block_um, "qc": bool(use_qc), "diameter_px": sample["diameter_px"],
-            "encoder": info["encoder"], "n_channels": int(feats.shape[2]), "channels": info.get("channels")})
-    return out
+            "encoder": info["encoder"], "n_channels": int(feats.shape[2]), "channels": info["channels"]})
+    return TrainingSet(out)

@@ -3,13 +3,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
+from ..artifacts.genes import Genes
 from ..errors import InputError
+from ..genes.names import check_gene_names
 from ..genes.select import rank_genes, select_genes
-from ..genes.names import check_gene_names, write_gene_names
-from ..io.outputs import write_json
 from ..io.counts import open_counts
 from ..tool.progress import say
-from ..tool.reuse import StepOutput, finished, input_stamp
+from ..tool.stamps import input_stamp
 
 
 DEFAULT_MIN_COUNT = 10.0
@@ -43,12 +43,12 @@ def _gene_totals(path):
     return totals
 
 
-def run(args: Args) -> Path:
+def run(args: Args) -> Genes:
     out = Path(args.out)
     params = input_stamp(args)
-    if finished(out, params, "genes"):
+    if Genes.is_finished(out, params):
         say(f"genes: reusing {out}")
-        return out
+        return Genes(out)
     if args.n_genes < 1:
         raise InputError("--n-genes", f"{args.n_genes} genes requested", "ask for at least 1 gene")
     ranked = rank_genes((_gene_totals(c) for c in args.counts), args.min_count)
@@ -61,9 +61,9 @@ def run(args: Args) -> Path:
     if not genes:
         raise InputError(args.gene_list or args.counts[0], "no gene passes the filters",
                          "lower --min-count or check the gene names")
-    with StepOutput(out, params, "genes") as tmp:
-        write_gene_names(tmp, genes)
-        write_json(tmp / "genes.json", {"n_genes": len(genes), "n_candidates": int(len(ranked)),
-                                        "total_counts": {g: float(ranked[g]) for g in genes}})
+    with Genes.create(out, params) as folder:
+        folder.names.write(genes)
+        folder.record.write({"n_genes": len(genes), "n_candidates": int(len(ranked)),
+                             "total_counts": {g: float(ranked[g]) for g in genes}})
     say(f"genes: {len(genes)} selected of {len(ranked)} passing the filters")
-    return out
+    return Genes(out)

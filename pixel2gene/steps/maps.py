@@ -4,24 +4,24 @@ from pathlib import Path
 from typing import List, Optional
 
 import numpy as np
-import pandas as pd
 
-from ..image import SUPERPIXEL
-
+from ..artifacts.maps import Maps
+from ..artifacts.rescaled import Rescaled
+from ..artifacts.result import Result
+from ..artifacts.trainset import TrainingSet
 from ..errors import InputError
-from ..genes.names import NAMES, read_gene_files, read_gene_names
-from ..io.outputs import load_npy, read_json, write_json
+from ..image import SUPERPIXEL
 from ..tool.progress import Progress, say
-from ..tool.reuse import StepOutput, finished, input_stamp
+from ..tool.stamps import input_stamp
 
 
 @dataclass
 class Args:
-    result: str = field(metadata=dict(upstream="combine", help="the sample's p2g-combine output"))
-    rescaled: str = field(metadata=dict(upstream="rescale", help="output directory of p2g-rescale for this sample"))
+    result: str = field(metadata=dict(upstream=Result, help="the sample's p2g-combine output"))
+    rescaled: str = field(metadata=dict(upstream=Rescaled, help="output directory of p2g-rescale for this sample"))
     out: str = field(metadata=dict(role="runtime", help="output directory for the PNGs"))
     folds: Optional[str] = field(default=None, metadata=dict(
-        upstream="folds", help="p2g-folds output of this sample (adds QC and fold panels to the overview)"))
+        upstream=TrainingSet, help="p2g-folds output of this sample (adds QC and fold panels to the overview)"))
     genes: List[str] = field(default_factory=list, metadata=dict(nargs="*", help="genes to draw (besides --top)"))
     top: int = field(default=12, metadata=dict(help="also draw the N genes with the highest training counts"))
     map_px: int = field(default=900, metadata=dict(help="longest side of a gene map's H&E, in pixels"))
@@ -35,6 +35,9 @@ def pick_genes(available, named, top):
     return list(dict.fromkeys(list(named) + list(available[:max(0, top)])))
 
 
+OVERVIEW_PX = 800  # the overview's longest side: four panels side by side stay legible on a screen
+
+
 def tissue_window(mask, margin=0.04):
     """Superpixel rows/columns of the tissue's bounding box plus a margin: gene maps skip empty glass."""
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
@@ -43,44 +46,43 @@ def tissue_window(mask, margin=0.04):
             slice(max(0, cols[0] - pad), min(mask.shape[1], cols[-1] + 1 + pad)))
 
 
-def run(args: Args) -> Path:
+def run(args: Args) -> Maps:
     from ..figures.gene_map import draw_gene_map  # matplotlib loads only for the steps that draw
     from ..figures.overview import draw_overview
     from ..figures.thumbnail import thumbnail
-    out, result, rescaled = Path(args.out), Path(args.result), Path(args.rescaled)
+    out = Path(args.out)
     params = input_stamp(args)
-    if finished(out, params, "maps"):
+    if Maps.is_finished(out, params):
         say(f"maps: reusing {out}")
-        return out
-    if not (result / "metadata.json").is_file():
-        raise InputError(result, "not a p2g-combine output", "give the sample's result directory")
+        return Maps(out)
     if args.map_px < 64:
         raise InputError("--map-px", f"{args.map_px} px is too small to read", "use 64 or more")
-    available = read_gene_names(result / NAMES)
-    files = read_gene_files(result)
-    genes = pick_genes(available, args.genes, args.top)
-    sample = read_json(rescaled / "sample.json")
-    mask = load_npy(result / "mask.npy")
-    units = "predicted counts per {:g} µm superpixel".format(16 * sample["pixel_size"])
-    bins = pd.read_parquet(Path(args.folds) / "bins.parquet") if args.folds else None
-    image = load_npy(rescaled / "image.npy", mmap=True)
+    result, rescaled = Result(args.result), Rescaled(args.rescaled)
+    genes = pick_genes(result.genes.read(), args.genes, args.top)
+    sample = rescaled.sample
+    mask = result.tissue.read()
+    units = "predicted counts per {:g} µm superpixel".format(SUPERPIXEL * sample["pixel_size"])
+    bins = TrainingSet(args.folds).bins.read() if args.folds else None
+    image = rescaled.image.read(mmap=True)
     say(f"maps {sample['name']}: overview + {len(genes)} gene maps")
-    with StepOutput(out, params, "maps") as tmp:
-        thumb, factor = thumbnail(image, sample["shape"], 800)
-        draw_overview(tmp / "overview.png", thumb, factor, factor * sample["pixel_size"], mask, bins,
+    with Maps.create(out, params) as folder:
+        thumb, factor = thumbnail(image, sample["shape"], OVERVIEW_PX)
+        draw_overview(folder.file(Maps.OVERVIEW), thumb, factor, factor * sample["pixel_size"], mask, bins,
                       sample["name"])
         rows, cols = tissue_window(mask)
         crop = image[rows.start * SUPERPIXEL:rows.stop * SUPERPIXEL, cols.start * SUPERPIXEL:cols.stop * SUPERPIXEL]
         thumb, factor = thumbnail(crop, crop.shape[:2], args.map_px)
-        (tmp / "genes").mkdir()
+        folder.file(Maps.GENES).mkdir()
         drawn, progress = [], Progress(f"maps {sample['name']}")
+        stems = result.file_stems()
         for k, gene in enumerate(genes):
-            values = load_npy(result / "cnts-super" / f"{files[gene]}.npy", mmap=True)[rows, cols]
-            name = f"genes/{files[gene]}.png"
-            vmin, vmax = draw_gene_map(tmp / name, thumb, factor, factor * sample["pixel_size"], values, gene, units)
+            values = result.gene_map(gene)[rows, cols]
+            name = folder.gene_png(stems[gene])
+            vmin, vmax = draw_gene_map(folder.file(name), thumb, factor, factor * sample["pixel_size"], values,
+                                       gene, units)
             drawn.append({"gene": gene, "file": name, "vmin": vmin, "vmax": vmax})
             progress(k + 1, len(genes))
-        write_json(tmp / "maps.json", {"sample": sample["name"], "overview": "overview.png", "genes": drawn,
-                                       "units": units, "thumbnail_factor": factor,
-                                       "window_superpixels": [rows.start, rows.stop, cols.start, cols.stop]})
-    return out
+        folder.record.write({"sample": sample["name"], "overview": Maps.OVERVIEW, "genes": drawn, "units": units,
+                             "thumbnail_factor": factor,
+                             "window_superpixels": [rows.start, rows.stop, cols.start, cols.stop]})
+    return Maps(out)

@@ -4,21 +4,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-import cv2
 import numpy as np
 
+from ..artifacts.mask import Mask
+from ..artifacts.rescaled import Rescaled
 from ..errors import InputError
 from ..image import SUPERPIXEL
 from ..image.superpixels import superpixel_colour
 from ..image.tissue_mask import detect_tissue, load_user_mask
-from ..io.outputs import load_npy, read_json, write_json
 from ..tool.progress import say
-from ..tool.reuse import StepOutput, finished, input_stamp
+from ..tool.stamps import input_stamp
 
 
 @dataclass
 class Args:
-    rescaled: str = field(metadata=dict(upstream="rescale", part="image", help="output directory of p2g-rescale"))
+    rescaled: str = field(metadata=dict(upstream=Rescaled, part="image", help="output directory of p2g-rescale"))
     out: str = field(metadata=dict(role="runtime", help="output directory of this step"))
     mask: Optional[str] = field(default=None, metadata=dict(
         role="file", help="your own tissue mask (.png/.tif/.npy, nonzero = tissue) at image or grid size"))
@@ -28,17 +28,17 @@ class Args:
     threads: int = field(default=0, metadata=dict(role="runtime", help="CPU threads (0 = all cores)"))
 
 
-def run(args: Args) -> Path:
+def run(args: Args) -> Mask:
     out = Path(args.out)
     params = input_stamp(args)
-    sample = read_json(Path(args.rescaled) / "sample.json")
-    if finished(out, params, "mask"):
+    rescaled = Rescaled(args.rescaled)
+    sample = rescaled.sample
+    if Mask.is_finished(out, params):
         say(f"mask {sample['name']}: reusing {out}")
-        return out
+        return Mask(out)
     if args.mask and not Path(args.mask).is_file():
         raise InputError(args.mask, "mask file is missing", "give an existing .png/.tif/.npy mask or leave --mask out")
-    image = load_npy(Path(args.rescaled) / "image.npy", mmap=True)
-    rgb, texture = superpixel_colour(image, args.threads)
+    rgb, texture = superpixel_colour(rescaled.image.read(mmap=True), args.threads)
     content = [math.ceil(s / SUPERPIXEL) for s in sample["shape"]]
     if args.mask:
         tissue = load_user_mask(args.mask, rgb.shape[:2], content)
@@ -51,12 +51,10 @@ def run(args: Args) -> Path:
                              "check the image is an H&E, or give your own mask with --mask")
     frac = float(tissue.mean())
     say(f"mask {sample['name']}: {int(tissue.sum())} tissue superpixels ({100 * frac:.1f}% of the grid, {source})")
-    with StepOutput(out, params, "mask") as tmp:
-        np.save(tmp / "mask.npy", tissue, allow_pickle=False)
-        np.save(tmp / "rgb.npy", rgb.astype(np.float16), allow_pickle=False)
-        overlay = (rgb * 255).astype(np.uint8)
-        overlay[~tissue] = (overlay[~tissue] * 0.35).astype(np.uint8)
-        cv2.imwrite(str(tmp / "mask.png"), overlay[..., ::-1])
-        write_json(tmp / "mask.json", {"source": source, "pale_tissue": args.pale_tissue, "n_tissue": int(tissue.sum()),
-                                       "grid_shape": list(tissue.shape), "fraction": frac})
-    return out
+    with Mask.create(out, params) as folder:
+        folder.tissue.write(tissue)
+        folder.rgb.write(rgb, np.float16)
+        folder.write_overlay(rgb, tissue)
+        folder.record.write({"source": source, "pale_tissue": args.pale_tissue, "n_tissue": int(tissue.sum()),
+                             "grid_shape": list(tissue.shape), "fraction": frac})
+    return Mask(out)

@@ -10,16 +10,16 @@ import pandas as pd
 from .. import __version__
 from ..errors import InputError
 from ..image.rescale import padded_size, rescale_image, rescaled_size
+from ..artifacts.rescaled import Rescaled
 from ..io.counts import open_counts
 from ..io.image_reader import ImageReader
-from ..io.outputs import write_json
 from ..io.plausible import check_diameter, check_free_space, check_pixel_sizes
 from ..io.sample import locate
 from ..io.scalars import read_positive_number
-from ..tool.allocator import keep_big_allocations
 from ..io.tables import match_ids, read_locations
+from ..tool.allocator import keep_big_allocations
 from ..tool.progress import Progress, say
-from ..tool.reuse import StepOutput, finished, input_stamp
+from ..tool.stamps import input_stamp
 
 DEFAULT_PIXEL_SIZE = 0.5
 
@@ -45,15 +45,15 @@ def _checked_name(name: str) -> str:
     return name
 
 
-def run(args: Args) -> Path:
+def run(args: Args) -> Rescaled:
     files = locate(args.prefix, need_counts=args.train)
     if args.name is not None:
         files = dataclasses.replace(files, name=_checked_name(args.name))
     out = Path(args.out)
     params = input_stamp(args)
-    if finished(out, params, "rescale"):
+    if Rescaled.is_finished(out, params):
         say(f"rescale {files.name}: reusing {out}")
-        return out
+        return Rescaled(out)
     t0 = time.time()
     psize_raw = read_positive_number(files.pixel_size_raw)
     psize = read_positive_number(files.pixel_size) if files.pixel_size.exists() else DEFAULT_PIXEL_SIZE
@@ -76,15 +76,15 @@ def run(args: Args) -> Path:
     files_in = params["files"]["prefix"]
     image_part = [params["version"], files_in["image"], files_in["pixel_size_raw"], files_in["pixel_size"]]
     keep_big_allocations()  # strips' work arrays: reuse freed blocks, no page faults
-    with StepOutput(out, params, "rescale", parts={"image": image_part}) as tmp:
-        shapes = rescale_image(reader, scale, tmp / "image.npy", Progress(f"rescale {files.name}"),
+    with Rescaled.create(out, params, parts={"image": image_part}) as folder:
+        shapes = rescale_image(reader, scale, folder.image.path, Progress(f"rescale {files.name}"),
                                threads=args.threads)
         reader.close()
         if locs is not None:
             scaled = pd.DataFrame({"x": locs.x * scale, "y": locs.y * scale}, index=locs.index)
             scaled.index.name = "id"
-            scaled.to_parquet(tmp / "locs.parquet")
-        write_json(tmp / "sample.json", {
+            folder.locs.write(scaled)
+        folder.record.write({
             "name": files.name, "prefix": files.prefix, "measured": files.is_measured,
             "files": {k: str(v) for k, v in vars(files).items() if isinstance(v, Path)},
             "pixel_size_raw": psize_raw, "pixel_size": psize, "scale": scale,
@@ -93,4 +93,4 @@ def run(args: Args) -> Path:
             "n_bins": int(len(locs)) if locs is not None else 0,
             **shapes, "seconds": round(time.time() - t0, 2), "version": __version__,
         })
-    return out
+    return Rescaled(out)

@@ -14,26 +14,23 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..artifacts.model import Model
+from ..artifacts.trainset import TrainingSet
 from ..errors import InputError
-from ..io.outputs import write_json
-from ..model.checkpoint import save_fold
 from ..model.mlp import DEPTH, HIDDEN
 from ..tool.device import DEVICE_HELP, resolve_device
 from ..tool.progress import Progress, say
-from ..tool.reuse import StepOutput, finished, input_stamp
+from ..tool.stamps import input_stamp
 from ..training.data import load_trainsets, pooled_channel_stats
 from ..training.select import select_model
 from ..training.trainer import DEFAULT_WEIGHT_DECAY, TrainConfig, train_folds
 
 DEFAULT_EPOCHS = 100
-# What the fold models are made of beyond the Args: models trained by older choices are retrained, never
-# reused (the form, the colour share and, since this, the epoch are chosen by CV).
-SELECTION = "form+colour+epoch"
 
 
 @dataclass
 class Args:
-    data: List[str] = field(metadata=dict(nargs="+", upstream="folds",
+    data: List[str] = field(metadata=dict(nargs="+", upstream=TrainingSet,
                                           help="output directories of p2g-folds (training samples)"))
     out: str = field(metadata=dict(role="runtime", help="output directory of this step"))
     folds: str = field(default="all", metadata=dict(help="folds to train here: 'all' or a list like 0,1,2"))
@@ -67,14 +64,13 @@ def parse_folds(text: str, n_folds: int) -> List[int]:
     return folds
 
 
-def run(args: Args) -> Path:
+def run(args: Args) -> Model:
     out = Path(args.out)
     params = input_stamp(args)
-    params["selection"] = SELECTION
     device = resolve_device(args.device)
-    if finished(out, params, "train"):
+    if Model.is_finished(out, params):
         say(f"train: reusing {out}")
-        return out
+        return Model(out)
     if args.epochs < 1:
         raise InputError("--epochs", f"{args.epochs} epochs would train nothing", "give --epochs 1 or more")
     if not 0 <= args.weight_decay <= 100 or args.lr * args.weight_decay >= 1:
@@ -82,7 +78,8 @@ def run(args: Args) -> Path:
                          "wipe the weights", "give a decay from 0 to 100 (and below 1 / --lr)")
     if args.threads:
         torch.set_num_threads(args.threads)
-    data = load_trainsets(args.data)
+    sets = [TrainingSet(d) for d in args.data]
+    data = load_trainsets(sets)
     folds = parse_folds(args.folds, data.n_folds)
     cfg = TrainConfig(epochs=args.epochs, batch=args.batch, lr=args.lr,
                       superpixels_per_bin=args.superpixels_per_bin, seed=args.seed,
@@ -105,16 +102,15 @@ def run(args: Args) -> Path:
     gene_max = result.gene_max if result else data.density.max(0)
     mlp_states = dict(zip(result.folds, result.states_at(chosen.mlp_epoch))) if result else {}
     seconds = (result.seconds if result else 0.0) + chosen.record["seconds"]
-    with StepOutput(out, params, "train") as tmp:
+    with Model.create(out, params) as folder:
         for f in folds:
-            save_fold(tmp / f"fold-{f:02d}.pt", chosen.fold_state(f, mlp_states.get(f)))
+            folder.save_fold(f, chosen.fold_state(f, mlp_states.get(f)))
         if chosen.full_ridge is not None:
-            save_fold(tmp / "ridge.pt", chosen.full_ridge)
-        np.save(tmp / "gene-min.npy", gene_min.astype(np.float32), allow_pickle=False)
-        np.save(tmp / "gene-max.npy", gene_max.astype(np.float32), allow_pickle=False)
-        for name, stat in zip(("channel-mean.npy", "channel-std.npy"), pooled_channel_stats(args.data)):
-            np.save(tmp / name, stat, allow_pickle=False)  # for p2g-predict --standardise training
-        write_json(tmp / "model.json", {
+            folder.save_full_ridge(chosen.full_ridge)
+        folder.gene_min.write(gene_min, np.float32)
+        folder.gene_max.write(gene_max, np.float32)
+        folder.write_channel_stats(*pooled_channel_stats(sets))  # for p2g-predict --standardise training
+        folder.record.write({
             "folds": folds, "n_folds": data.n_folds, "genes": data.genes, "samples": data.samples,
             "n_features": int(data.features.shape[2]), "hidden": HIDDEN, "depth": DEPTH,
             "target": "counts per tissue superpixel, min-max scaled per gene (MLP); counts per superpixel (ridge)",
@@ -122,4 +118,4 @@ def run(args: Args) -> Path:
             "config": dict(result.config if result else {}, select=args.select),
             "curves": result.curves if result else {}, "seconds": round(seconds, 2),
             "device": device, "torch": torch.__version__, "version": __version__})
-    return out
+    return Model(out)

@@ -1,15 +1,13 @@
 """Training sets from p2g-folds outputs, standardised and merged across samples."""
 from dataclasses import dataclass
-from pathlib import Path
-from typing import List, Optional
+from typing import List
 
 import numpy as np
 
+from ..artifacts.trainset import TrainingSet
 from ..errors import InputError
-from ..genes.names import NAMES, read_gene_names
-from ..features.store import standardise
+from ..features.stats import standardise
 from ..io.memmaps import release_pages
-from ..io.outputs import load_npy, read_json
 
 
 @dataclass
@@ -21,7 +19,7 @@ class TrainData:
     genes: List[str]
     n_folds: int
     samples: List[str]
-    channels: Optional[List[str]] = None  # feature channel names (None: a trainset from before they were kept)
+    channels: List[str]   # feature channel names
 
 
 def standardise_f16(x, mean, std):
@@ -44,39 +42,35 @@ def _pad(a, k):
     return a if a.shape[1] == k else np.pad(a, ((0, 0), (0, k - a.shape[1])) + ((0, 0),) * (a.ndim - 2))
 
 
-def pooled_channel_stats(dirs):
+def pooled_channel_stats(sets: List[TrainingSet]):
     """(mean, std) of the training sets' feature channels, each set weighing the same: what
     `p2g-predict --standardise training` standardises a new section with instead of its own statistics."""
-    means = [load_npy(Path(d) / "channel-mean.npy").astype(np.float64) for d in dirs]
-    stds = [load_npy(Path(d) / "channel-std.npy").astype(np.float64) for d in dirs]
+    means = [s.mean.read().astype(np.float64) for s in sets]
+    stds = [s.std.read().astype(np.float64) for s in sets]
     mean = np.mean(means, 0)
     second = np.mean([s * s + m * m for m, s in zip(means, stds)], 0)
     return mean.astype(np.float32), np.sqrt(np.maximum(second - mean * mean, 0)).astype(np.float32)
 
 
-def load_trainsets(dirs) -> TrainData:
+def load_trainsets(sets: List[TrainingSet]) -> TrainData:
     parts, genes, n_folds, meta = [], None, None, []
-    for d in map(Path, dirs):
-        if not (d / "trainset.json").is_file():
-            raise InputError(d, "not a p2g-folds output", "give the directory written by p2g-folds")
-        info = read_json(d / "trainset.json")
-        g = read_gene_names(d / NAMES)
+    for ts in sets:
+        info = ts.record.read()
+        g = ts.genes.read()
         if genes is not None and g != genes:
-            raise InputError(d, "gene list differs from the other training sets", "build all with one p2g-genes output")
+            raise InputError(ts.path, "gene list differs from the other training sets",
+                             "build all with one p2g-genes output")
         if n_folds is not None and info["n_folds"] != n_folds:
-            raise InputError(d, "fold count differs from the other training sets", "use one --n-folds for all")
+            raise InputError(ts.path, "fold count differs from the other training sets", "use one --n-folds for all")
+        if meta and info["channels"] != meta[0]["channels"]:
+            raise InputError(ts.path, "training sets have different feature channels",
+                             "use one encoder for all samples")
         genes, n_folds = g, info["n_folds"]
-        x = load_npy(d / "disk-features.npy", mmap=True)
-        parts.append((standardise_f16(x, load_npy(d / "channel-mean.npy"), load_npy(d / "channel-std.npy")),
-                      load_npy(d / "disk-valid.npy"), load_npy(d / "density.npy"), load_npy(d / "fold.npy")))
+        parts.append((standardise_f16(ts.disk_features.read(mmap=True), *ts.channel_stats()),
+                      ts.disk_valid.read(), ts.density.read(), ts.fold.read()))
         meta.append(info)
-    channels = {p[0].shape[2] for p in parts}
-    if len(channels) > 1:
-        raise InputError(dirs[0], "training sets have different feature channels", "use one encoder for all samples")
     k = max(p[0].shape[1] for p in parts)
     feats = _join([_pad(p[0], k) for p in parts])
     valid = _join([_pad(p[1], k) for p in parts])
-    names = {tuple(m.get("channels") or ()) for m in meta}
-    channel_names = list(names.pop()) if len(names) == 1 and () not in names else None
     return TrainData(feats, valid, _join([p[2] for p in parts]), _join([p[3] for p in parts]), genes, n_folds,
-                     [m["sample"] for m in meta], channel_names)
+                     [m["sample"] for m in meta], list(meta[0]["channels"]))

@@ -1,16 +1,9 @@
-"""Features on disk: a float16 memmap plus per-channel statistics over tissue."""
-from pathlib import Path
-
+"""Per-channel statistics of a feature map over tissue, and standardising features with them."""
 import numpy as np
 
 from ..io.memmaps import release_pages
 
 ROWS = 64
-
-
-def create(path: Path, grid_shape, n_channels: int) -> np.ndarray:
-    return np.lib.format.open_memmap(path, mode="w+", dtype=np.float16,
-                                     shape=(grid_shape[0], grid_shape[1], n_channels))
 
 
 def tissue_statistics(features: np.ndarray, mask: np.ndarray):

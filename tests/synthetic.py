@@ -3,7 +3,7 @@
 The image holds a tissue disc split into three regions that look different
 (dense small nuclei, pink fibrous stroma, sparse large cells); each region
 has its own expression profile, so a working chain must recover the regions
-from the histology alone. Used by the tests and the bundled example.
+from the histology alone. Used by the tests; assets/example was made with it.
 """
 from pathlib import Path
 

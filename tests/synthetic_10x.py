@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .synthetic import expression_profiles, paint, region_map
+from synthetic import expression_profiles, paint, region_map
 
 GENE_TYPE = "Gene Expression"
 

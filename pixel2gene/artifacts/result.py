@@ -1,0 +1,57 @@
+"""p2g-combine's folder, a sample's results: one map per gene over the superpixel grid, and their record.
+
+    cnts-super/GENE.npy   float32 (H/16, W/16): counts per superpixel, NaN off tissue
+    gene-names.txt        the genes, in the order of every other output
+    gene-files.tsv        gene -> file stem (names that are no plain file name get a hashed stem)
+    mask.npy, mask.png    the tissue mask the maps cover
+    metadata.json         sample, mask, predictions, units, versions
+"""
+from pathlib import Path
+from typing import Dict
+
+import numpy as np
+
+from ..genes.names import gene_file_names, read_gene_files, write_gene_files
+from .base import GENE_NAMES, MASK, MASK_PICTURE, File, GeneNames, Json, Npy, Png, StepFolder
+
+
+class GeneFiles(File):
+    def read(self) -> Dict[str, str]:
+        return self._read(read_gene_files, (ValueError, OSError, UnicodeDecodeError))
+
+    def write(self, mapping: Dict[str, str]) -> None:
+        write_gene_files(self.path, mapping)
+
+
+class Result(StepFolder):
+    STEP = "combine"
+    MAPS = "cnts-super"
+    genes = GeneNames(GENE_NAMES)
+    gene_files = GeneFiles("gene-files.tsv")
+    tissue = Npy(MASK)
+    overlay = Png(MASK_PICTURE)
+    record = Json("metadata.json")
+
+    @property
+    def maps_dir(self) -> Path:
+        return self.path / self.MAPS
+
+    def file_stems(self) -> Dict[str, str]:
+        """gene -> file stem of its map (read once)."""
+        if getattr(self, "_stems", None) is None:
+            self._stems = self.gene_files.read()
+        return self._stems
+
+    def map_file(self, gene: str) -> Path:
+        return self.maps_dir / f"{self.file_stems()[gene]}.npy"
+
+    def gene_map(self, gene: str, mmap: bool = True) -> np.ndarray:
+        return Npy.at(self.map_file(gene), self.STEP).read(mmap=mmap)
+
+    def start_maps(self, genes) -> None:
+        """Before the maps are written: their folder, the genes and the gene -> file stem table."""
+        self.maps_dir.mkdir(parents=True, exist_ok=True)
+        self._stems = gene_file_names(genes)
+        self.genes.write(genes)
+        self.gene_files.write(self._stems)
+
