@@ -1,14 +1,11 @@
 """No run may remove or replace anything it did not write: inputs stay byte-identical."""
 import hashlib
-import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import REPO, run_tool
+from conftest import run_tool
 from synthetic import make_sample
 
 
@@ -45,9 +42,7 @@ FAST = ("--encoder", "texture", "--epochs", 2, "--n-folds", 2, "--threads", 1, "
 
 
 def p2g_run(*args, cwd=None):
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""), P2G_DEBUG="1")
-    return subprocess.run([sys.executable, str(REPO / "bin" / "p2g-run"), *map(str, args)],
-                          capture_output=True, text=True, env=env, cwd=cwd)
+    return run_tool("p2g-run", *args, cwd=cwd, check=False)
 
 
 def test_outdir_holding_the_inputs_is_refused(data):
