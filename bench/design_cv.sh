@@ -43,7 +43,7 @@ chain() {  # chain DIR OPTIONS...: the whole chain on C2 (C2 predicted too, whic
     p2g-run --train "$c2" --predict "$c2" --outdir "$dir" --map-top 0 "$@" > "$dir.log" 2>&1
 }
 
-default_enc=$(python -c "from pixel2gene.steps.features import DEFAULT_ENCODER as d; print(d)")
+default_enc=$(python -c "from pixel2gene.features import DEFAULT_ENCODER as d; print(d)")
 default_ctx=$(python -c "from pixel2gene.features.efficientnet import DEFAULT_CONTEXT as d; print(d)")
 
 if has encoder; then
@@ -79,7 +79,7 @@ if [ ${#train_opts[@]} -gt 0 ]; then
         label=$(echo "$opt" | tr -d '-' | tr ' ' '-')
         made+=("$out/train-$label")
         # shellcheck disable=SC2086
-        p2g-train --data "$folds" --out "$out/train-$label" $opt > "$out/train-$label.log" 2>&1
+        p2g-train --trainset "$folds" --out "$out/train-$label" $opt > "$out/train-$label.log" 2>&1
         cv "$enc/$ctx $opt" "$out/train-$label/model.json" | tee -a "$out/design_cv.txt"
     done
 fi

@@ -38,7 +38,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from pixel2gene.steps.features import DEFAULT_ENCODER  # noqa: E402
+from pixel2gene.features import DEFAULT_ENCODER  # noqa: E402
 
 SAMPLER_MS = 100
 FIELDS = "timestamp,utilization.gpu,utilization.memory,memory.used,power.draw"

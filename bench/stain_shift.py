@@ -46,7 +46,8 @@ from pixel2gene.image.perturb import BENCH_SHIFTS, random_shift, shift_image_fil
 from pixel2gene.artifacts.model import Model  # noqa: E402
 from pixel2gene.io.sample import IMAGE_SUFFIXES  # noqa: E402
 from pixel2gene.runner.layout import Layout  # noqa: E402
-from pixel2gene.steps.features import DEFAULT_ENCODER, DEFAULT_STAIN, STAIN_METHODS  # noqa: E402
+from pixel2gene.choices import Stain  # noqa: E402
+from pixel2gene.features import DEFAULT_ENCODER  # noqa: E402
 
 TARGET_MEAN_DROP = 0.03  # issue #13
 
@@ -54,8 +55,8 @@ TARGET_MEAN_DROP = 0.03  # issue #13
 def parse(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--outdir", required=True, help="scratch folder for shifted samples, runs and tables")
-    ap.add_argument("--stain", default=DEFAULT_STAIN, choices=STAIN_METHODS,
-                    help=f"p2g-run --stain (default: the tools' default, {DEFAULT_STAIN})")
+    ap.add_argument("--stain", default=Stain.NONE.value, choices=Stain.values(),
+                    help=f"p2g-run --stain (default: the tools' default, {Stain.NONE})")
     ap.add_argument("--sections", nargs="+", default=["C3", "C4"], help="sections to perturb and predict")
     ap.add_argument("--train", default="C2", help="training section (never perturbed)")
     ap.add_argument("--data", default=str(SHARED / "data" / "her2st"),

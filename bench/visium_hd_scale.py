@@ -31,7 +31,7 @@ import scipy.sparse as sp
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]  # the checkout's library, and the tests' synthetic 10x writer
-from pixel2gene.steps.features import DEFAULT_ENCODER  # noqa: E402
+from pixel2gene.features import DEFAULT_ENCODER  # noqa: E402
 from synthetic_10x import TenxH5Writer, gene_features  # noqa: E402
 
 PX_UM = 0.2738          # µm per full-resolution pixel (a typical Visium HD CytAssist-era H&E scan)
@@ -274,7 +274,7 @@ def chain(data: Path, work: Path, args) -> list:
     steps = [
         ("import", [b / "p2g-import", "visium-hd", data / "outs", "--image", data / "he-fullres.tif",
                     "--out", sample]),
-        ("rescale", [b / "p2g-rescale", "--prefix", f"{sample}/", "--out", w["rescale"], "--train", *common]),
+        ("rescale", [b / "p2g-rescale", "--prefix", f"{sample}/", "--out", w["rescale"], "--measured", *common]),
         ("mask", [b / "p2g-mask", "--rescaled", w["rescale"], "--out", w["mask"], *common]),
         ("features", [b / "p2g-features", "--rescaled", w["rescale"], "--mask", w["mask"], "--out", w["features"],
                       "--encoder", args.encoder, "--device", "cpu", *common]),
@@ -282,7 +282,7 @@ def chain(data: Path, work: Path, args) -> list:
                    "--n-genes", str(args.n_genes)]),
         ("folds", [b / "p2g-folds", "--rescaled", w["rescale"], "--mask", w["mask"], "--features", w["features"],
                    "--genes", w["genes"], "--out", w["folds"], "--n-folds", str(args.n_folds)]),
-        ("train", [b / "p2g-train", "--data", w["folds"], "--out", w["model"], "--epochs", str(args.epochs),
+        ("train", [b / "p2g-train", "--trainset", w["folds"], "--out", w["model"], "--epochs", str(args.epochs),
                    "--device", "cpu", *common]),
         ("predict", [b / "p2g-predict", "--features", w["features"], "--mask", w["mask"], "--model", w["model"],
                      "--out", w["pred"], "--device", "cpu", *common]),
@@ -291,11 +291,11 @@ def chain(data: Path, work: Path, args) -> list:
         ("export", [b / "p2g-export", "--result", w["result"], "--rescaled", w["rescale"],
                     "--out", work / "S.h5ad"]),
         ("maps", [b / "p2g-maps", "--result", w["result"], "--rescaled", w["rescale"], "--out", w["figures"],
-                  "--folds", w["folds"]]),
+                  "--trainset", w["folds"]]),
     ]
     if args.n_folds > 1:  # p2g-run scores a training sample on its held-out folds
         steps.append(("evaluate (held-out folds)", [b / "p2g-evaluate", "--rescaled", w["rescale"], "--mask", w["mask"],
-                                                    "--out", w["held-out"], "--folds", w["folds"],
+                                                    "--out", w["held-out"], "--trainset", w["folds"],
                                                     "--model", w["model"], "--device", "cpu"]))
     report_steps = [w[k] for k in ("rescale", "mask", "features", "folds", "genes", "model", "pred", "result",
                                    "figures")] + ([w["held-out"]] if args.n_folds > 1 else [])

@@ -8,13 +8,13 @@ from conftest import run_tool
 
 def features_of(synthetic, tmp_path, *copies):
     w = tmp_path / "w"
-    run_tool("p2g-rescale", "--prefix", synthetic["train"], "--out", w / "rescale", "--train")
+    run_tool("p2g-rescale", "--prefix", synthetic["train"], "--out", w / "rescale", "--measured")
     run_tool("p2g-mask", "--rescaled", w / "rescale", "--out", w / "mask")
     outs = []
     for n, k in enumerate(copies):
         out = w / f"features-{n}"
         run_tool("p2g-features", "--rescaled", w / "rescale", "--mask", w / "mask", "--out", out,
-                 "--encoder", "texture", "--augment", k, "--threads", 1)
+                 "--encoder", "texture", "--augment-copy", k, "--threads", 1)
         outs.append(out)
     return w, outs
 

@@ -43,20 +43,20 @@ def up(tmp_path_factory):
         assert cli.main(TOOLS[tool].Args, TOOLS[tool].run, "", list(map(str, argv))) == 0, tool
 
     for s in ("T", "P"):
-        step("p2g-rescale", "--prefix", f"{root}/{s}/", "--out", w / s / "rescale", *(["--train"] if s == "T" else []))
+        step("p2g-rescale", "--prefix", f"{root}/{s}/", "--out", w / s / "rescale", *(["--measured"] if s == "T" else []))
         step("p2g-mask", "--rescaled", w / s / "rescale", "--out", w / s / "mask")
         step("p2g-features", "--rescaled", w / s / "rescale", "--mask", w / s / "mask", "--out", w / s / "features",
              "--encoder", "texture", "--threads", 1)
     step("p2g-genes", "--counts", root / "T" / "cnts.tsv", "--out", w / "genes", "--n-genes", 5)
     step("p2g-folds", "--rescaled", w / "T" / "rescale", "--mask", w / "T" / "mask", "--features",
          w / "T" / "features", "--genes", w / "genes", "--out", w / "folds", "--n-folds", 2)
-    step("p2g-train", "--data", w / "folds", "--out", w / "model", "--epochs", 1, "--threads", 1)
+    step("p2g-train", "--trainset", w / "folds", "--out", w / "model", "--epochs", 1, "--threads", 1)
     step("p2g-predict", "--features", w / "P" / "features", "--mask", w / "P" / "mask", "--model", w / "model",
          "--out", w / "pred", "--threads", 1)
     step("p2g-combine", "--pred", w / "pred", "--rescaled", w / "P" / "rescale", "--mask", w / "P" / "mask",
          "--out", w / "result")
-    step("p2g-maps", "--result", w / "result", "--rescaled", w / "P" / "rescale", "--out", w / "maps", "--top", 1)
-    step("p2g-evaluate", "--rescaled", w / "T" / "rescale", "--mask", w / "T" / "mask", "--folds", w / "folds",
+    step("p2g-maps", "--result", w / "result", "--rescaled", w / "P" / "rescale", "--out", w / "maps", "--map-top", 1)
+    step("p2g-evaluate", "--rescaled", w / "T" / "rescale", "--mask", w / "T" / "mask", "--trainset", w / "folds",
          "--model", w / "model", "--out", w / "eval")
     return root
 
@@ -72,12 +72,12 @@ def good_argv(tool, root):
         "p2g-genes": ["--counts", root / "T" / "cnts.tsv", "--out", "OUT"],
         "p2g-folds": ["--rescaled", t / "rescale", "--mask", t / "mask", "--features", t / "features",
                       "--genes", w / "genes", "--out", "OUT"],
-        "p2g-train": ["--data", w / "folds", "--out", "OUT", "--epochs", 1],
+        "p2g-train": ["--trainset", w / "folds", "--out", "OUT", "--epochs", 1],
         "p2g-predict": ["--features", p / "features", "--mask", p / "mask", "--model", w / "model", "--out", "OUT"],
         "p2g-combine": ["--pred", w / "pred", "--rescaled", p / "rescale", "--mask", p / "mask", "--out", "OUT"],
         "p2g-export": ["--result", w / "result", "--rescaled", p / "rescale", "--out", "OUT.h5ad"],
         "p2g-maps": ["--result", w / "result", "--rescaled", p / "rescale", "--out", "OUT"],
-        "p2g-evaluate": ["--rescaled", t / "rescale", "--mask", t / "mask", "--folds", w / "folds",
+        "p2g-evaluate": ["--rescaled", t / "rescale", "--mask", t / "mask", "--trainset", w / "folds",
                          "--model", w / "model", "--out", "OUT"],
         "p2g-report": ["--result", w / "result", "--maps", w / "maps", "--out", "OUT.html"],
         "p2g-run": ["--train", f"{root}/T/", "--predict", f"{root}/P/", "--outdir", "OUT", "--encoder", "texture"],
@@ -123,13 +123,13 @@ def cases():
         yield tool, "upstream", None, None
     for option, value in (("--epochs", 0), ("--n-genes", 0), ("--n-folds", 0), ("--map-top", -1),
                           ("--threads", -1), ("--encoder", "nope"), ("--gene-list", "/nowhere.txt"),
-                          ("--mask", "P"), ("--mask", "nobody=x.png"), ("--truth", "P"),
+                          ("--mask-file", "P"), ("--mask-file", "nobody=x.png"), ("--truth", "P"),
                           ("--device", "tpu"), ("--fold-block-um", 0)):
         yield "p2g-run", f"{option} {value}", option, value
     for tool, option, value in (("p2g-train", "--epochs", 0), ("p2g-genes", "--n-genes", 0),
-                                ("p2g-folds", "--n-folds", 0), ("p2g-folds", "--block-um", -5),
+                                ("p2g-folds", "--n-folds", 0), ("p2g-folds", "--fold-block-um", -5),
                                 ("p2g-maps", "--map-px", 8),
-                                ("p2g-maps", "--genes", "NOT_A_GENE"), ("p2g-train", "--folds", "0,9")):
+                                ("p2g-maps", "--map-genes", "NOT_A_GENE"), ("p2g-train", "--folds", "0,9")):
         yield tool, f"{option} {value}", option, value
 
 
@@ -203,7 +203,7 @@ def test_a_wrong_fix_is_never_suggested_for_a_cut_off_table(up, tmp_path, capfd)
     shutil.copytree(up / "T", tmp_path / "T")
     text = (tmp_path / "T" / "cnts.tsv").read_text()
     (tmp_path / "T" / "cnts.tsv").write_text(text[:len(text) * 2 // 3])  # cut in the middle of a row
-    rc, err = call("p2g-rescale", ["--prefix", f"{tmp_path}/T/", "--out", tmp_path / "r", "--train"], capfd)
+    rc, err = call("p2g-rescale", ["--prefix", f"{tmp_path}/T/", "--out", tmp_path / "r", "--measured"], capfd)
     msg = assert_one_line_error(rc, err, "truncated table")
     assert "cnts.tsv" in msg and "cut off" in msg
 
@@ -263,7 +263,7 @@ def test_a_damaged_jpeg_is_refused(up, tmp_path, capfd):
 def test_a_pickled_npy_mask_is_refused(up, tmp_path, capfd):
     np.save(tmp_path / "mask.npy", np.array([{"tissue": 1}], dtype=object), allow_pickle=True)
     rc, err = call("p2g-mask", ["--rescaled", up / "w" / "P" / "rescale", "--out", tmp_path / "m",
-                                "--mask", tmp_path / "mask.npy"], capfd)
+                                "--mask-file", tmp_path / "mask.npy"], capfd)
     msg = assert_one_line_error(rc, err, "pickled mask")
     assert "mask.npy" in msg and "pickled" in msg and not (tmp_path / "m").exists()
 

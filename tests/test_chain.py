@@ -99,16 +99,16 @@ def test_each_tool_runs_on_its_own(synthetic, tmp_path):
     w = tmp_path
     for name in ("train", "test"):
         run_tool("p2g-rescale", "--prefix", synthetic[name], "--out", w / name / "rescale",
-                 *(["--train"] if name == "train" else []))
+                 *(["--measured"] if name == "train" else []))
         run_tool("p2g-mask", "--rescaled", w / name / "rescale", "--out", w / name / "mask")
         run_tool("p2g-features", "--rescaled", w / name / "rescale", "--mask", w / name / "mask",
                  "--out", w / name / "features", "--encoder", "texture")
     run_tool("p2g-genes", "--counts", synthetic["train"] + "cnts.tsv", "--out", w / "genes", "--n-genes", 5)
     run_tool("p2g-folds", "--rescaled", w / "train" / "rescale", "--mask", w / "train" / "mask",
              "--features", w / "train" / "features", "--genes", w / "genes", "--out", w / "folds", "--n-folds", 4)
-    run_tool("p2g-train", "--data", w / "folds", "--out", w / "m01", "--folds", "0,1", "--epochs", 5)
-    run_tool("p2g-train", "--data", w / "folds", "--out", w / "m23", "--folds", "2,3", "--epochs", 5)
-    run_tool("p2g-train", "--data", w / "folds", "--out", w / "mall", "--folds", "all", "--epochs", 5)
+    run_tool("p2g-train", "--trainset", w / "folds", "--out", w / "m01", "--folds", "0,1", "--epochs", 5)
+    run_tool("p2g-train", "--trainset", w / "folds", "--out", w / "m23", "--folds", "2,3", "--epochs", 5)
+    run_tool("p2g-train", "--trainset", w / "folds", "--out", w / "mall", "--folds", "all", "--epochs", 5)
     # A fold's ridges do not depend on which folds its task holds: their penalties are chosen on all folds.
     # The shares of the blend (MLP, deep ridge, colour ridge) are chosen by CV on the task's own folds (the
     # fold MLPs themselves repeat: tests/test_pipeline_tools.py, --select mlp), so the saved linear model
@@ -143,9 +143,9 @@ def test_each_tool_runs_on_its_own(synthetic, tmp_path):
     # results, as the pipeline's EXPORT, MAPS, EVALUATE and REPORT processes run them
     run_tool("p2g-export", "--result", w / "out", "--rescaled", w / "test" / "rescale", "--out", w / "test.h5ad")
     run_tool("p2g-maps", "--result", w / "out", "--rescaled", w / "test" / "rescale", "--out", w / "maps",
-             "--top", 2)
+             "--map-top", 2)
     run_tool("p2g-evaluate", "--rescaled", w / "train" / "rescale", "--mask", w / "train" / "mask",
-             "--folds", w / "folds", "--model", w / "m01", w / "m23", "--out", w / "eval")
+             "--trainset", w / "folds", "--model", w / "m01", w / "m23", "--out", w / "eval")
     run_tool("p2g-report", "--result", w / "out", "--maps", w / "maps", "--model", w / "m01", w / "m23",
              "--steps", w / "test" / "rescale", w / "p01", w / "out", "--out", w / "report.html")
     held_out = json.loads((w / "eval" / "summary.json").read_text())

@@ -118,7 +118,7 @@ def test_duplicate_gene_column_stops_the_tools(synthetic, tmp_path):
     header = lines[0].split("\t")
     header[5] = header[2]
     (sample / "cnts.tsv").write_text("\n".join(["\t".join(header)] + lines[1:]) + "\n")
-    for tool, args in (("p2g-rescale", ["--prefix", f"{sample}/", "--train"]),
+    for tool, args in (("p2g-rescale", ["--prefix", f"{sample}/", "--measured"]),
                        ("p2g-genes", ["--counts", sample / "cnts.tsv"])):
         proc = run_tool(tool, *args, "--out", tmp_path / tool, check=False)
         assert proc.returncode == 2
@@ -139,7 +139,7 @@ def sparse_sample(synthetic, tmp_path_factory):
     for name, prefix, counts in (("tsv", synthetic["train"], synthetic["train"] + "cnts.tsv"),
                                  ("h5ad", f"{root}/h5ad/", root / "h5ad" / "cnts.h5ad")):
         w = root / f"work-{name}"
-        run_tool("p2g-rescale", "--prefix", prefix, "--out", w / "rescale", "--train")
+        run_tool("p2g-rescale", "--prefix", prefix, "--out", w / "rescale", "--measured")
         run_tool("p2g-genes", "--counts", counts, "--out", w / "genes", "--n-genes", 12)
         out[name] = w
     run_tool("p2g-mask", "--rescaled", out["tsv"] / "rescale", "--out", root / "mask")

@@ -8,7 +8,7 @@ import torch
 
 from pixel2gene.errors import InputError
 from pixel2gene.tool.device import resolve_device
-from pixel2gene.steps.features import DEFAULT_ENCODER
+from pixel2gene.features import DEFAULT_ENCODER
 
 HAS_CUDA = torch.cuda.is_available()
 

@@ -63,3 +63,27 @@ def test_flags_can_be_switched_both_ways():
     assert parse(Args, "", base).keep_work is True
     assert parse(Args, "", base + ["--no-keep-work"]).keep_work is False
     assert parse(Args, "", base + ["--shift-average"]).shift_average is True
+
+
+def renamed_options():
+    """(tool, Args class, field) for every option that still takes an old spelling."""
+    return [(tool, args_class, f) for tool, args_class in parsers() for f in fields(args_class)
+            if "renamed_from" in f.metadata]
+
+
+def test_a_renamed_option_keeps_its_old_spelling_for_one_release(capsys):
+    from pixel2gene.tool.options import option_name
+    found = {f"{tool} {f.metadata['renamed_from']}" for tool, _, f in renamed_options()}
+    assert {"p2g-rescale --train", "p2g-mask --mask", "p2g-folds --block-um", "p2g-maps --genes", "p2g-maps --top",
+            "p2g-train --data", "p2g-features --augment", "p2g-run --mask"} <= found, found
+    for tool, args_class, f in renamed_options():
+        argv = []
+        for g in fields(args_class):  # the required options, with any value
+            if g.default is MISSING and g.default_factory is MISSING and g.name != f.name:
+                argv += [option_name(g.name), "x"]
+        value = {bool: [], int: ["3"], float: ["3.5"]}.get(f.type, ["A"])
+        args = parse(args_class, "", argv + [f.metadata["renamed_from"], *value], prog=tool)
+        expected = {bool: True, int: 3, float: 3.5}.get(f.type, ["A"] if f.metadata.get("nargs") else "A")
+        assert getattr(args, f.name) == expected, (tool, f.name)
+        err = capsys.readouterr().err
+        assert f"{f.metadata['renamed_from']} is now {option_name(f.name)}" in err, (tool, err)

@@ -16,7 +16,7 @@ def sample(synthetic, tmp_path):
 
 def rescale_fails(sample, tmp_path, expect_in_message):
     out = tmp_path / "out"
-    proc = run_tool("p2g-rescale", "--prefix", f"{sample}/", "--out", out, "--train", check=False)
+    proc = run_tool("p2g-rescale", "--prefix", f"{sample}/", "--out", out, "--measured", check=False)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
@@ -126,7 +126,7 @@ def test_user_mask_overrides_detection(synthetic, tmp_path):
     user[:500, :500] = 255  # drawn on the raw image: the top-left quarter
     import cv2
     cv2.imwrite(str(tmp_path / "mask.png"), user)
-    run_tool("p2g-mask", "--rescaled", tmp_path / "r", "--out", tmp_path / "m", "--mask", tmp_path / "mask.png")
+    run_tool("p2g-mask", "--rescaled", tmp_path / "r", "--out", tmp_path / "m", "--mask-file", tmp_path / "mask.png")
     mask = np.load(tmp_path / "m" / "mask.npy")
     assert mask.shape == (112, 112)  # 1600 px padded to 1792, /16
     assert mask[:50, :50].all() and not mask[50:].any() and not mask[:, 50:].any()
@@ -141,12 +141,18 @@ def test_unknown_encoder(synthetic, tmp_path):
 
 
 def test_unknown_folds(chain, tmp_path):
-    proc = run_tool("p2g-train", "--data", chain["out"] / "work" / "train" / "folds", "--out", tmp_path / "m",
+    proc = run_tool("p2g-train", "--trainset", chain["out"] / "work" / "train" / "folds", "--out", tmp_path / "m",
                     "--folds", "0,7", check=False)
     assert proc.returncode == 2 and "fold 7 does not exist" in proc.stderr
-    proc = run_tool("p2g-train", "--data", chain["out"] / "work" / "train" / "folds", "--out", tmp_path / "m",
+    proc = run_tool("p2g-train", "--trainset", chain["out"] / "work" / "train" / "folds", "--out", tmp_path / "m",
                     "--weight-decay", "-1", check=False)
-    one_line_error(proc, "--weight-decay", "from 0 to 100")
+    one_line_error(proc, "--weight-decay", "give --weight-decay 0 or more")
+    proc = run_tool("p2g-train", "--trainset", chain["out"] / "work" / "train" / "folds", "--out", tmp_path / "m",
+                    "--weight-decay", "101", check=False)
+    one_line_error(proc, "--weight-decay", "100.0 or less")
+    proc = run_tool("p2g-train", "--trainset", chain["out"] / "work" / "train" / "folds", "--out", tmp_path / "m",
+                    "--weight-decay", "50", "--lr", "0.05", check=False)
+    one_line_error(proc, "--weight-decay", "wipes the weights", "below 1 / --lr")
     assert not (tmp_path / "m").exists()
 
 
@@ -162,10 +168,10 @@ def test_encoder_options_it_does_not_take(synthetic, tmp_path):
     run_tool("p2g-mask", "--rescaled", tmp_path / "r", "--out", tmp_path / "m")
     proc = run_tool("p2g-features", "--rescaled", tmp_path / "r", "--mask", tmp_path / "m", "--out", tmp_path / "f",
                     "--encoder", "texture", "--shift-average", check=False)
-    one_line_error(proc, "texture does not take shift_average")
+    one_line_error(proc, "--shift-average", "the texture encoder does not take it", "(hipt)")
     proc = run_tool("p2g-features", "--rescaled", tmp_path / "r", "--mask", tmp_path / "m", "--out", tmp_path / "f",
                     "--encoder", "texture", "--context", "none", check=False)
-    one_line_error(proc, "texture does not take context")
+    one_line_error(proc, "--context", "the texture encoder does not take it", "(effnet-lite0, effnet-lite2)")
     proc = run_tool("p2g-features", "--rescaled", tmp_path / "r", "--mask", tmp_path / "m", "--out", tmp_path / "f",
                     "--encoder", "hipt", check=False)
     one_line_error(proc, "--weights", "vit256_small_dino.pth")
@@ -182,7 +188,7 @@ def test_bad_truth_and_unknown_map_genes(chain, tmp_path):
     assert not (tmp_path / "o").exists()
     w = chain["out"] / "work" / "test"
     proc = run_tool("p2g-maps", "--result", chain["out"] / "test", "--rescaled", w / "rescale",
-                    "--out", tmp_path / "maps", "--genes", "NOT_A_GENE", check=False)
+                    "--out", tmp_path / "maps", "--map-genes", "NOT_A_GENE", check=False)
     one_line_error(proc, "NOT_A_GENE", "gene-names.txt")
     assert not (tmp_path / "maps").exists()
 

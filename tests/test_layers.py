@@ -12,7 +12,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "pixel2gene"
 
 LAYERS = [
-    {"__init__", "errors"},                                  # the version and the one error type
+    {"__init__", "errors", "choices"},                       # the version, the one error type, the choices
     {"io", "genes"},                                         # file formats, sample layout, gene names
     {"image", "model", "qc", "features", "figures"},         # the method's pieces, on arrays
     {"artifacts"},                                           # each step's output folder: files, format, record

@@ -15,13 +15,13 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
+from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, need_groovy
+from conftest import REPO, need_groovy, run_tool
 
 REQUIRE = os.environ.get("P2G_REQUIRE_LINTERS") == "1"  # CI: a missing linter is a failure
 GROOVY_LIB = Path(os.environ.get("P2G_GROOVY_LIB", REPO / ".ci/tools/node_modules/npm-groovy-lint/lib/java/groovy/lib"))
@@ -314,7 +314,8 @@ def test_nf_schema_is_pinned_and_wired(ast):
 
 # p2g-run options the pipeline takes elsewhere than from a parameter of the same name
 RUNNER_ONLY = {"--train": "samplesheet role", "--predict": "samplesheet role", "--truth": "samplesheet truth column",
-               "--mask": "samplesheet mask column", "--weights": "--encoder_weights", "--threads": "task.cpus",
+               "--mask-file": "samplesheet mask column", "--mask": "the old spelling of --mask-file",
+               "--weights": "--encoder_weights", "--threads": "task.cpus",
                "--random-init": "tests and benchmarks only", "--help": "",
                "--keep-work": "Nextflow's own work directory (-resume)"}
 
@@ -353,10 +354,7 @@ def test_boolean_params_are_read_as_booleans():
 
 @lru_cache(maxsize=None)
 def tool_help(tool, sub=None):
-    env = dict(os.environ, PYTHONPATH=str(REPO), COLUMNS="1000")  # unwrapped: a wrap may split "--no-x"
-    out = subprocess.run([sys.executable, str(REPO / "bin" / tool), *([sub] if sub else []), "--help"],
-                         capture_output=True, text=True, env=env)
-    assert out.returncode == 0, out.stderr
+    out = run_tool(tool, *([sub] if sub else []), "--help", env={"COLUMNS": "1000"})  # unwrapped: a wrap may split "--no-x"
     usage = out.stdout.split("\n\n")[0]
     # every flag inside [...] is optional, the --no-x of a [--x | --no-x] pair included
     optional = {f for group in re.findall(r"\[([^\]]*)\]", usage) for f in re.findall(r"--[a-z][a-z0-9-]*", group)}
@@ -505,6 +503,8 @@ def test_module_commands_parse_with_the_tools_own_parser(rendered):
             if re.match(r"\s*p2g-", line):
                 argv = shlex.split(line)
                 sub = argv[1] if argv[0] == "p2g-import" else None
+                old = {f.metadata["renamed_from"] for f in fields(tool_args(argv[0], sub)) if "renamed_from" in f.metadata}
+                assert not old & set(argv), f"{name}: {argv[0]} is called with an old spelling {old & set(argv)}"
                 try:
                     args = parse(tool_args(argv[0], sub), "", argv[2 if sub else 1:])
                 except SystemExit:
@@ -538,7 +538,7 @@ def test_ext_args_defaults_reach_the_right_tool(ast, ext_args, rendered):
     for name, args in ext_args.items():
         script = next(r["script"] for n, r in rendered if n == name)
         assert args in script, f"{name}: ext.args {args!r} is not in its command"
-    assert "--epochs 100" in ext_args["P2G_TRAIN"] and "--genes ERBB2 CD74" in ext_args["P2G_MAPS"]
+    assert "--epochs 100" in ext_args["P2G_TRAIN"] and "--map-genes ERBB2 CD74" in ext_args["P2G_MAPS"]
     # strict syntax leaves `--shift_average false` a string; the module config must not read it as true
     out = groovy("render_script.groovy", stdin=json.dumps([
         {"expression": ext_args_source(ast, "P2G_FEATURES"), "binding": {"params": default_params(ast, shift_average=v)}}
@@ -648,7 +648,7 @@ def test_rescale_is_given_the_samples_id(rendered):
 
 def test_training_tasks_split_the_folds_and_pass_them(rendered, ast):
     train = next(r["script"] for name, r in rendered if name == "P2G_TRAIN")
-    assert "--folds 0,1" in train and "--data data01/folds data02/folds" in train
+    assert "--folds 0,1" in train and "--trainset data01/folds data02/folds" in train
     text = (REPO / "workflows/pixel2gene.nf").read_text()
     assert "Folds.groups(params.n_folds, params.folds_per_task)" in text
     assert "--n-folds ${params.n_folds}" in (REPO / "modules/local/folds/main.nf").read_text()

@@ -10,7 +10,7 @@ import pytest
 from conftest import run_tool
 from pixel2gene.errors import InputError
 from pixel2gene.steps import report
-from pixel2gene.steps.features import DEFAULT_ENCODER
+from pixel2gene.features import DEFAULT_ENCODER
 
 
 def stage_like_nextflow(src_prefix: str, task: Path) -> Path:
@@ -24,7 +24,7 @@ def stage_like_nextflow(src_prefix: str, task: Path) -> Path:
 
 def test_rescale_names_the_sample_after_the_samplesheet(synthetic, tmp_path):
     stage_like_nextflow(synthetic["train"], tmp_path)
-    run_tool("p2g-rescale", "--prefix", tmp_path / "sample/", "--name", "C2", "--train", "--out", tmp_path / "rescale")
+    run_tool("p2g-rescale", "--prefix", tmp_path / "sample/", "--name", "C2", "--measured", "--out", tmp_path / "rescale")
     assert json.loads((tmp_path / "rescale" / "sample.json").read_text())["name"] == "C2"
 
 
@@ -99,7 +99,7 @@ def test_fold_groups_of_the_pipeline_repeat_the_local_run(chain, tmp_path):
     work = chain["out"] / "work"
     tasks = {"0,1": tmp_path / "model-a", "2": tmp_path / "model-b", "all": tmp_path / "model-all"}
     for folds, out in tasks.items():  # 0,1 and 2: lib/Folds.groups(3, 2)
-        run_tool("p2g-train", "--data", work / "train" / "folds", "--out", out, "--folds", folds,
+        run_tool("p2g-train", "--trainset", work / "train" / "folds", "--out", out, "--folds", folds,
                  "--epochs", 60, "--seed", 0, "--threads", 1, "--device", "cpu", "--select", "mlp")
     for f, out in ((0, tasks["0,1"]), (1, tasks["0,1"]), (2, tasks["2"])):
         mine = torch.load(out / f"fold-{f:02d}.pt", weights_only=True)

@@ -13,7 +13,7 @@ from pixel2gene.evaluation.metrics import pearson, rmse, spearman, ssim
 from pixel2gene.evaluation.report import evaluate
 from pixel2gene.evaluation.truth import Bins
 from synthetic import expression_profiles
-from pixel2gene.steps.features import DEFAULT_ENCODER
+from pixel2gene.features import DEFAULT_ENCODER
 
 anndata = pytest.importorskip("anndata")
 
@@ -116,7 +116,7 @@ def test_metrics_are_near_zero_on_a_shuffled_prediction():
     yy, xx = np.mgrid[0:30, 0:30]
     bins.counts = np.stack([np.sin(xx / 5 + g) + np.cos(yy / 7) + 3 for g in range(5)], -1).reshape(n, 5)
     perfect = evaluate(bins, bins.counts.copy(), (30, 30))
-    assert np.allclose(perfect[["pearson", "spearman", "pearson_composition", "ssim"]], 1)
+    assert np.allclose(perfect[["pearson", "spearman", "pearson_fraction", "ssim"]], 1)
     assert np.allclose(perfect["rmse"], 0)
     shuffled = evaluate(bins, bins.counts[rng.permutation(n)], (30, 30))
     assert shuffled["pearson"].abs().max() < 0.15 and shuffled["spearman"].abs().max() < 0.15
@@ -130,7 +130,7 @@ def test_held_out_scores_are_honest(chain):
     assert held["n_bins"] == seen["n_bins"] > 40
     assert 0.5 < held["mean"]["pearson"] < seen["mean"]["pearson"]
     table = pd.read_csv(chain["out"] / "evaluation" / "train.truth" / "metrics.tsv", sep="\t")
-    assert list(table.columns[:6]) == ["gene", "pearson", "spearman", "pearson_composition", "ssim", "rmse"]
+    assert list(table.columns[:6]) == ["gene", "pearson", "spearman", "pearson_fraction", "ssim", "rmse"]
 
 
 def test_evaluate_without_truth_fails_in_one_line(chain, tmp_path):

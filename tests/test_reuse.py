@@ -47,7 +47,7 @@ def test_each_input_change_reruns_exactly_the_affected_steps(samples, capsys):
         capsys.readouterr()
         runner.run(runner.Args(train=[f"{root}/train/"], predict=[f"{root}/test/"], outdir=str(out),
                                encoder="texture", n_folds=2, threads=1,
-                               mask=[f"test={root}/test-mask.png"], **options))
+                               mask_file=[f"test={root}/test-mask.png"], **options))
         return steps_that_ran(capsys.readouterr().err)
 
     assert run() == EVERY_STEP

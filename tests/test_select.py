@@ -12,7 +12,8 @@ from pixel2gene.model.checkpoint import load_fold
 from pixel2gene.prediction.predict import Ensemble
 from pixel2gene.steps import train as train_step
 from pixel2gene.training.data import TrainData
-from pixel2gene.training.select import composition_r, select_model
+from pixel2gene.evaluation.metrics import composition_r
+from pixel2gene.training.select import select_model
 from pixel2gene.training.trainer import TrainConfig, train_folds
 
 
@@ -184,7 +185,7 @@ def write_trainset(d, data: TrainData):
 def test_train_step_records_the_choice_and_prediction_follows_it(tmp_path):
     data = linear_data(n=100)
     write_trainset(tmp_path / "folds", data)
-    out = train_step.run(train_step.Args(data=[str(tmp_path / "folds")], out=str(tmp_path / "model"), epochs=2,
+    out = train_step.run(train_step.Args(trainset=[str(tmp_path / "folds")], out=str(tmp_path / "model"), epochs=2,
                                          device="cpu"))
     info = out.record.read()
     sel = info["selection"]
@@ -212,7 +213,7 @@ def test_train_step_records_the_choice_and_prediction_follows_it(tmp_path):
 def test_ridge_only_trains_no_mlp_and_mlp_only_keeps_the_old_models(tmp_path):
     data = linear_data(n=100)
     write_trainset(tmp_path / "folds", data)
-    out = train_step.run(train_step.Args(data=[str(tmp_path / "folds")], out=str(tmp_path / "ridge"),
+    out = train_step.run(train_step.Args(trainset=[str(tmp_path / "folds")], out=str(tmp_path / "ridge"),
                                          select="ridge", device="cpu"))
     state = load_fold(out.fold_file(1))
     assert "layer0.weight" not in state and float(state["blend.mlp"]) == 0.0
@@ -220,7 +221,7 @@ def test_ridge_only_trains_no_mlp_and_mlp_only_keeps_the_old_models(tmp_path):
     models = ModelSet([out])
     x = torch.from_numpy(data.features[:5, 0].astype(np.float32))
     assert torch.allclose(Ensemble(models).sum(x), 5 * ridge.apply(x, models.ridge))
-    out = train_step.run(train_step.Args(data=[str(tmp_path / "folds")], out=str(tmp_path / "mlp"), epochs=1,
+    out = train_step.run(train_step.Args(trainset=[str(tmp_path / "folds")], out=str(tmp_path / "mlp"), epochs=1,
                                          select="mlp", device="cpu"))
     state = load_fold(out.fold_file(1))
     assert "ridge.weight" not in state and float(state["blend.mlp"]) == 1.0 and not out.full_ridge_file.exists()

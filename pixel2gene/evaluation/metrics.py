@@ -26,13 +26,26 @@ def rmse(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.sqrt(((pred - truth) ** 2).mean(0))
 
 
-def composition(a: np.ndarray, total=None) -> np.ndarray:
+def fractions(a: np.ndarray, total=None) -> np.ndarray:
     """Each bin's counts as fractions of its total: removes depth, keeps what differs between genes.
 
     `total` (n,) is the bins' totals when `a` holds only some of the genes (a block of columns).
     """
     total = a.sum(1, keepdims=True) if total is None else np.asarray(total, np.float64)[:, None]
     return np.divide(a, total, out=np.zeros_like(a), where=total > 0)
+
+
+def log_composition(a: np.ndarray) -> np.ndarray:
+    """The benchmark's normalisation: each bin's counts per 10,000 of its total over these genes, then log1p."""
+    a = np.asarray(a, np.float64)
+    return np.log1p(a / np.maximum(a.sum(1, keepdims=True), 1e-9) * 1e4)
+
+
+def composition_r(pred: np.ndarray, truth: np.ndarray) -> float:
+    """'Composition r', the HER2ST benchmark's score (shared/bench/her2st.py) of (bins, genes) counts: Pearson
+    per gene of log_composition, averaged over the genes; a gene that does not vary scores 0."""
+    r = pearson(log_composition(pred), log_composition(truth))
+    return float(np.where(np.isfinite(r), r, 0.0).mean())
 
 
 def minmax(a: np.ndarray, region: np.ndarray) -> np.ndarray:

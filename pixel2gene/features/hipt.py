@@ -9,7 +9,9 @@ Shift averaging (16 runs offset by 0/64/128/192 px) is an option.
 """
 import argparse
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import List
 
 import numpy as np
 import torch
@@ -17,7 +19,7 @@ import torch
 from ..errors import InputError
 from ..image import SUPERPIXEL
 from ..io.memmaps import PageReleaser
-from .base import Encoder, ExtractContext, read_region
+from .base import Encoder, ExtractContext, random_init_field, read_region, weights_field
 from .loader import batches
 from .nets.vit import ViT4K, ViT256
 from .writer import BackgroundWriter, HostCopy
@@ -28,6 +30,15 @@ PER_REGION = REGION // PATCH           # patches per region side
 SP_PER_PATCH = PATCH // SUPERPIXEL     # superpixels per patch side
 SHIFTS = (0, 64, 128, 192)
 CHECKPOINTS = {"vit256": "vit256_small_dino.pth (ViT-S/16)", "vit4k": "vit4k_xs_dino.pth (ViT-XS 4K)"}
+
+
+@dataclass
+class HIPTOptions:
+    """What the hipt encoder takes from the command line."""
+    weights: List[str] = weights_field("hipt: vit256_small_dino.pth vit4k_xs_dino.pth")
+    shift_average: bool = field(default=False, metadata=dict(
+        help="hipt: average 16 runs shifted by 0/64/128/192 px, as the reference does (16x slower)"))
+    random_init: bool = random_init_field()
 
 
 def _strip(key: str) -> str:
@@ -96,7 +107,7 @@ class HIPTEncoder(Encoder):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)  # a random-weight run is still repeatable
             self.vit256, self.vit4k = ViT256().eval(), ViT4K().eval()
-        self.weights = [str(w) for w in weights]
+        self.weights = [str(Path(w).resolve()) for w in weights]
         if weights:
             self._load(weights)
         self.shift_average, self.batch, self.random_init = shift_average, batch, bool(random_init and not weights)
@@ -213,6 +224,6 @@ def _write_block(out, i, j, block: HostCopy, add: bool, release):
     release()
 
 
-@register_encoder("hipt")
+@register_encoder("hipt", HIPTOptions)
 def _hipt(**kw):
     return HIPTEncoder(**kw)

@@ -9,6 +9,13 @@ STRIP_SUPERPIXELS = 32
 STRIP_BYTES = 16 * 2 ** 20  # the uint32 squares of one strip at most this big (threads x strips stay small)
 
 
+def bounding_box(cells: np.ndarray, pad: int):
+    """(rows, cols) slices of the grid around the True cells, `pad` cells wider on every side (within the grid)."""
+    rows, cols = np.flatnonzero(cells.any(1)), np.flatnonzero(cells.any(0))
+    return (slice(max(0, rows[0] - pad), min(cells.shape[0], rows[-1] + 1 + pad)),
+            slice(max(0, cols[0] - pad), min(cells.shape[1], cols[-1] + 1 + pad)))
+
+
 def block_mean(a: np.ndarray, s: int = SUPERPIXEL) -> np.ndarray:
     h, w = a.shape[0] // s, a.shape[1] // s
     return a[:h * s, :w * s].reshape(h, s, w, s, *a.shape[2:]).mean(axis=(1, 3))

@@ -43,17 +43,20 @@ def sample_name(prefix: str) -> str:
     return name[:-1] if name.endswith("-") else name
 
 
-def check_sample_name(name: str, prefix: str, reserved=()) -> None:
-    """A sample name must work as a folder name of its own under the output folder."""
-    rename = "rename the folder, or give a file prefix such as data/S1- (the sample is named S1)"
+RENAME = "rename the folder, or give a file prefix such as data/S1- (the sample is named S1)"
+
+
+def check_sample_name(name: str, where: str, reserved=(), fix: str = RENAME) -> None:
+    """A sample name must work as a folder name of its own under the output folder; `where` and `fix` say
+    where it came from and how to change it there (a prefix's folder, or p2g-rescale --name)."""
     if not name or name in (".", ".."):
-        raise InputError(prefix, f"gives the sample name '{name}'", rename)
-    if name.startswith(".") or any(c in name for c in "/\\") or not name.isprintable():
-        raise InputError(prefix, f"sample name '{name}' is not a plain folder name "
-                         "(it starts with '.' or holds a separator or control character)", rename)
+        raise InputError(where, f"gives the sample name '{name}'", fix)
+    if name.startswith(".") or any(c in name for c in "/\\") or not name.isprintable() or name != name.strip():
+        raise InputError(where, f"sample name {name!r} is not a plain folder name (it starts with '.', holds a "
+                         "separator or control character, or starts or ends with a space)", fix)
     if name.lower() in reserved:
-        raise InputError(prefix, f"sample name '{name}' is a folder the results need "
-                         f"({', '.join(sorted(reserved))})", rename)
+        raise InputError(where, f"sample name '{name}' is a folder the results need "
+                         f"({', '.join(sorted(reserved))})", fix)
 
 
 def _first_existing(prefix: str, stem: str, suffixes) -> Optional[Path]:

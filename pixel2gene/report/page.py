@@ -62,7 +62,7 @@ def evaluation_section(evaluations) -> str:
         out.append(f"<h3>{escape(str(label))}: {summary['n_bins']} bins, {summary['n_genes']} genes</h3>")
         out.append(cards([(f"mean {k} (top genes)", "—" if v is None else v) for k, v in top.items()]))
         out.append(f"<p class='note'>Genes ordered by measured total; the first 30 of {len(table)}. Pearson and "
-                   "Spearman across bins; composition: after dividing each bin by its total; SSIM: min–max scaled "
+                   "Spearman across bins; fraction: after dividing each bin by its total; SSIM: min–max scaled "
                    "maps painted over the bins.</p>")
         out.append(f"<details><summary>per-gene table</summary>{table_html(table.head(30))}</details>")
     return "".join(out)

@@ -1,7 +1,7 @@
 """Average the folds and write the sample's results: one map per gene and a record."""
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import List
 
@@ -15,17 +15,17 @@ from ..image import SUPERPIXEL
 from ..io.plausible import check_free_space
 from ..prediction.maps import write_gene_maps
 from ..tool.progress import Progress, say
-from ..tool.stamps import input_stamp
+from ..tool.options import out_field, threads_field, upstream_field
+from ..tool.stamps import start
 
 
 @dataclass
 class Args:
-    pred: List[str] = field(metadata=dict(nargs="+", upstream=Predictions,
-                                          help="output directories of p2g-predict for this sample"))
-    rescaled: str = field(metadata=dict(upstream=Rescaled, help="output directory of p2g-rescale for this sample"))
-    mask: str = field(metadata=dict(upstream=Mask, help="output directory of p2g-mask for this sample"))
-    out: str = field(metadata=dict(role="runtime", help="the sample's result directory"))
-    threads: int = field(default=0, metadata=dict(role="runtime", help="threads writing maps (0 = all cores)"))
+    pred: List[str] = upstream_field(Predictions, "for this sample", nargs="+")
+    rescaled: str = upstream_field(Rescaled, "for this sample")
+    mask: str = upstream_field(Mask, "for this sample")
+    out: str = out_field("the sample's result directory")
+    threads: int = threads_field("threads writing maps")
 
 
 def versions() -> dict:
@@ -38,10 +38,9 @@ def versions() -> dict:
 
 def run(args: Args) -> Result:
     out = Path(args.out)
-    params = input_stamp(args)
-    if Result.is_finished(out, params):
-        say(f"combine: reusing {out}")
-        return Result(out)
+    params, done = start(Result, args)
+    if done:
+        return done
     t0 = time.time()
     preds = [Predictions(p) for p in args.pred]
     genes = preds[0].genes.read()

@@ -21,30 +21,29 @@ from ..errors import InputError
 from ..evaluation.crossval import out_of_fold
 from ..evaluation.report import TOP, evaluate, summarise
 from ..evaluation.truth import load_truth, predicted_bin_counts, restrict
-from ..tool.device import DEVICE_HELP, resolve_device
+from ..tool.device import resolve_device
+from ..tool.options import device_field, out_field, upstream_field
 from ..tool.progress import say
-from ..tool.stamps import input_stamp
+from ..tool.stamps import start
 
 
 @dataclass
 class Args:
-    rescaled: str = field(metadata=dict(upstream=Rescaled, help="output directory of p2g-rescale for this sample"))
-    mask: str = field(metadata=dict(upstream=Mask, help="output directory of p2g-mask for this sample"))
-    out: str = field(metadata=dict(role="runtime", help="output directory: metrics.tsv and summary.json"))
-    result: Optional[str] = field(default=None, metadata=dict(
-        upstream=Result, help="the sample's p2g-combine output (needed with --truth-counts)"))
+    rescaled: str = upstream_field(Rescaled, "for this sample")
+    mask: str = upstream_field(Mask, "for this sample")
+    out: str = out_field("output directory: metrics.tsv and summary.json")
+    result: Optional[str] = upstream_field(Result, "(the sample's results; needed with --truth-counts)", default=None)
     truth_counts: Optional[str] = field(default=None, metadata=dict(
         role="file", help="measured counts of bins/spots on this section (rows bins, columns genes)"))
     truth_locs: Optional[str] = field(default=None, metadata=dict(
         role="file", help="their centres in pixels of he-raw (columns x, y)"))
     truth_diameter_um: float = field(default=0.0, metadata=dict(
         help="their diameter in µm (0: the sample's radius-raw.txt)"))
-    folds: Optional[str] = field(default=None, metadata=dict(
-        upstream=TrainingSet,
-        help="p2g-folds output of this training sample: score each bin with the model that held it out"))
-    model: List[str] = field(default_factory=list, metadata=dict(
-        nargs="*", upstream=Model, help="p2g-train outputs (with --folds)"))
-    device: str = field(default="auto", metadata=dict(role="runtime", help=DEVICE_HELP))
+    trainset: Optional[str] = upstream_field(
+        TrainingSet, "for this training sample: score each bin with the model that held it out", default=None,
+        renamed_from="--folds")
+    model: List[str] = upstream_field(Model, "(with --trainset)", nargs="*")
+    device: str = device_field()
 
 
 def _mode(args: Args) -> str:
@@ -52,14 +51,14 @@ def _mode(args: Args) -> str:
         if not (args.truth_counts and args.truth_locs and args.result):
             raise InputError("--truth-counts", "a truth file needs its counts, its locations and the prediction",
                              "give --truth-counts, --truth-locs and --result together")
-        if args.folds:
-            raise InputError("--folds", "two kinds of truth at once", "run p2g-evaluate once for each")
+        if args.trainset:
+            raise InputError("--trainset", "two kinds of truth at once", "run p2g-evaluate once for each")
         return "truth-file"
-    if args.folds:
+    if args.trainset:
         if not args.model:
-            raise InputError("--folds", "held-out scoring needs the fold models", "give --model DIR (p2g-train output)")
+            raise InputError("--trainset", "held-out scoring needs the fold models", "give --model DIR (p2g-train output)")
         return "held-out-folds"
-    raise InputError("--truth-counts", "no truth given", "give --truth-counts/--truth-locs, or --folds with --model")
+    raise InputError("--truth-counts", "no truth given", "give --truth-counts/--truth-locs, or --trainset with --model")
 
 
 def _truth_file(args: Args, sample: dict, mask: np.ndarray):
@@ -82,11 +81,10 @@ def _truth_file(args: Args, sample: dict, mask: np.ndarray):
 
 def run(args: Args) -> Evaluation:
     out = Path(args.out)
-    params = input_stamp(args)
+    params, done = start(Evaluation, args)
+    if done:
+        return done
     device = resolve_device(args.device)
-    if Evaluation.is_finished(out, params):
-        say(f"evaluate: reusing {out}")
-        return Evaluation(out)
     mode = _mode(args)
     t0 = time.time()
     sample = Rescaled(args.rescaled).sample
@@ -94,7 +92,7 @@ def run(args: Args) -> Evaluation:
     if mode == "truth-file":
         bins, pred = _truth_file(args, sample, mask)
     else:
-        bins, pred = out_of_fold(TrainingSet(args.folds), ModelSet([Model(m) for m in args.model]), mask, device)
+        bins, pred = out_of_fold(TrainingSet(args.trainset), ModelSet([Model(m) for m in args.model]), mask, device)
     table = evaluate(bins, pred, mask.shape)
     summary = {"sample": sample["name"], "truth": mode, **summarise(table, len(bins.ids)),
                "device": device if mode == "held-out-folds" else None,

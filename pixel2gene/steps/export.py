@@ -15,18 +15,19 @@ from ..figures.thumbnail import thumbnail
 from ..image import SUPERPIXEL
 from ..io.counts import open_counts
 from ..tool.progress import Progress, say
+from ..tool.options import out_field, upstream_field
 from ..tool.stamps import input_stamp
 
 
 @dataclass
 class Args:
-    result: str = field(metadata=dict(upstream=Result, help="the sample's p2g-combine output"))
-    rescaled: str = field(metadata=dict(upstream=Rescaled, help="output directory of p2g-rescale for this sample"))
-    out: str = field(metadata=dict(role="runtime", help="the .h5ad file to write"))
+    result: str = upstream_field(Result, "(the sample's results)")
+    rescaled: str = upstream_field(Rescaled, "for this sample")
+    out: str = out_field("the .h5ad file to write")
     counts: Optional[str] = field(default=None, metadata=dict(
         role="file", help="measured counts to join (default: the sample's own, when it was measured)"))
     thumbnail_px: int = field(default=2000, metadata=dict(
-        help="longest side of the H&E image stored for scanpy.pl.spatial (0: none)"))
+        least=0, help="longest side of the H&E image stored for scanpy.pl.spatial (0: none)"))
 
 
 def _measured(args: Args, rescaled: Rescaled, genes):

@@ -1,9 +1,8 @@
 """Histology features per superpixel, streamed to a float16 memory map."""
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import List
 
 import numpy as np
 import torch
@@ -11,10 +10,9 @@ import torch
 from ..artifacts.features import Features
 from ..artifacts.mask import Mask
 from ..artifacts.rescaled import Rescaled
-from ..errors import InputError
-from ..features import create_encoder, list_encoders
+from ..choices import Stain
+from ..features import DEFAULT_ENCODER, from_settings, list_encoders, option_classes
 from ..features.base import ExtractContext
-from ..features.efficientnet import CONTEXT_CHOICES, DEFAULT_CONTEXT
 from ..features.colour import channel_names as colour_channels, colour_context
 from ..features.stats import tissue_statistics
 from ..image import SUPERPIXEL
@@ -24,46 +22,36 @@ from ..image.superpixels import superpixel_colour
 from ..io.memmaps import release_pages
 from ..io.plausible import check_free_space
 from ..tool.allocator import keep_big_allocations
-from ..tool.device import DEVICE_HELP, resolve_device
+from ..tool.device import resolve_device
+from ..tool.options import compose, device_field, out_field, threads_field, upstream_field
 from ..tool.progress import Progress, say
-from ..tool.stamps import input_stamp
-
-DEFAULT_ENCODER = "effnet-lite0"
-STAIN_METHODS = ("none", "macenko")
-DEFAULT_STAIN = "none"
+from ..tool.stamps import start
 
 
 @dataclass
-class Args:
-    rescaled: str = field(metadata=dict(upstream=Rescaled, part="image", help="output directory of p2g-rescale"))
-    mask: str = field(metadata=dict(upstream=Mask, help="output directory of p2g-mask"))
-    out: str = field(metadata=dict(role="runtime", help="output directory of this step"))
+class StepArgs:
+    """What the step takes whichever the encoder; each encoder adds its own options (features/registry.py)."""
+    rescaled: str = upstream_field(Rescaled, part="image")
+    mask: str = upstream_field(Mask)
+    out: str = out_field()
     encoder: str = field(default=DEFAULT_ENCODER, metadata=dict(choices=list_encoders(), help="histology encoder"))
-    device: str = field(default="auto", metadata=dict(role="runtime", help=DEVICE_HELP))
-    threads: int = field(default=0, metadata=dict(role="runtime", help="CPU threads for torch (0 = all cores)"))
-    weights: List[str] = field(default_factory=list, metadata=dict(
-        nargs="*", role="file",
-        help="checkpoint files the encoder needs (hipt: vit256_small_dino.pth vit4k_xs_dino.pth)"))
-    shift_average: bool = field(default=False, metadata=dict(
-        help="hipt: average 16 runs shifted by 0/64/128/192 px, as the reference does (16x slower)"))
-    random_init: bool = field(default=False, metadata=dict(
-        help="use random weights instead of checkpoints (tests and timing only)"))
-    context: str = field(default=DEFAULT_CONTEXT, metadata=dict(
-        choices=list(CONTEXT_CHOICES), help="effnet: context passes beside the 1 µm/px one, by µm per network "
-                                           "pixel (4: 64-128 µm features, 8: 128-256 µm), or none"))
-    augment: int = field(default=0, metadata=dict(
+    device: str = device_field()
+    threads: int = threads_field()
+    augment_copy: int = field(default=0, metadata=dict(
+        least=0, renamed_from="--augment",
         help="0: the slide as it is; k >= 1: its k-th seeded random stain/scanner shift (dyes, white point, "
              "exposure, JPEG), a training copy for colour augmentation (p2g-run --augment)"))
-    stain: str = field(default=DEFAULT_STAIN, metadata=dict(
-        choices=list(STAIN_METHODS), help="stain normalisation before the encoder: none, or macenko "
-                                          "(every slide re-expressed with one fixed reference H&E)"))
+    stain: str = field(default=Stain.NONE.value, metadata=dict(
+        choices=Stain.values(), help="stain normalisation before the encoder: none, or macenko "
+                                     "(every slide re-expressed with one fixed reference H&E)"))
 
 
-def encoder_options(args: Args) -> dict:
-    """Only the options a user set, so encoders that take none are not handed any."""
-    options = {"weights": [str(Path(w).resolve()) for w in args.weights], "shift_average": args.shift_average,
-               "random_init": args.random_init, "context": args.context if args.context != DEFAULT_CONTEXT else None}
-    return {k: v for k, v in options.items() if v}
+Args = compose("Args", StepArgs, *option_classes(), module=__name__)
+
+
+def encoder_settings(args) -> dict:
+    """The values of every encoder's options, for features.from_settings to check and hand on."""
+    return {f.name: getattr(args, f.name) for options in option_classes() for f in fields(options)}
 
 
 AUGMENT_SEED = 0x5a1b  # copy k is shift k of this seed's stream: the same copies on every machine
@@ -83,7 +71,7 @@ def augment_hook(k: int, image, sample: dict, folder: Features):
 
 def stain_hook(method: str, image, mask, rgb, sample: dict, folder: Features):
     """The image the encoder reads and its mean colours: the slide itself, or its stain-normalised copy."""
-    if method == "none":
+    if method == Stain.NONE:
         return image, rgb, {"method": "none"}
     content = [math.ceil(s / SUPERPIXEL) for s in sample["shape"]]
     normalised, record = normalise_slide(image, mask, rgb.astype(np.float32), content, folder.normalised.path)
@@ -93,33 +81,17 @@ def stain_hook(method: str, image, mask, rgb, sample: dict, folder: Features):
 
 def run(args: Args) -> Features:
     out = Path(args.out)
-    params = input_stamp(args)
+    params, done = start(Features, args)
+    if done:
+        return done
     device = resolve_device(args.device)
     rescaled, mask_folder = Rescaled(args.rescaled), Mask(args.mask)
     sample = rescaled.sample
-    if Features.is_finished(out, params):
-        say(f"features {sample['name']}: reusing {out}")
-        return Features(out)
-    if args.stain not in STAIN_METHODS:
-        raise InputError("--stain", f"unknown stain normalisation '{args.stain}'",
-                         f"choose one of {', '.join(STAIN_METHODS)}")
-    if args.context not in CONTEXT_CHOICES:
-        raise InputError("--context", f"unknown context passes '{args.context}'",
-                         f"choose one of {', '.join(CONTEXT_CHOICES)}")
-    if args.augment < 0:
-        raise InputError("--augment", f"{args.augment} is not a copy number", "give 0 (the slide) or 1, 2, ...")
-    if args.encoder not in list_encoders():
-        raise InputError("--encoder", f"unknown encoder '{args.encoder}'",
-                         f"choose one of {', '.join(list_encoders())}")
     keep_big_allocations()  # torch's big activations: reuse freed blocks, no page faults
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.time()
-    try:
-        encoder = create_encoder(args.encoder, **encoder_options(args))
-    except TypeError as exc:
-        raise InputError("--encoder", f"{args.encoder} does not take {', '.join(encoder_options(args))} ({exc})",
-                         "leave those options out for this encoder") from None
+    encoder = from_settings(args.encoder, encoder_settings(args))
     image = rescaled.image.read(mmap=True)
     mask = mask_folder.tissue.read()
     rgb = mask_folder.rgb.read()
@@ -128,11 +100,11 @@ def run(args: Args) -> Features:
     say(f"features {sample['name']}: {args.encoder}, {len(names)} channels, "
         f"{int(mask.sum())} tissue superpixels on {device}")
     # the map is a sparse file: only tiles that hold tissue are ever written (about twice the tissue cells)
-    copies = (args.augment > 0) + (args.stain != "none")  # scratch copies of the slide while the step runs
+    copies = (args.augment_copy > 0) + (args.stain != Stain.NONE)  # scratch copies of the slide while the step runs
     check_free_space(out.parent, min(mask.size, 2 * int(mask.sum())) * len(names) * 2 + copies * image.nbytes,
                      "the float16 feature map" + (" and the slide's scratch copies" if copies else ""))
     with Features.create(out, params) as folder:
-        image, augmented = augment_hook(args.augment, image, sample, folder)
+        image, augmented = augment_hook(args.augment_copy, image, sample, folder)
         if augmented:
             rgb = superpixel_colour(image)[0]
         image, rgb, stain = stain_hook(args.stain, image, mask, rgb, sample, folder)

@@ -1,7 +1,7 @@
 """Training set of one measured sample: bins -> superpixel disks, QC, spatial folds."""
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -11,6 +11,7 @@ from ..artifacts.genes import Genes
 from ..artifacts.mask import Mask
 from ..artifacts.rescaled import Rescaled
 from ..artifacts.trainset import TrainingSet
+from ..choices import BinQC
 from ..errors import InputError
 from ..features.stats import standardise
 from ..image import SUPERPIXEL
@@ -21,24 +22,27 @@ from ..qc.bins import qc_keep
 from ..qc.folds import BLOCK_UM, block_folds
 from ..qc.placement import swapped_xy
 from ..tool.progress import say
-from ..tool.stamps import input_stamp
+from ..tool.options import out_field, upstream_field
+from ..tool.stamps import start
 
 QC_AUTO_MAX_DIAMETER = 2 * SUPERPIXEL  # bins/cells up to 16 µm get QC; spots do not
 
 
 @dataclass
 class Args:
-    rescaled: str = field(metadata=dict(upstream=Rescaled, help="output directory of p2g-rescale (a measured sample)"))
-    mask: str = field(metadata=dict(upstream=Mask, help="output directory of p2g-mask"))
-    features: str = field(metadata=dict(upstream=Features, help="output directory of p2g-features"))
-    genes: str = field(metadata=dict(upstream=Genes, help="output directory of p2g-genes"))
-    out: str = field(metadata=dict(role="runtime", help="output directory of this step"))
-    n_folds: int = field(default=10, metadata=dict(help="number of spatial folds (one model each)"))
-    qc: Literal["auto", "on", "off"] = field(default="auto", metadata=dict(
-        help="drop low-count bins per histology cluster (auto: on for bins/cells up to 16 µm)"))
-    block_um: float = field(default=BLOCK_UM, metadata=dict(
+    rescaled: str = upstream_field(Rescaled, "(a measured sample)")
+    mask: str = upstream_field(Mask)
+    features: str = upstream_field(Features)
+    genes: str = upstream_field(Genes)
+    out: str = out_field()
+    n_folds: int = field(default=10, metadata=dict(least=1, help="spatial folds, one model each"))
+    qc: str = field(default=BinQC.AUTO.value, metadata=dict(
+        choices=BinQC.values(), help="drop low-count bins per histology cluster (auto: on for bins/cells up to "
+                                     "16 µm)"))
+    fold_block_um: float = field(default=BLOCK_UM, metadata=dict(
+        above=0, renamed_from="--block-um",
         help="side of the square spatial blocks that form the folds, in µm (halved, down to 8 superpixels, "
-             "when the bins fill fewer blocks than folds)"))
+             "when the bins fill fewer blocks than folds: the report gives the side used)"))
     seed: int = field(default=0, metadata=dict(help="seed for clustering and fold assignment"))
     counts: Optional[str] = field(default=None, metadata=dict(
         role="file", help="counts table (default: the one p2g-rescale validated, as recorded in sample.json)"))
@@ -46,19 +50,14 @@ class Args:
 
 def run(args: Args) -> TrainingSet:
     out = Path(args.out)
-    params = input_stamp(args)
+    params, done = start(TrainingSet, args)
+    if done:
+        return done
     rescaled, features = Rescaled(args.rescaled), Features(args.features)
     sample = rescaled.sample
-    if TrainingSet.is_finished(out, params):
-        say(f"folds {sample['name']}: reusing {out}")
-        return TrainingSet(out)
     if not sample["measured"]:
         raise InputError(sample["prefix"], "sample has no counts",
                          "give a measured sample (cnts + locs-raw) for training")
-    if args.n_folds < 1:
-        raise InputError("--n-folds", f"{args.n_folds} folds", "use 1 or more folds")
-    if not args.block_um > 0:
-        raise InputError("--block-um", f"a block side of {args.block_um} µm", "give a positive side, e.g. 512")
     genes = Genes(args.genes).names.read()
     counts_path = args.counts or sample["files"]["counts"]
     locs = rescaled.locs.read()
@@ -88,7 +87,7 @@ def run(args: Args) -> TrainingSet:
     flat = feats.reshape(-1, feats.shape[2])
     anchor = flat[index[on_tissue, 0]]  # one tissue superpixel of each bin, for its histology cluster
     release_pages(feats)  # the gather touched most of the feature map: do not keep it resident
-    use_qc = args.qc == "on" or (args.qc == "auto" and sample["diameter_px"] <= QC_AUTO_MAX_DIAMETER)
+    use_qc = args.qc == BinQC.ON or (args.qc == BinQC.AUTO and sample["diameter_px"] <= QC_AUTO_MAX_DIAMETER)
     keep = on_tissue.copy()
     cluster = np.full(len(locs), -1)
     if use_qc:
@@ -97,7 +96,7 @@ def run(args: Args) -> TrainingSet:
         keep[on_tissue] = k
         cluster[on_tissue] = cl
     folds, block_um = block_folds(locs[["x", "y"]].to_numpy(), args.n_folds, float(sample["pixel_size"]),
-                                  args.block_um, seed=args.seed)
+                                  args.fold_block_um, seed=args.seed)
 
     sel = np.flatnonzero(keep)
     disk_index = index[sel]

@@ -9,7 +9,8 @@ from ..genes.names import check_gene_names
 from ..genes.select import rank_genes, select_genes
 from ..io.counts import open_counts
 from ..tool.progress import say
-from ..tool.stamps import input_stamp
+from ..tool.options import out_field
+from ..tool.stamps import start
 
 
 DEFAULT_MIN_COUNT = 10.0
@@ -18,8 +19,8 @@ DEFAULT_MIN_COUNT = 10.0
 @dataclass
 class Args:
     counts: List[str] = field(metadata=dict(nargs="+", role="file", help="counts tables of all training samples"))
-    out: str = field(metadata=dict(role="runtime", help="output directory of this step"))
-    n_genes: int = field(default=1000, metadata=dict(help="predict the N genes with the highest total count"))
+    out: str = out_field()
+    n_genes: int = field(default=1000, metadata=dict(least=1, help="predict the N genes with the highest total count"))
     min_count: float = field(default=DEFAULT_MIN_COUNT, metadata=dict(
         help="drop genes whose total count is not above this"))
     gene_list: Optional[str] = field(default=None, metadata=dict(
@@ -45,12 +46,9 @@ def _gene_totals(path):
 
 def run(args: Args) -> Genes:
     out = Path(args.out)
-    params = input_stamp(args)
-    if Genes.is_finished(out, params):
-        say(f"genes: reusing {out}")
-        return Genes(out)
-    if args.n_genes < 1:
-        raise InputError("--n-genes", f"{args.n_genes} genes requested", "ask for at least 1 gene")
+    params, done = start(Genes, args)
+    if done:
+        return done
     ranked = rank_genes((_gene_totals(c) for c in args.counts), args.min_count)
     requested = read_gene_list(args.gene_list) if args.gene_list else None
     genes = select_genes(ranked, args.n_genes, requested)

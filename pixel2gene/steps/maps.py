@@ -3,34 +3,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
-import numpy as np
-
 from ..artifacts.maps import Maps
 from ..artifacts.rescaled import Rescaled
 from ..artifacts.result import Result
 from ..artifacts.trainset import TrainingSet
 from ..errors import InputError
 from ..image import SUPERPIXEL
+from ..image.superpixels import bounding_box
 from ..tool.progress import Progress, say
-from ..tool.stamps import input_stamp
+from ..tool.options import out_field, upstream_field
+from ..tool.stamps import start
 
 
 @dataclass
 class Args:
-    result: str = field(metadata=dict(upstream=Result, help="the sample's p2g-combine output"))
-    rescaled: str = field(metadata=dict(upstream=Rescaled, help="output directory of p2g-rescale for this sample"))
-    out: str = field(metadata=dict(role="runtime", help="output directory for the PNGs"))
-    folds: Optional[str] = field(default=None, metadata=dict(
-        upstream=TrainingSet, help="p2g-folds output of this sample (adds QC and fold panels to the overview)"))
-    genes: List[str] = field(default_factory=list, metadata=dict(nargs="*", help="genes to draw (besides --top)"))
-    top: int = field(default=12, metadata=dict(help="also draw the N genes with the highest training counts"))
-    map_px: int = field(default=900, metadata=dict(help="longest side of a gene map's H&E, in pixels"))
+    result: str = upstream_field(Result, "(the sample's results)")
+    rescaled: str = upstream_field(Rescaled, "for this sample")
+    out: str = out_field("output directory for the PNGs")
+    trainset: Optional[str] = upstream_field(TrainingSet, "of this sample (adds QC and fold panels to the overview)",
+                                             default=None, renamed_from="--folds")
+    map_genes: List[str] = field(default_factory=list, metadata=dict(
+        nargs="*", renamed_from="--genes", help="genes to draw as maps (besides --map-top)"))
+    map_top: int = field(default=12, metadata=dict(
+        least=0, renamed_from="--top", help="also draw the N genes with the highest training counts"))
+    map_px: int = field(default=900, metadata=dict(least=64, help="longest side of a gene map's H&E, in pixels"))
 
 
 def pick_genes(available, named, top):
     unknown = [g for g in named if g not in set(available)]
     if unknown:
-        raise InputError("--genes", f"gene '{unknown[0]}' was not predicted",
+        raise InputError("--map-genes", f"gene '{unknown[0]}' was not predicted",
                          "name genes from the result's gene-names.txt")
     return list(dict.fromkeys(list(named) + list(available[:max(0, top)])))
 
@@ -39,11 +41,8 @@ OVERVIEW_PX = 800  # the overview's longest side: four panels side by side stay 
 
 
 def tissue_window(mask, margin=0.04):
-    """Superpixel rows/columns of the tissue's bounding box plus a margin: gene maps skip empty glass."""
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    pad = max(2, int(margin * max(mask.shape)))
-    return (slice(max(0, rows[0] - pad), min(mask.shape[0], rows[-1] + 1 + pad)),
-            slice(max(0, cols[0] - pad), min(mask.shape[1], cols[-1] + 1 + pad)))
+    """The tissue's bounding box plus a margin of 4 % of the grid: gene maps skip empty glass."""
+    return bounding_box(mask, max(2, int(margin * max(mask.shape))))
 
 
 def run(args: Args) -> Maps:
@@ -51,18 +50,15 @@ def run(args: Args) -> Maps:
     from ..figures.overview import draw_overview
     from ..figures.thumbnail import thumbnail
     out = Path(args.out)
-    params = input_stamp(args)
-    if Maps.is_finished(out, params):
-        say(f"maps: reusing {out}")
-        return Maps(out)
-    if args.map_px < 64:
-        raise InputError("--map-px", f"{args.map_px} px is too small to read", "use 64 or more")
+    params, done = start(Maps, args)
+    if done:
+        return done
     result, rescaled = Result(args.result), Rescaled(args.rescaled)
-    genes = pick_genes(result.genes.read(), args.genes, args.top)
+    genes = pick_genes(result.genes.read(), args.map_genes, args.map_top)
     sample = rescaled.sample
     mask = result.tissue.read()
     units = "predicted counts per {:g} µm superpixel".format(SUPERPIXEL * sample["pixel_size"])
-    bins = TrainingSet(args.folds).bins.read() if args.folds else None
+    bins = TrainingSet(args.trainset).bins.read() if args.trainset else None
     image = rescaled.image.read(mmap=True)
     say(f"maps {sample['name']}: overview + {len(genes)} gene maps")
     with Maps.create(out, params) as folder:

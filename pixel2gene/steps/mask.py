@@ -13,42 +13,41 @@ from ..image import SUPERPIXEL
 from ..image.superpixels import superpixel_colour
 from ..image.tissue_mask import detect_tissue, load_user_mask
 from ..tool.progress import say
-from ..tool.stamps import input_stamp
+from ..tool.options import out_field, threads_field, upstream_field
+from ..tool.stamps import start
 
 
 @dataclass
 class Args:
-    rescaled: str = field(metadata=dict(upstream=Rescaled, part="image", help="output directory of p2g-rescale"))
-    out: str = field(metadata=dict(role="runtime", help="output directory of this step"))
-    mask: Optional[str] = field(default=None, metadata=dict(
-        role="file", help="your own tissue mask (.png/.tif/.npy, nonzero = tissue) at image or grid size"))
+    rescaled: str = upstream_field(Rescaled, part="image")
+    out: str = out_field()
+    mask_file: Optional[str] = field(default=None, metadata=dict(
+        role="file", renamed_from="--mask",
+        help="your own tissue mask (.png/.tif/.npy, nonzero = tissue) at image or grid size"))
     pale_tissue: bool = field(default=True, metadata=dict(
         help="detected mask: also keep pale tissue (loose stroma, fat) touching clearly stained tissue; "
-             "--no-pale-tissue keeps only clearly stained tissue (ignored with --mask)"))
-    threads: int = field(default=0, metadata=dict(role="runtime", help="CPU threads (0 = all cores)"))
+             "--no-pale-tissue keeps only clearly stained tissue (ignored with --mask-file)"))
+    threads: int = threads_field("CPU threads")
 
 
 def run(args: Args) -> Mask:
     out = Path(args.out)
-    params = input_stamp(args)
+    params, done = start(Mask, args)
+    if done:
+        return done
     rescaled = Rescaled(args.rescaled)
     sample = rescaled.sample
-    if Mask.is_finished(out, params):
-        say(f"mask {sample['name']}: reusing {out}")
-        return Mask(out)
-    if args.mask and not Path(args.mask).is_file():
-        raise InputError(args.mask, "mask file is missing", "give an existing .png/.tif/.npy mask or leave --mask out")
     rgb, texture = superpixel_colour(rescaled.image.read(mmap=True), args.threads)
     content = [math.ceil(s / SUPERPIXEL) for s in sample["shape"]]
-    if args.mask:
-        tissue = load_user_mask(args.mask, rgb.shape[:2], content)
+    if args.mask_file:
+        tissue = load_user_mask(args.mask_file, rgb.shape[:2], content)
         source = "user"
     else:
         tissue = detect_tissue(rgb, texture, pale=args.pale_tissue)
         source = "detected"
         if not tissue.any():
             raise InputError(sample["files"]["image"], "no tissue found in the image",
-                             "check the image is an H&E, or give your own mask with --mask")
+                             "check the image is an H&E, or give your own mask with --mask-file")
     frac = float(tissue.mean())
     say(f"mask {sample['name']}: {int(tissue.sum())} tissue superpixels ({100 * frac:.1f}% of the grid, {source})")
     with Mask.create(out, params) as folder:

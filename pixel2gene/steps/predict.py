@@ -1,7 +1,7 @@
 """Predict every tissue superpixel of a sample with every given fold model."""
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Literal
+from typing import List
 
 import torch
 
@@ -9,35 +9,37 @@ from ..artifacts.features import Features
 from ..artifacts.mask import Mask
 from ..artifacts.model import Model, ModelSet
 from ..artifacts.predictions import Predictions
+from ..choices import Standardise
 from ..errors import InputError
 from ..io.plausible import check_free_space
 from ..prediction.predict import predict_sum
 from ..tool.allocator import keep_big_allocations
-from ..tool.device import DEVICE_HELP, resolve_device
+from ..tool.device import resolve_device
+from ..tool.options import device_field, out_field, threads_field, upstream_field
 from ..tool.progress import Progress, say
-from ..tool.stamps import input_stamp
+from ..tool.stamps import start
 
 
 @dataclass
 class Args:
-    features: str = field(metadata=dict(upstream=Features, help="output directory of p2g-features for this sample"))
-    mask: str = field(metadata=dict(upstream=Mask, help="output directory of p2g-mask for this sample"))
-    model: List[str] = field(metadata=dict(nargs="+", upstream=Model, help="output directories of p2g-train"))
-    out: str = field(metadata=dict(role="runtime", help="output directory of this step"))
-    standardise: Literal["section", "training"] = field(default="section", metadata=dict(
+    features: str = upstream_field(Features, "for this sample")
+    mask: str = upstream_field(Mask, "for this sample")
+    model: List[str] = upstream_field(Model, nargs="+")
+    out: str = out_field()
+    standardise: str = field(default=Standardise.SECTION.value, metadata=dict(
+        choices=Standardise.values(),
         help="feature statistics a channel is standardised with: the section's own (the method; absorbs a "
              "section-wide stain or scanner shift) or the training sets' (kept in the model)"))
-    device: str = field(default="auto", metadata=dict(role="runtime", help=DEVICE_HELP))
-    threads: int = field(default=0, metadata=dict(role="runtime", help="CPU threads for torch (0 = all cores)"))
+    device: str = device_field()
+    threads: int = threads_field()
 
 
 def run(args: Args) -> Predictions:
     out = Path(args.out)
-    params = input_stamp(args)
+    params, done = start(Predictions, args)
+    if done:
+        return done
     device = resolve_device(args.device)
-    if Predictions.is_finished(out, params):
-        say(f"predict: reusing {out}")
-        return Predictions(out)
     keep_big_allocations()  # torch's big activations: reuse freed blocks, no page faults
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -48,7 +50,7 @@ def run(args: Args) -> Predictions:
         raise InputError(args.features, f"{feats.shape[2]} feature channels, the model expects "
                          f"{models.info['n_features']}", "extract features with the encoder used for training")
     mask = Mask(args.mask).tissue.read()
-    mean, std = models.channel_stats() if args.standardise == "training" else features.channel_stats()
+    mean, std = models.channel_stats() if args.standardise == Standardise.TRAINING else features.channel_stats()
     genes = models.genes
     say(f"predict: {len(models.states)} fold model(s) x {int(mask.sum())} superpixels x {len(genes)} genes "
         f"on {device}")

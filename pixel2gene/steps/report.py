@@ -13,18 +13,17 @@ from ..artifacts.result import Result
 from ..errors import InputError
 from ..io.outputs import read_json
 from ..report.page import build_page
+from ..tool.options import out_field, upstream_field
 from ..tool.progress import say
 
 
 @dataclass
 class Args:
-    result: str = field(metadata=dict(upstream=Result, help="the sample's p2g-combine output"))
-    out: str = field(metadata=dict(role="runtime", help="the .html file to write"))
-    maps: Optional[str] = field(default=None, metadata=dict(upstream=Maps, help="the sample's p2g-maps output"))
-    evaluation: List[str] = field(default_factory=list, metadata=dict(
-        nargs="*", upstream=Evaluation, help="p2g-evaluate outputs for this sample"))
-    model: List[str] = field(default_factory=list, metadata=dict(
-        nargs="*", upstream=Model, help="p2g-train outputs (training curves)"))
+    result: str = upstream_field(Result, "(the sample's results)")
+    out: str = out_field("the .html file to write")
+    maps: Optional[str] = upstream_field(Maps, "for this sample", default=None)
+    evaluation: List[str] = upstream_field(Evaluation, "for this sample", nargs="*")
+    model: List[str] = upstream_field(Model, "(training curves)", nargs="*")
     steps: List[str] = field(default_factory=list, metadata=dict(
         nargs="*", help="the steps that made this result (timings): their output directories or step.json files, "
                         "each named after the folder that holds it"))

@@ -8,18 +8,18 @@ from typing import Optional
 import pandas as pd
 
 from .. import __version__
-from ..errors import InputError
 from ..image.rescale import padded_size, rescale_image, rescaled_size
 from ..artifacts.rescaled import Rescaled
 from ..io.counts import open_counts
 from ..io.image_reader import ImageReader
 from ..io.plausible import check_diameter, check_free_space, check_pixel_sizes
-from ..io.sample import locate
+from ..io.sample import check_sample_name, locate
 from ..io.scalars import read_positive_number
 from ..io.tables import match_ids, read_locations
 from ..tool.allocator import keep_big_allocations
 from ..tool.progress import Progress, say
-from ..tool.stamps import input_stamp
+from ..tool.options import out_field, threads_field
+from ..tool.stamps import start
 
 DEFAULT_PIXEL_SIZE = 0.5
 
@@ -28,32 +28,23 @@ DEFAULT_PIXEL_SIZE = 0.5
 class Args:
     prefix: str = field(metadata=dict(role="sample",
                                       help="sample prefix in the seed layout, e.g. data/C2/ or data/C2-"))
-    out: str = field(metadata=dict(role="runtime", help="output directory of this step"))
-    train: bool = field(default=False, metadata=dict(help="sample must be measured (counts + locations)"))
-    threads: int = field(default=0, metadata=dict(role="runtime",
-                                                  help="CPU threads for resampling (0 = all cores)"))
+    out: str = out_field()
+    measured: bool = field(default=False, metadata=dict(
+        renamed_from="--train", help="the sample must be measured (counts + locations): a training sample"))
+    threads: int = threads_field("CPU threads for resampling")
     name: Optional[str] = field(default=None, metadata=dict(
         help="the sample's name in results (default: the prefix's last part, e.g. C2 for data/C2/)"))
 
 
-def _checked_name(name: str) -> str:
-    """The rules of a sample name (io.sample.check_sample_name), with a fix that names --name."""
-    if not name or name.startswith(".") or any(c in name for c in "/\\") or not name.isprintable() \
-            or name != name.strip():
-        raise InputError(repr(name), "is not a usable sample name",
-                         "give --name a plain folder name (no '/', no leading '.' or spaces)")
-    return name
-
-
 def run(args: Args) -> Rescaled:
-    files = locate(args.prefix, need_counts=args.train)
+    files = locate(args.prefix, need_counts=args.measured)
     if args.name is not None:
-        files = dataclasses.replace(files, name=_checked_name(args.name))
+        check_sample_name(args.name, "--name", fix="give --name a plain folder name (no '/', no leading '.' or spaces)")
+        files = dataclasses.replace(files, name=args.name)
     out = Path(args.out)
-    params = input_stamp(args)
-    if Rescaled.is_finished(out, params):
-        say(f"rescale {files.name}: reusing {out}")
-        return Rescaled(out)
+    params, done = start(Rescaled, args)
+    if done:
+        return done
     t0 = time.time()
     psize_raw = read_positive_number(files.pixel_size_raw)
     psize = read_positive_number(files.pixel_size) if files.pixel_size.exists() else DEFAULT_PIXEL_SIZE

@@ -6,9 +6,8 @@ that scores best out of fold (--epochs is the most it trains); `mlp` and `ridge`
 """
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Literal
-
 import time
+from typing import List
 
 import numpy as np
 import torch
@@ -16,38 +15,41 @@ import torch
 from .. import __version__
 from ..artifacts.model import Model
 from ..artifacts.trainset import TrainingSet
+from ..choices import Select
 from ..errors import InputError
 from ..model.mlp import DEPTH, HIDDEN
-from ..tool.device import DEVICE_HELP, resolve_device
+from ..tool.device import resolve_device
+from ..tool.options import device_field, out_field, threads_field, upstream_field
 from ..tool.progress import Progress, say
-from ..tool.stamps import input_stamp
+from ..tool.stamps import start
 from ..training.data import load_trainsets, pooled_channel_stats
 from ..training.select import select_model
-from ..training.trainer import DEFAULT_WEIGHT_DECAY, TrainConfig, train_folds
+from ..training.trainer import TrainConfig, train_folds
 
-DEFAULT_EPOCHS = 100
+DEFAULT = TrainConfig()  # the training settings' defaults, declared once (training/trainer.py)
+MAX_WEIGHT_DECAY = 100.0  # ten times the CV-chosen default: beyond it a step wipes the weights at usual rates
 
 
 @dataclass
 class Args:
-    data: List[str] = field(metadata=dict(nargs="+", upstream=TrainingSet,
-                                          help="output directories of p2g-folds (training samples)"))
-    out: str = field(metadata=dict(role="runtime", help="output directory of this step"))
+    trainset: List[str] = upstream_field(TrainingSet, "(one per training sample)", nargs="+", renamed_from="--data")
+    out: str = out_field()
     folds: str = field(default="all", metadata=dict(help="folds to train here: 'all' or a list like 0,1,2"))
-    epochs: int = field(default=DEFAULT_EPOCHS, metadata=dict(
-        help="passes over the training bins; with --select auto the most: the epoch kept is chosen by CV"))
-    batch: int = field(default=0, metadata=dict(help="bins per step (0: min(128, max(32, n/16)))"))
-    lr: float = field(default=0.0, metadata=dict(help="Adam learning rate (0: by number of bins)"))
-    weight_decay: float = field(default=DEFAULT_WEIGHT_DECAY, metadata=dict(
+    epochs: int = field(default=DEFAULT.epochs, metadata=dict(
+        least=1, help="training epochs per fold; with --select auto the most: the epoch kept is chosen by CV"))
+    batch: int = field(default=DEFAULT.batch, metadata=dict(least=0, help="bins per step (0: min(128, max(32, n/16)))"))
+    lr: float = field(default=DEFAULT.lr, metadata=dict(least=0, help="Adam learning rate (0: by number of bins)"))
+    weight_decay: float = field(default=DEFAULT.weight_decay, metadata=dict(
+        least=0, most=MAX_WEIGHT_DECAY,
         help="decoupled (AdamW) weight decay of the MLPs: weights shrink by lr x this per step"))
-    superpixels_per_bin: int = field(default=16, metadata=dict(
-        help="superpixels sampled from each bin's disk per step"))
-    seed: int = field(default=0, metadata=dict(help="random seed (a CPU run repeats exactly)"))
-    select: Literal["auto", "mlp", "ridge"] = field(default="auto", metadata=dict(
-        help="fold models: auto (ridge, MLP or a blend, whichever scores best by spatial CV on the training "
-             "bins), mlp, or ridge (penalty by CV)"))
-    device: str = field(default="auto", metadata=dict(role="runtime", help=DEVICE_HELP))
-    threads: int = field(default=0, metadata=dict(role="runtime", help="CPU threads for torch (0 = all cores)"))
+    superpixels_per_bin: int = field(default=DEFAULT.superpixels_per_bin, metadata=dict(
+        least=1, help="superpixels sampled from each bin's disk per step"))
+    seed: int = field(default=DEFAULT.seed, metadata=dict(help="random seed (a CPU run repeats exactly)"))
+    select: str = field(default=Select.AUTO.value, metadata=dict(
+        choices=Select.values(), help="fold models: auto (ridge, MLP or a blend, whichever scores best by spatial "
+                                      "CV on the training bins), mlp, or ridge (penalty by CV)"))
+    device: str = device_field()
+    threads: int = threads_field()
 
 
 def parse_folds(text: str, n_folds: int) -> List[int]:
@@ -64,21 +66,23 @@ def parse_folds(text: str, n_folds: int) -> List[int]:
     return folds
 
 
+def check_rates(args) -> None:
+    """Decay and learning rate together: a step must not shrink the weights by all they are."""
+    if args.lr * args.weight_decay >= 1:
+        raise InputError("--weight-decay", f"{args.weight_decay} with --lr {args.lr} wipes the weights every step",
+                         "give a decay below 1 / --lr")
+
+
 def run(args: Args) -> Model:
     out = Path(args.out)
-    params = input_stamp(args)
+    params, done = start(Model, args)
+    if done:
+        return done
+    check_rates(args)
     device = resolve_device(args.device)
-    if Model.is_finished(out, params):
-        say(f"train: reusing {out}")
-        return Model(out)
-    if args.epochs < 1:
-        raise InputError("--epochs", f"{args.epochs} epochs would train nothing", "give --epochs 1 or more")
-    if not 0 <= args.weight_decay <= 100 or args.lr * args.weight_decay >= 1:
-        raise InputError("--weight-decay", f"{args.weight_decay} is negative or so large that a step would "
-                         "wipe the weights", "give a decay from 0 to 100 (and below 1 / --lr)")
     if args.threads:
         torch.set_num_threads(args.threads)
-    sets = [TrainingSet(d) for d in args.data]
+    sets = [TrainingSet(d) for d in args.trainset]
     data = load_trainsets(sets)
     folds = parse_folds(args.folds, data.n_folds)
     cfg = TrainConfig(epochs=args.epochs, batch=args.batch, lr=args.lr,
@@ -86,11 +90,11 @@ def run(args: Args) -> Model:
                       weight_decay=args.weight_decay)
     say(f"train: {len(folds)} fold model(s) on {len(data.fold)} bins x {len(data.genes)} genes, "
         f"{data.features.shape[2]} features, {device}, --select {args.select}")
-    if args.select == "ridge" and data.n_folds < 2:
+    if args.select == Select.RIDGE and data.n_folds < 2:
         raise InputError("--select", "ridge chooses its penalty by spatial CV, and one fold holds nothing out",
                          "use --n-folds 2 or more, or --select mlp")
     result = None
-    if args.select != "ridge":
+    if args.select != Select.RIDGE:
         result = train_folds(data, folds, cfg, device, Progress("train"))
         final_val = result.curves["val"][-1]
         say(f"train: MLPs done in {result.seconds:.0f} s; validation loss per fold "

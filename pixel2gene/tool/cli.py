@@ -8,10 +8,17 @@ from pathlib import Path
 from argparse_dataclass import ArgumentParser
 
 from ..errors import InputError
+from .options import check, option_name
+from .progress import say
 
 
 def list_flags(args_class):
-    return {"--" + f.name.replace("_", "-") for f in fields(args_class) if f.metadata.get("nargs") in ("+", "*")}
+    """The options that take several values, in their current and their old spellings."""
+    out = set()
+    for f in fields(args_class):
+        if f.metadata.get("nargs") in ("+", "*"):
+            out |= {option_name(f.name)} | ({f.metadata["renamed_from"]} if "renamed_from" in f.metadata else set())
+    return out
 
 
 def merge_repeated(argv, flags):
@@ -31,8 +38,20 @@ def merge_repeated(argv, flags):
     return rest
 
 
+def renamed(action_class, old: str, new: str):
+    """`action_class` that also answers to the option's old spelling, with a warning when it is used."""
+    class Renamed(action_class):
+        def __call__(self, parser, namespace, values, option_string=None):
+            if option_string in (old, "--no-" + old[2:]):
+                now = new if not option_string.startswith("--no-") else "--no-" + new[2:]
+                say(f"warning: {option_string} is now {now}; the old spelling goes in the next release")
+            super().__call__(parser, namespace, values, option_string)
+    return Renamed
+
+
 class Parser(ArgumentParser):
-    """argparse over a dataclass: help shows every default, flags pair as --x/--no-x, usage errors are one line."""
+    """argparse over a dataclass: help shows every default, flags pair as --x/--no-x, usage errors are one
+    line, and a renamed option still takes its old spelling (field metadata `renamed_from`) for one release."""
 
     def add_argument(self, *names, **kwargs):
         options = getattr(self, "_options_type", None)  # unset while argparse adds -h
@@ -41,14 +60,19 @@ class Parser(ArgumentParser):
         if f is None:
             return super().add_argument(*names, **kwargs)
         default = f.default_factory() if f.default_factory is not MISSING else f.default
+        flag, old = option_name(f.name), f.metadata.get("renamed_from")
         if f.type is bool:
-            flag = "--" + f.name.replace("_", "-")
             shown = flag if default is True else "--no-" + flag[2:]
             kwargs = dict(help=f"{kwargs.get('help') or ''} (default: {shown})".strip(), dest=f.name,
                           default=bool(default), action=argparse.BooleanOptionalAction)
-            return super().add_argument(flag, **kwargs)
-        if default is not MISSING and default not in (None, "", []):
+            names = (flag,)
+        elif default is not MISSING and default not in (None, "", []):
             kwargs["help"] = f"{kwargs.get('help') or ''} (default: {_shown(default)})".strip()
+        if old:
+            kwargs["dest"] = f.name
+            kwargs["action"] = renamed(kwargs.get("action", argparse._StoreAction), old, flag)
+            kwargs["help"] = f"{kwargs.get('help') or ''}; was {old}, which still works until the next release"
+            names = tuple(names) + (old,)
         return super().add_argument(*names, **kwargs)
 
     def error(self, message):
@@ -69,6 +93,7 @@ def parse(args_class, description: str, argv=None, prog=None):
 def main(args_class, run, description: str, argv=None, prog=None) -> int:
     args = parse(args_class, description, argv, prog)
     try:
+        check(args)
         run(args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)

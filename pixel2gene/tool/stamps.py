@@ -24,12 +24,10 @@ from pathlib import Path
 from .. import __version__
 from ..errors import InputError
 from ..artifacts.base import normal
+from .options import check, option_name
+from .progress import say
 
 HASHED_BYTES = 4 << 20  # files up to this size are hashed; bigger ones are known by size and mtime
-
-
-def option_name(name: str) -> str:
-    return "--" + name.replace("_", "-")
 
 
 def _as_list(value):
@@ -84,7 +82,9 @@ def upstream_digests(f, value):
 
 
 def input_stamp(args) -> dict:
-    """Everything that decides a step's output, derived from its Args (see the module's docstring)."""
+    """Everything that decides a step's output, derived from its Args (see the module's docstring), once every
+    option has passed its declared checks (tool/options.py)."""
+    check(args)
     check_out_is_not_an_input(args)
     stamp = {"version": __version__, "params": {}, "upstream": {}, "files": {}}
     for f in fields(args):
@@ -101,3 +101,14 @@ def input_stamp(args) -> dict:
         else:
             stamp["params"][f.name] = value
     return normal(stamp)
+
+
+def start(folder_class, args):
+    """A step's first move: its inputs (input_stamp), and the folder at `args.out` when that already holds this
+    step's output, in this format, for exactly these inputs (the step has nothing to do, and says so)."""
+    inputs = input_stamp(args)
+    out = Path(args.out)
+    if folder_class.is_finished(out, inputs):
+        say(f"{folder_class.STEP}: reusing {out}")
+        return inputs, folder_class(out)
+    return inputs, None

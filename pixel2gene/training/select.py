@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..model.mlp import DEPTH, StackedMLP, gene_span
+from ..evaluation.metrics import composition_r
 from ..features.colour import is_colour_channel
 from ..model import ridge
 from .data import TrainData
@@ -34,18 +35,6 @@ COLOUR_SHARES = (0.1, 0.2, 0.3, 0.5)  # the colour ridge's share of the whole pr
 MAX_SCORED_BINS = 20_000   # OOF scoring of Visium HD: a fixed random subset of the bins is plenty
 CHUNK = 8192               # superpixels per forward pass
 MODES = ("auto", "mlp", "ridge")
-
-
-def composition_r(pred: np.ndarray, truth: np.ndarray) -> float:
-    """The referee's composition score of (bins, genes) counts: mean over genes, NaN (constant) -> 0."""
-    def norm(a):
-        return np.log1p(a / np.maximum(a.sum(1, keepdims=True), 1e-9) * 1e4)
-    p, t = norm(np.asarray(pred, np.float64)), norm(np.asarray(truth, np.float64))
-    p, t = p - p.mean(0), t - t.mean(0)
-    den = np.sqrt((p * p).sum(0) * (t * t).sum(0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = (p * t).sum(0) / den
-    return float(np.where(np.isfinite(r), r, 0.0).mean())
 
 
 @dataclass

@@ -35,10 +35,11 @@ DEFAULT_WEIGHT_DECAY = 10.0
 
 @dataclass
 class TrainConfig:
-    epochs: int = 100
+    """The training settings; their defaults are p2g-train's (steps/train.py reads them from here)."""
+    epochs: int = 100           # the most: with --select auto the epoch kept is chosen by CV
     batch: int = 0              # 0: default_batch(n) of each fold
     lr: float = 0.0             # 0: default_lr(n) of each fold
-    superpixels_per_bin: int = 16
+    superpixels_per_bin: int = 16  # a bin's disk mean is estimated from this many of its superpixels per step
     weight_decay: float = DEFAULT_WEIGHT_DECAY
     seed: int = 0
     eval_every: int = 0          # steps between validation points (0: 20 per fold)

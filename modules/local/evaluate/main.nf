@@ -15,7 +15,7 @@ process P2G_EVALUATE {
     def args = task.ext.args ?: ''
     def truth = meta.truth_kind == 'truth'
         ? "--result ${result} --truth-counts ${truth_counts} --truth-locs ${truth_locs} --truth-diameter-um ${meta.truth_diameter_um ?: 0}"
-        : "--folds ${folds} --model ${models}"
+        : "--trainset ${folds} --model ${models}"
     """
     p2g-evaluate \\
         --rescaled ${rescaled} \\

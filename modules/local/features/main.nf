@@ -16,7 +16,7 @@ process P2G_FEATURES {
     script:
     def args = task.ext.args ?: ''
     def checkpoints = weights ? "--weights ${weights}" : ''
-    def copy = meta.copy ? "--augment ${meta.copy}" : ''
+    def copy = meta.copy ? "--augment-copy ${meta.copy}" : ''
     """
     p2g-features \\
         --rescaled ${rescaled} \\

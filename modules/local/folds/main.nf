@@ -23,7 +23,7 @@ process P2G_FOLDS {
         --counts ${counts} \\
         --out folds \\
         --n-folds ${params.n_folds} \\
-        --block-um ${params.fold_block_um} \\
+        --fold-block-um ${params.fold_block_um} \\
         ${args}
 
     cat <<-END_VERSIONS > versions.yml

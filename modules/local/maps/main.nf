@@ -13,7 +13,7 @@ process P2G_MAPS {
 
     script:
     def args = task.ext.args ?: ''
-    def qc = folds.name != 'NO_FOLDS' ? "--folds ${folds}" : ''
+    def qc = folds.name != 'NO_FOLDS' ? "--trainset ${folds}" : ''
     """
     p2g-maps \\
         --result ${result} \\

@@ -13,7 +13,7 @@ process P2G_MASK {
 
     script:
     def args = task.ext.args ?: ''
-    def mask = user_mask.name != 'NO_MASK' ? "--mask ${user_mask}" : ''
+    def mask = user_mask.name != 'NO_MASK' ? "--mask-file ${user_mask}" : ''
     """
     p2g-mask \\
         --rescaled ${rescaled} \\

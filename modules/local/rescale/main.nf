@@ -14,14 +14,14 @@ process P2G_RESCALE {
 
     script:
     def args = task.ext.args ?: ''
-    def train = meta.train ? '--train' : ''
+    def measured = meta.train ? '--measured' : ''
     """
     p2g-rescale \\
         --prefix sample/${meta.stem} \\
         --name ${meta.id} \\
         --out rescale \\
         --threads ${task.cpus} \\
-        ${train} \\
+        ${measured} \\
         ${args}
 
     cat <<-END_VERSIONS > versions.yml

@@ -18,7 +18,7 @@ process P2G_TRAIN {
     def args = task.ext.args ?: ''
     """
     p2g-train \\
-        --data ${trainsets} \\
+        --trainset ${trainsets} \\
         --out model \\
         --folds ${folds} \\
         --device ${params.device} \\
