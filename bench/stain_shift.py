@@ -3,7 +3,7 @@
 
 1. `p2g-run --train C2/ --predict C3/ --predict C4/` trains once on the
    unperturbed C2 and predicts the unperturbed sections;
-2. every section is copied once per shift of `pixel2gene.image.perturb.BENCH_SHIFTS`
+2. every section is copied once per shift of `bench/shifts.py`'s BENCH_SHIFTS
    (each dye up and down in H&E optical density, exposure, another white
    point, JPEG quality 30; `--random N` adds N seeded mixed shifts) into
    OUTDIR/samples/<section>-<shift>/: the small text files as they are, the
@@ -42,7 +42,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("P2G_SHARED") or REPO.parent / "shared")  # ../shared, as the tests find it
 sys.path.insert(0, str(REPO))  # the checkout's library, also when it is not installed
 
-from pixel2gene.image.perturb import BENCH_SHIFTS, random_shift, shift_image_file, slug  # noqa: E402
+from pixel2gene.image.perturb import random_shift  # noqa: E402
+from shifts import BENCH_SHIFTS, shift_image_file, slug  # noqa: E402
 from pixel2gene.artifacts.model import Model  # noqa: E402
 from pixel2gene.io.sample import IMAGE_SUFFIXES  # noqa: E402
 from pixel2gene.runner.layout import Layout  # noqa: E402

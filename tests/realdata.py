@@ -25,7 +25,9 @@ def bench(*args):
 def run_on_real_data(*args):
     """p2g-run, skipping (not failing) when the tool's own free-space check refuses the machine's disk: the
     reason names how much was needed; any other failure fails the test."""
-    proc = run_tool("p2g-run", *args, "--no-keep-work", check=False)
+    # a process of its own, as users run it: a section's run is minutes, and the test process's heap after
+    # hundreds of small runs made it a third slower in-process
+    proc = run_tool("p2g-run", *args, "--no-keep-work", check=False, process=True)
     last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ""
     if proc.returncode != 0 and "free disk space" in last:
         pytest.skip(f"this machine's disk is too small for the real-data run: {last}")

@@ -2,7 +2,26 @@
 import numpy as np
 import pytest
 
-from pixel2gene.image.disks import disk_members, gather_disks
+from pixel2gene.image import SUPERPIXEL
+from pixel2gene.image.disks import gather_disks
+
+
+def disk_members(x: float, y: float, diameter_px: float, grid_shape):
+    """(rows, cols) of superpixels whose centres lie within the disk.
+
+    A disk smaller than one superpixel (e.g. an 8 µm bin) still owns the
+    superpixel under its centre, so every bin maps to at least one.
+    """
+    r = diameter_px / 2
+    i0, i1 = max(0, int((y - r) // SUPERPIXEL)), min(grid_shape[0], int((y + r) // SUPERPIXEL) + 2)
+    j0, j1 = max(0, int((x - r) // SUPERPIXEL)), min(grid_shape[1], int((x + r) // SUPERPIXEL) + 2)
+    ii, jj = np.mgrid[i0:max(i0, i1), j0:max(j0, j1)]  # empty when the disk lies off the grid
+    inside = ((ii + 0.5) * SUPERPIXEL - y) ** 2 + ((jj + 0.5) * SUPERPIXEL - x) ** 2 <= r * r
+    if not inside.any():
+        ci, cj = int(y // SUPERPIXEL), int(x // SUPERPIXEL)
+        if 0 <= ci < grid_shape[0] and 0 <= cj < grid_shape[1]:
+            return np.array([ci]), np.array([cj])
+    return ii[inside], jj[inside]
 
 
 def gather_bin_by_bin(xy, diameter_px, mask):

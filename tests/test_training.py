@@ -9,7 +9,8 @@ from pixel2gene.model.mlp import StackedMLP
 from pixel2gene.qc.bins import qc_keep
 from pixel2gene.qc.folds import block_folds
 from pixel2gene.training.data import TrainData
-from pixel2gene.image.disks import disk_members, gather_disks
+from pixel2gene.image.disks import gather_disks
+from test_disks import disk_members
 from pixel2gene.training.trainer import TrainConfig, train_folds
 
 

@@ -199,11 +199,6 @@ def _write_tiles(out, group, feats: HostCopy, offset: int, width: int, release):
     release()
 
 
-def downsample(image: np.ndarray, f: int, strip: int = 64) -> np.ndarray:
-    """Area-downsample an (H, W, 3) uint8 memmap by an integer factor, strip by strip."""
-    return downsample_many(image, [f], strip)[f]
-
-
 def downsample_many(image: np.ndarray, factors, strip: int = 64, workers: int = 0) -> dict:
     """Area-downsampled copies for several integer factors from one read of the image, by strips.
 

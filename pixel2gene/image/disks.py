@@ -1,39 +1,25 @@
-"""Which superpixels a bin/spot covers: those whose centres fall inside its disk."""
+"""Which superpixels a bin/spot covers: those whose centres fall inside its disk.
+
+A disk smaller than one superpixel (an 8 µm bin) still owns the superpixel under its centre, so every bin
+on the grid maps to at least one.
+"""
 import numpy as np
 
-from ..image import SUPERPIXEL
-
-
-def disk_members(x: float, y: float, diameter_px: float, grid_shape):
-    """(rows, cols) of superpixels whose centres lie within the disk.
-
-    A disk smaller than one superpixel (e.g. an 8 µm bin) still owns the
-    superpixel under its centre, so every bin maps to at least one.
-    """
-    r = diameter_px / 2
-    i0, i1 = max(0, int((y - r) // SUPERPIXEL)), min(grid_shape[0], int((y + r) // SUPERPIXEL) + 2)
-    j0, j1 = max(0, int((x - r) // SUPERPIXEL)), min(grid_shape[1], int((x + r) // SUPERPIXEL) + 2)
-    ii, jj = np.mgrid[i0:max(i0, i1), j0:max(j0, j1)]  # empty when the disk lies off the grid
-    inside = ((ii + 0.5) * SUPERPIXEL - y) ** 2 + ((jj + 0.5) * SUPERPIXEL - x) ** 2 <= r * r
-    if not inside.any():
-        ci, cj = int(y // SUPERPIXEL), int(x // SUPERPIXEL)
-        if 0 <= ci < grid_shape[0] and 0 <= cj < grid_shape[1]:
-            return np.array([ci]), np.array([cj])
-    return ii[inside], jj[inside]
+from . import SUPERPIXEL
 
 
 def gather_disks(xy: np.ndarray, diameter_px: float, mask: np.ndarray, chunk_cells: int = 1 << 22):
     """Tissue superpixels of every bin as a padded index table.
 
     Returns (index (n, K) int64 of flat grid positions, -1 padded; n_tissue (n,); n_disk (n,)).
-    The same members, in the same order, as `disk_members` bin by bin, but vectorised over chunks of
-    bins: a Visium HD section has ~600k bins, which a per-bin Python loop would take minutes over.
+    The same members, in the same order, as the per-bin definition (tests/test_disks.py), but vectorised over
+    chunks of bins: a Visium HD section has ~600k bins, which a per-bin Python loop would take minutes over.
     """
     xy = np.asarray(xy, np.float64).reshape(-1, 2)
     h, w = mask.shape
     r = diameter_px / 2
     span = int(2 * r // SUPERPIXEL) + 3  # window rows/cols that hold every centre within r of the bin
-    di, dj = (a.ravel().astype(np.float64) for a in np.mgrid[0:span, 0:span])  # row-major, as disk_members
+    di, dj = (a.ravel().astype(np.float64) for a in np.mgrid[0:span, 0:span])  # row-major, as defined
     step = max(1, chunk_cells // (span * span))
     parts = [_gather_chunk(xy[s:s + step], r, di, dj, mask) for s in range(0, len(xy), step)]
     k = max([1] + [p[0].shape[1] for p in parts])

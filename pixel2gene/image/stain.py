@@ -119,21 +119,6 @@ def normalise_pixels(rgb: np.ndarray, source: StainModel, target: StainModel) ->
     return from_od(od, target.white).reshape(shape)
 
 
-def jitter_pixels(rgb: np.ndarray, model: StainModel, scale, shift) -> np.ndarray:
-    """Scale and shift each dye's amount (H&E-space augmentation); the unexplained OD stays as it was."""
-    shape = rgb.shape
-    od = optical_density(rgb.reshape(-1, 3), model.white)
-    conc = amounts(od, model.stains)
-    delta = conc * (np.asarray(scale, np.float32) - 1) + np.asarray(shift, np.float32)
-    od = np.maximum(od + delta.astype(np.float32) @ model.stains.astype(np.float32), 0)
-    return from_od(od, model.white).reshape(shape)
-
-
-def random_jitter(rng: np.random.Generator, strength: float):
-    """Per-dye (scale, shift) drawn as in HED augmentation: U(1-s, 1+s) and U(-s, s)."""
-    return rng.uniform(1 - strength, 1 + strength, 2), rng.uniform(-strength, strength, 2)
-
-
 def map_image(src: np.ndarray, dst: np.ndarray, fn, rows: int = STRIP_ROWS) -> None:
     """dst = fn(src) strip by strip (both (H, W, 3) uint8, dst usually a memmap)."""
     for y in range(0, src.shape[0], rows):
