@@ -234,13 +234,8 @@ class StepFolder:
         return self.stamp["digest"]
 
     def file(self, name: str) -> Path:
+        """A path inside the folder, for files a class names by pattern (maps' genes/STEM.png)."""
         return self.path / name
-
-    def json(self, name: str) -> dict:
-        return read_json(self.path / name)
-
-    def write_json(self, name: str, record) -> None:
-        write_json(self.path / name, record)
 
     # reuse and writing --------------------------------------------------------------------------------
     @classmethod

@@ -2,11 +2,12 @@
 
 A step's Args field says everything about its option: type, default, help,
 `choices`, bounds (`least` and `most`: the smallest and largest values
-allowed, `above`: a value it must exceed), `role` (tool/stamps.py) and, for an option renamed, the old
-spelling it still accepts for one release (`renamed_from`). `check` applies
-those rules to a parsed Args and names the option the user typed; the command
-line (tool/cli.py) and every step call it, so one declaration is checked in one
-way everywhere.
+allowed, `above`: a value it must exceed), `role` (tool/stamps.py) and, for a
+renamed option, the old spelling it still accepts for one release
+(`renamed_from`). `check` applies those rules to a parsed Args and names the
+option the user typed; the command line (tool/cli.py), every step (through
+input_stamp) and p2g-run call it, so one declaration is checked one way
+everywhere.
 
 `compose` builds a dataclass from the fields of others: the local runner's
 options are its own plus the fields of the steps it calls (runner/run.py), so a
