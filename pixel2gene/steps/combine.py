@@ -2,7 +2,6 @@
 import platform
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import List
 
 from .. import __version__
@@ -37,8 +36,7 @@ def versions() -> dict:
 
 
 def run(args: Args) -> Result:
-    out = Path(args.out)
-    params, done = start(Result, args)
+    out, params, done = start(Result, args)
     if done:
         return done
     t0 = time.time()

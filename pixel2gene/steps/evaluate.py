@@ -6,7 +6,6 @@ sample's own bins, each predicted by the fold model that held it out.
 """
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import List, Optional
 
 import numpy as np
@@ -80,8 +79,7 @@ def _truth_file(args: Args, sample: dict, mask: np.ndarray):
 
 
 def run(args: Args) -> Evaluation:
-    out = Path(args.out)
-    params, done = start(Evaluation, args)
+    out, params, done = start(Evaluation, args)
     if done:
         return done
     device = resolve_device(args.device)

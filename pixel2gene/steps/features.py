@@ -2,7 +2,6 @@
 import math
 import time
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -80,8 +79,7 @@ def stain_hook(method: str, image, mask, rgb, sample: dict, folder: Features):
 
 
 def run(args: Args) -> Features:
-    out = Path(args.out)
-    params, done = start(Features, args)
+    out, params, done = start(Features, args)
     if done:
         return done
     device = resolve_device(args.device)

@@ -1,6 +1,5 @@
 """Training set of one measured sample: bins -> superpixel disks, QC, spatial folds."""
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -49,8 +48,7 @@ class Args:
 
 
 def run(args: Args) -> TrainingSet:
-    out = Path(args.out)
-    params, done = start(TrainingSet, args)
+    out, params, done = start(TrainingSet, args)
     if done:
         return done
     rescaled, features = Rescaled(args.rescaled), Features(args.features)

@@ -45,8 +45,7 @@ def _gene_totals(path):
 
 
 def run(args: Args) -> Genes:
-    out = Path(args.out)
-    params, done = start(Genes, args)
+    out, params, done = start(Genes, args)
     if done:
         return done
     ranked = rank_genes((_gene_totals(c) for c in args.counts), args.min_count)

@@ -1,6 +1,5 @@
 """PNG maps of a sample: an overview (H&E, tissue, QC, folds) and gene maps over the H&E."""
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import List, Optional
 
 from ..artifacts.maps import Maps
@@ -49,8 +48,7 @@ def run(args: Args) -> Maps:
     from ..figures.gene_map import draw_gene_map  # matplotlib loads only for the steps that draw
     from ..figures.overview import draw_overview
     from ..figures.thumbnail import thumbnail
-    out = Path(args.out)
-    params, done = start(Maps, args)
+    out, params, done = start(Maps, args)
     if done:
         return done
     result, rescaled = Result(args.result), Rescaled(args.rescaled)

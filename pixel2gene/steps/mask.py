@@ -1,7 +1,6 @@
 """Tissue mask on the superpixel grid (detected, or the user's own)."""
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -31,8 +30,7 @@ class Args:
 
 
 def run(args: Args) -> Mask:
-    out = Path(args.out)
-    params, done = start(Mask, args)
+    out, params, done = start(Mask, args)
     if done:
         return done
     rescaled = Rescaled(args.rescaled)

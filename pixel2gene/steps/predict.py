@@ -1,6 +1,5 @@
 """Predict every tissue superpixel of a sample with every given fold model."""
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import List
 
 import torch
@@ -35,8 +34,7 @@ class Args:
 
 
 def run(args: Args) -> Predictions:
-    out = Path(args.out)
-    params, done = start(Predictions, args)
+    out, params, done = start(Predictions, args)
     if done:
         return done
     device = resolve_device(args.device)

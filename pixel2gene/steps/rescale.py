@@ -41,8 +41,7 @@ def run(args: Args) -> Rescaled:
     if args.name is not None:
         check_sample_name(args.name, "--name", fix="give --name a plain folder name (no '/', no leading '.' or spaces)")
         files = dataclasses.replace(files, name=args.name)
-    out = Path(args.out)
-    params, done = start(Rescaled, args)
+    out, params, done = start(Rescaled, args)
     if done:
         return done
     t0 = time.time()

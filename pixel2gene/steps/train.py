@@ -5,7 +5,6 @@ MLP and their blends scores best out of fold (training/select.py), with the MLPs
 that scores best out of fold (--epochs is the most it trains); `mlp` and `ridge` fix the form.
 """
 from dataclasses import dataclass, field
-from pathlib import Path
 import time
 from typing import List
 
@@ -74,8 +73,7 @@ def check_rates(args) -> None:
 
 
 def run(args: Args) -> Model:
-    out = Path(args.out)
-    params, done = start(Model, args)
+    out, params, done = start(Model, args)
     if done:
         return done
     check_rates(args)

@@ -104,11 +104,12 @@ def input_stamp(args) -> dict:
 
 
 def start(folder_class, args):
-    """A step's first move: its inputs (input_stamp), and the folder at `args.out` when that already holds this
-    step's output, in this format, for exactly these inputs (the step has nothing to do, and says so)."""
+    """A step's first move: (its output path, its inputs (input_stamp), and the folder at that path when it
+    already holds this step's output, in this format, for exactly these inputs: the step has nothing to do,
+    and says so)."""
     inputs = input_stamp(args)
     out = Path(args.out)
     if folder_class.is_finished(out, inputs):
         say(f"{folder_class.STEP}: reusing {out}")
-        return inputs, folder_class(out)
-    return inputs, None
+        return out, inputs, folder_class(out)
+    return out, inputs, None
