@@ -36,3 +36,9 @@ class Stain(Choice):
     """Stain normalisation of every slide before the encoder."""
     NONE = "none"
     MACENKO = "macenko"    # re-expressed with one fixed reference H&E (image/stain.py)
+
+
+class Unfamiliar(Choice):
+    """What prediction does where a superpixel's tissue is unlike the training tissue (model/novelty.py)."""
+    COLOUR = "colour"    # lean on the colour ridge, which transfers between patients where deep features do not
+    KEEP = "keep"        # the model alone, everywhere

@@ -174,7 +174,7 @@ def test_each_report_lists_every_step_of_its_sample(runs):
         meta, summary, maps, evaluations, step_labels, stamps = report[0]
         assert step_labels == sorted(labels)
         assert all(s.endswith("/step.json") for s in stamps) and len(stamps) == len(labels)
-        assert [s.rsplit("/", 1)[1] for s in summary] == ["metadata.json", "mask.npy"]
+        assert [s.rsplit("/", 1)[1] for s in summary] == ["metadata.json", "mask.npy", "skill.tsv"]
         assert all(c.endswith("/model/model.json") for c in report[1])
 
 

@@ -69,7 +69,7 @@ def test_report_from_the_small_files_the_pipeline_stages(chain, tmp_path):
     """Everything p2g-report reads, copied without the gene maps, fold weights or step outputs."""
     out, work = chain["out"], chain["out"] / "work"
     (tmp_path / "result").mkdir()
-    for name in ("metadata.json", "mask.npy"):
+    for name in ("metadata.json", "mask.npy", "skill.tsv"):
         shutil.copy(out / "train" / name, tmp_path / "result" / name)
     (tmp_path / "model01").mkdir()
     shutil.copy(work / "model" / "model.json", tmp_path / "model01" / "model.json")
@@ -85,6 +85,7 @@ def test_report_from_the_small_files_the_pipeline_stages(chain, tmp_path):
     page = (tmp_path / "train.html").read_text()
     for label in labels:
         assert f">{label}<" in page
+    assert "per-gene skill (30 genes" in page
 
 
 def test_fold_groups_of_the_pipeline_repeat_the_local_run(chain, tmp_path):

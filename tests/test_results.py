@@ -116,7 +116,7 @@ def test_metrics_are_near_zero_on_a_shuffled_prediction():
     yy, xx = np.mgrid[0:30, 0:30]
     bins.counts = np.stack([np.sin(xx / 5 + g) + np.cos(yy / 7) + 3 for g in range(5)], -1).reshape(n, 5)
     perfect = evaluate(bins, bins.counts.copy(), (30, 30))
-    assert np.allclose(perfect[["pearson", "spearman", "pearson_fraction", "ssim"]], 1)
+    assert np.allclose(perfect[["pearson", "spearman", "pearson_fraction", "composition_r", "ssim"]], 1)
     assert np.allclose(perfect["rmse"], 0)
     shuffled = evaluate(bins, bins.counts[rng.permutation(n)], (30, 30))
     assert shuffled["pearson"].abs().max() < 0.15 and shuffled["spearman"].abs().max() < 0.15
@@ -130,7 +130,7 @@ def test_held_out_scores_are_honest(chain):
     assert held["n_bins"] == seen["n_bins"] > 40
     assert 0.5 < held["mean"]["pearson"] < seen["mean"]["pearson"]
     table = pd.read_csv(chain["out"] / "evaluation" / "train.truth" / "metrics.tsv", sep="\t")
-    assert list(table.columns[:6]) == ["gene", "pearson", "spearman", "pearson_fraction", "ssim", "rmse"]
+    assert list(table.columns[:7]) == ["gene", "pearson", "spearman", "pearson_fraction", "composition_r", "ssim", "rmse"]
 
 
 def test_evaluate_without_truth_fails_in_one_line(chain, tmp_path):
@@ -161,8 +161,9 @@ def test_report_opens_in_chromium_with_its_gallery(chain, tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert "Uncaught" not in dom.stderr and "Failed to load resource" not in dom.stderr, dom.stderr[-2000:]
-    n_maps = len(json.loads((chain["out"] / "figures" / "train" / "maps.json").read_text())["genes"])
-    assert f'data-images="{n_maps + 1}"' in dom.stdout and 'data-images-ok="yes"' in dom.stdout
+    maps = json.loads((chain["out"] / "figures" / "train" / "maps.json").read_text())
+    assert maps["novelty"]  # the gallery: the overview, the novelty map and each gene's map
+    assert f'data-images="{len(maps["genes"]) + 2}"' in dom.stdout and 'data-images-ok="yes"' in dom.stdout
     shot = tmp_path / "report.png"
     proc = subprocess.run([CHROMIUM, *flags, "--window-size=1300,2400", f"--screenshot={shot}", url],
                           capture_output=True, text=True, timeout=120)

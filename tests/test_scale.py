@@ -17,7 +17,7 @@ def test_evaluation_by_gene_blocks_equals_all_genes_at_once(monkeypatch):
     whole = report.evaluate(bins, pred, (30, 30))
     monkeypatch.setattr(report, "GENE_BLOCK", 5)
     blocks = report.evaluate(bins, pred, (30, 30))
-    assert whole.shape == (g, 8)
+    assert whole.shape == (g, 9)
     np.testing.assert_allclose(blocks.drop(columns="gene").to_numpy(), whole.drop(columns="gene").to_numpy(),
                                rtol=1e-12, atol=1e-12)
     assert list(blocks.gene) == list(whole.gene)

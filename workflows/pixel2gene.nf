@@ -236,7 +236,7 @@ workflow PIXEL2GENE {
         .map { id, steps -> [id, steps.toSorted { a, b -> a[0] <=> b[0] }] }
     ch_report_in = P2G_COMBINE.out.summary
         .join(P2G_MAPS.out.maps)
-        .map { meta, metadata, mask, maps -> [meta.id, meta, [metadata, mask], maps] }
+        .map { meta, metadata, mask, skill, maps -> [meta.id, meta, [metadata, mask, skill], maps] }
         .join(ch_sample_stamps)
         .join(ch_evals, remainder: true)
         .combine(ch_shared_stamps.map { stamps -> [stamps] })

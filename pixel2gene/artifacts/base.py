@@ -28,6 +28,8 @@ STAMP = "step.json"
 CHANNEL_MEAN, CHANNEL_STD = "channel-mean.npy", "channel-std.npy"
 MASK, MASK_PICTURE = "mask.npy", "mask.png"
 GENE_NAMES = "gene-names.txt"
+NOVELTY, COLOUR_SHARE = "novelty.npy", "colour-share.npy"
+SKILL = "skill.npy"  # per-gene out-of-fold skill sums: the model's, copied beside its predictions
 
 _started: Dict[str, float] = {}  # every step asks is_finished() first, so that call marks when its work began
 

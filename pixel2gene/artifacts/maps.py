@@ -4,7 +4,9 @@ from .base import Json, StepFolder
 
 class Maps(StepFolder):
     STEP = "maps"
+    FORMAT = 2  # 0.2.0: per-gene skill and the novelty of each superpixel (issue #26)
     OVERVIEW = "overview.png"
+    NOVELTY = "novelty.png"           # how unlike the training tissue each superpixel is, over the H&E
     GENES = "genes"                  # genes/STEM.png, one per drawn gene
     record = Json("maps.json")       # the overview, each gene's file and colour range, units, window
 

@@ -9,16 +9,25 @@ from typing import List
 
 from ..errors import InputError
 from ..model.checkpoint import load_fold, save_fold
-from .base import CHANNEL_MEAN, CHANNEL_STD, Json, Npy, StepFolder
+from ..model.novelty import NoveltyModel
+from .base import CHANNEL_MEAN, CHANNEL_STD, SKILL, Json, Npy, StepFolder
 
 
 class Model(StepFolder):
     STEP = "train"
+    FORMAT = 2  # 0.2.0: per-gene skill and the novelty of each superpixel (issue #26)
     gene_min = Npy("gene-min.npy")   # (G,) float32: the MLPs learn (density - min) / span per gene
     gene_max = Npy("gene-max.npy")
     mean = Npy(CHANNEL_MEAN)         # the training sets' pooled feature statistics (--standardise training)
     std = Npy(CHANNEL_STD)
-    record = Json("model.json")      # folds, genes, samples, the CV selection, curves, config
+    record = Json("model.json")      # folds, genes, samples, the CV selection, skill summary, curves, config
+    skill = Npy(SKILL)         # (G, 2, 6) per-gene sums of out-of-fold r (training/skill.py); not when
+                                     # nothing was held out (one fold)
+    # how unlike the training tissue a superpixel is (model/novelty.py)
+    novelty_mean = Npy("novelty-mean.npy")
+    novelty_axes = Npy("novelty-axes.npy")
+    novelty_reference = Npy("novelty-reference.npy")
+    novelty_calibration = Npy("novelty-calibration.npy")
 
     def fold_file(self, fold: int) -> Path:
         return self.path / f"fold-{fold:02d}.pt"
@@ -27,6 +36,23 @@ class Model(StepFolder):
     def full_ridge_file(self) -> Path:
         return self.path / "ridge.pt"
 
+    @property
+    def colour_ridge_file(self) -> Path:
+        """The colour ridge alone, fitted on all training bins: what prediction leans on where tissue is novel."""
+        return self.path / "colour-ridge.pt"
+
+    def save_colour_ridge(self, state: dict) -> None:
+        save_fold(self.colour_ridge_file, state)
+
+    def write_novelty(self, model: NoveltyModel) -> None:
+        self.novelty_mean.write(model.mean)
+        self.novelty_axes.write(model.axes)
+        self.novelty_reference.write(model.reference)
+        self.novelty_calibration.write(model.calibration)
+
+    def novelty(self) -> NoveltyModel:
+        return NoveltyModel(self.novelty_mean.read(), self.novelty_axes.read(), self.novelty_reference.read(),
+                            self.novelty_calibration.read())
     def save_fold(self, fold: int, state: dict) -> None:
         save_fold(self.fold_file(fold), state)
 
@@ -76,3 +102,18 @@ class ModelSet:
     def channel_stats(self):
         """The training sets' pooled feature statistics (mean, std), saved by p2g-train."""
         return self.models[0].channel_stats()
+
+    def novelty(self) -> NoveltyModel:
+        """The training tissue's novelty model (the same in every task's folder)."""
+        return self.models[0].novelty()
+
+    def colour_ridge(self):
+        """The colour ridge fitted on all training bins, or None (one fold: no penalty could be chosen)."""
+        first = self.models[0].colour_ridge_file
+        return load_fold(first) if first.is_file() else None
+
+    def skill_sums(self):
+        """The per-gene skill sums of every task pooled (each task scored its own folds), or None."""
+        if not all(m.skill.exists() for m in self.models):
+            return None
+        return sum(m.skill.read() for m in self.models)

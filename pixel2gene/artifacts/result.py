@@ -3,6 +3,9 @@
     cnts-super/GENE.npy   float32 (H/16, W/16): counts per superpixel, NaN off tissue
     gene-names.txt        the genes, in the order of every other output
     gene-files.tsv        gene -> file stem (names that are no plain file name get a hashed stem)
+    skill.tsv             per gene: how well spatial CV on the training bins predicted it (training/skill.py)
+    novelty.npy           float32 grid: how unlike the training tissue each superpixel is (model/novelty.py)
+    colour-share.npy      float32 grid: the colour ridge's share of each superpixel's prediction
     mask.npy, mask.png    the tissue mask the maps cover
     metadata.json         sample, mask, predictions, units, versions
 """
@@ -12,7 +15,8 @@ from typing import Dict
 import numpy as np
 
 from ..genes.names import gene_file_names, read_gene_files, write_gene_files
-from .base import GENE_NAMES, MASK, MASK_PICTURE, File, GeneNames, Json, Npy, Png, StepFolder
+from .base import (COLOUR_SHARE, GENE_NAMES, MASK, MASK_PICTURE, NOVELTY, File, GeneNames, Json, Npy, Png,
+                   StepFolder, Tsv)
 
 
 class GeneFiles(File):
@@ -25,9 +29,13 @@ class GeneFiles(File):
 
 class Result(StepFolder):
     STEP = "combine"
+    FORMAT = 2  # 0.2.0: per-gene skill and the novelty of each superpixel (issue #26)
     MAPS = "cnts-super"
     genes = GeneNames(GENE_NAMES)
     gene_files = GeneFiles("gene-files.tsv")
+    skill = Tsv("skill.tsv")         # per gene: out-of-fold r of counts and composition, bins, skilful (when known)
+    novelty = Npy(NOVELTY)           # float32 (H/16, W/16): how unlike the training tissue (quantile), NaN off tissue
+    colour_share = Npy(COLOUR_SHARE)  # float32 (H/16, W/16): the colour ridge's share of the prediction
     tissue = Npy(MASK)
     overlay = Png(MASK_PICTURE)
     record = Json("metadata.json")

@@ -35,10 +35,14 @@ def fractions(a: np.ndarray, total=None) -> np.ndarray:
     return np.divide(a, total, out=np.zeros_like(a), where=total > 0)
 
 
-def log_composition(a: np.ndarray) -> np.ndarray:
-    """The benchmark's normalisation: each bin's counts per 10,000 of its total over these genes, then log1p."""
+def log_composition(a: np.ndarray, total=None) -> np.ndarray:
+    """The benchmark's normalisation: each bin's counts per 10,000 of its total over these genes, then log1p.
+
+    `total` (n,) is the bins' totals when `a` holds only some of the genes (a block of columns).
+    """
     a = np.asarray(a, np.float64)
-    return np.log1p(a / np.maximum(a.sum(1, keepdims=True), 1e-9) * 1e4)
+    total = a.sum(1, keepdims=True) if total is None else np.asarray(total, np.float64)[:, None]
+    return np.log1p(a / np.maximum(total, 1e-9) * 1e4)
 
 
 def composition_r(pred: np.ndarray, truth: np.ndarray) -> float:

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 
 from ..image.superpixels import bounding_box
-from .metrics import fractions, pearson, rmse, spearman, ssim
+from .metrics import fractions, log_composition, pearson, rmse, spearman, ssim
 from .truth import Bins
 
 TOP = 100  # the summary's "top genes": the most measured, as benchmarks in the field report
@@ -14,8 +14,8 @@ GENE_BLOCK = 64  # genes scored at a time: a Visium HD section has ~600k bins, s
 
 
 def evaluate(bins: Bins, pred: np.ndarray, shape) -> pd.DataFrame:
-    """One row per gene: Pearson, Spearman, Pearson of each bin's fraction of its counts, RMSE over bins; SSIM of
-    painted maps."""
+    """One row per gene: Pearson, Spearman, Pearson of each bin's fraction of its counts, composition r (the
+    benchmark's log1p of counts per 10,000, over the scored genes), RMSE over bins; SSIM of painted maps."""
     truth = bins.counts
     region = bins.region(shape)
     window = bounding_box(region, SSIM_MARGIN)  # SSIM over the bins' box, not the whole slide: same values, less work
@@ -29,6 +29,7 @@ def evaluate(bins: Bins, pred: np.ndarray, shape) -> pd.DataFrame:
             "pearson": pearson(p, t),
             "spearman": spearman(p, t),
             "pearson_fraction": pearson(fractions(p, total_pred), fractions(t, total_truth)),
+            "composition_r": pearson(log_composition(p, total_pred), log_composition(t, total_truth)),
             "ssim": [ssim(bins.paint(p[:, g], shape)[window], bins.paint(t[:, g], shape)[window], region[window])
                      for g in range(t.shape[1])],
             "rmse": rmse(p, t),
@@ -43,9 +44,9 @@ SSIM_MARGIN = 6  # cells of zeros around the scored bins: more than the SSIM win
 
 
 def summarise(table: pd.DataFrame, n_bins: int) -> dict:
-    metrics = ["pearson", "spearman", "pearson_fraction", "ssim", "rmse"]
+    metrics = ["pearson", "spearman", "pearson_fraction", "composition_r", "ssim", "rmse"]
     top = table.head(TOP)
     mean = lambda t, m: None if t[m].isna().all() else round(float(np.nanmean(t[m])), 4)
-    return {"n_bins": int(n_bins), "n_genes": int(len(table)),
+    return {"n_bins": int(n_bins), "n_genes": int(len(table)), "n_top": int(len(top)),
             "mean": {m: mean(table, m) for m in metrics},
             f"mean_top{TOP}": {m: mean(top, m) for m in metrics}}

@@ -58,6 +58,13 @@ def write_h5ad(path: Path, result: Result, genes, mask, scale: float, uns: dict,
                measured=None, progress=None):
     obs, xy = superpixel_table(mask, scale)
     var = pd.DataFrame(index=pd.Index(genes, dtype=object, name="gene"))
+    if result.skill.exists():  # how far to trust each gene's map: its out-of-fold skill on the training bins (NaN:
+        skill = result.skill.read().set_index("gene").reindex(genes)  # one fold, nothing held out)
+        for column in ("cv_r_counts", "cv_r_composition", "cv_bins", "skilful"):
+            var[column] = skill[column].to_numpy()
+    for column, part in (("novelty", result.novelty), ("colour_share", result.colour_share)):
+        if part.exists():  # how unlike the training tissue, and how much of the prediction leans on colour
+            obs[column] = part.read()[mask]
     layers = {}
     if measured is not None:
         layer, bin_id, in_table = measured_layer(mask, *measured, genes)

@@ -35,18 +35,19 @@ def scale_bar(ax, um_per_px: float, width_px: int, height_px: int):
     ax.text(x0 + n / 2, y0 - height_px * 0.015, label, ha="center", va="bottom", fontsize=9)
 
 
-def draw_gene_map(path, thumb, factor: int, um_per_px: float, values: np.ndarray, gene: str, units: str, dpi=100):
-    """values: the gene on the superpixel grid, NaN off tissue."""
+def draw_gene_map(path, thumb, factor: int, um_per_px: float, values: np.ndarray, gene: str, units: str, dpi=100,
+                  limits=None):
+    """values: the gene on the superpixel grid, NaN off tissue; `limits` fixes the colour scale (a score's)."""
     h, w = thumb.shape[:2]
     over = grid_to(values, factor, (h, w))
-    vmin, vmax = colour_limits(values)
+    vmin, vmax = limits or colour_limits(values)
     fig, ax = plt.subplots(figsize=(w / dpi + 1.6, h / dpi + 0.6), dpi=dpi)
     ax.imshow(faded(thumb), interpolation="none")
     im = ax.imshow(np.ma.masked_invalid(over), cmap=CMAP, vmin=vmin, vmax=vmax, alpha=0.9, interpolation="none")
     scale_bar(ax, um_per_px, w, h)
     ax.set_title(gene, fontsize=13, parse_math=False)  # a name is text, never TeX ('$\\frac{$' is a name)
     ax.set_axis_off()
-    bar = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, extend="max")
+    bar = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, extend="neither" if limits else "max")
     bar.set_label(units, fontsize=9)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
     plt.close(fig)

@@ -6,6 +6,13 @@ from ..artifacts.result import Result
 from ..io.prefetch import prefetch, resolve_threads
 
 
+def on_grid(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per-tissue-superpixel values (row-major, as every prediction) as a float32 grid, NaN off tissue."""
+    grid = np.full(mask.shape, np.nan, np.float32)
+    grid[mask] = values
+    return grid
+
+
 def write_gene_maps(result: Result, genes, parts, n_models: int, mask: np.ndarray, progress=None,
                     threads: int = 0):
     """One float32 map per gene into `result` (NaN off tissue) from the (G, n_tissue) partial sums `parts`

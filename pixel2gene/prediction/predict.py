@@ -6,6 +6,9 @@ written, transposed to gene-major, behind it. The chunks on the CPU are the
 same as always (at least CHUNK superpixels of whole rows), so CPU results do
 not depend on this plumbing.
 """
+from dataclasses import dataclass
+from typing import Optional
+
 import numpy as np
 import torch
 
@@ -17,6 +20,7 @@ from ..model import ridge
 from ..artifacts.model import ModelSet
 from ..model.checkpoint import mlp_weight
 from ..model.mlp import StackedMLP, gene_span
+from ..model.novelty import NoveltyModel
 
 CHUNK = 8192       # superpixels per forward pass on the CPU
 GPU_CHUNK = 65536  # at most, on a GPU
@@ -117,12 +121,48 @@ def row_chunks(mask: np.ndarray, chunk: int):
     return out
 
 
-def predict_sum(features, mask, mean, std, models: ModelSet, out: np.ndarray, device="cpu", progress=None):
-    """out (G, n_tissue) receives the sum over folds of counts per superpixel."""
+# Where tissue is novel, how the prediction leans on the colour ridge: not at all up to the held-out training
+# tissue's 99th-percentile distance (novelty ratio 1), then linearly, wholly from 1.5 times that distance on,
+# where tissue is clearly outside all the training showed. Fixed before any expression was scored with it
+# (docs/method.md, "Unfamiliar tissue"); bench/tissue_holdout.py measures it.
+FULL_FALLBACK_RATIO = 1.5
+
+
+def fallback_weight(ratio: np.ndarray) -> np.ndarray:
+    return np.clip((ratio - 1) / (FULL_FALLBACK_RATIO - 1), 0, 1).astype(np.float32)
+
+
+@dataclass
+class Familiarity:
+    """What prediction needs to say how familiar each superpixel's tissue is, and to lean on what transfers
+    where it is not: the novelty model, the training sets' feature statistics (novelty and the colour ridge
+    read features standardised with them), the colour ridge (None: nothing to lean on), and the outputs."""
+    novelty: NoveltyModel
+    mean: np.ndarray
+    std: np.ndarray
+    colour: Optional[dict]
+    lean: bool
+    quantile: np.ndarray      # (n_tissue,) out: novelty quantile of each superpixel
+    weight: np.ndarray        # (n_tissue,) out: the colour ridge's share of its prediction
+
+
+def _std(std) -> np.ndarray:
+    return np.maximum(np.asarray(std, np.float32), np.float32(1e-6))
+
+
+def predict_sum(features, mask, mean, std, models: ModelSet, out: np.ndarray, device="cpu", progress=None,
+                familiarity: Optional[Familiarity] = None):
+    """out (G, n_tissue) receives the sum over folds of counts per superpixel; with `familiarity`, each
+    superpixel's novelty and, where it is novel and familiarity.lean, the colour ridge's share."""
     ensemble = Ensemble(models, device)
     dev = ensemble.device
     mean_t = torch.from_numpy(np.asarray(mean, np.float32)).to(dev)
-    std_t = torch.from_numpy(np.maximum(np.asarray(std, np.float32), np.float32(1e-6))).to(dev)
+    std_t = torch.from_numpy(_std(std)).to(dev)
+    fam = familiarity
+    if fam is not None:
+        fam_mean, fam_std = torch.from_numpy(np.asarray(fam.mean, np.float32)).to(dev), torch.from_numpy(
+            _std(fam.std)).to(dev)
+        colour = {k: v.to(dev) for k, v in fam.colour.items()} if fam.colour is not None else None
     chunks = row_chunks(mask, chunk_size(dev, ensemble.n_models, len(models.genes)))
     total = int(mask.sum())
     release = PageReleaser(features)
@@ -140,7 +180,16 @@ def predict_sum(features, mask, mean, std, models: ModelSet, out: np.ndarray, de
     done = 0
     with BackgroundWriter() as writer:
         for (_, _, n), x16 in zip(chunks, prefetch(read, chunks, workers=1, depth=2)):
-            y = ensemble.sum(standardise_on(dev, x16, mean_t, std_t)).T
+            y = ensemble.sum(standardise_on(dev, x16, mean_t, std_t))
+            if fam is not None:
+                zt = standardise_on(dev, x16, fam_mean, fam_std)
+                quantile, ratio = fam.novelty.score(zt)
+                w = fallback_weight(ratio) if fam.lean and colour is not None else np.zeros_like(ratio)
+                fam.quantile[done:done + n], fam.weight[done:done + n] = quantile, w
+                if w.any():
+                    w_t = torch.from_numpy(w).to(dev)[:, None]
+                    y = y.mul_(1 - w_t).add_(ridge.apply(zt, colour).mul_(w_t * ensemble.n_models))
+            y = y.T
             # a GPU transposes in no time, and rows then copy whole; the CPU leaves it to the writer thread
             writer.submit(write, done, HostCopy(y.contiguous() if dev.type == "cuda" else y))
             done += n

@@ -4,7 +4,9 @@ import json
 import time
 from html import escape
 from pathlib import Path
+from typing import Optional
 
+import numpy as np
 import pandas as pd
 
 from ..artifacts.files import ReportFile
@@ -24,12 +26,27 @@ text-align:right}th{background:#eceff1}td:first-child,th:first-child{text-align:
 .gallery img,.wide img{width:100%;height:auto;display:block}.curves{display:flex;flex-wrap:wrap;gap:16px}
 table.kv td{text-align:left}pre{background:#fff;border:1px solid #e0e0e0;padding:10px;font-size:12px;overflow:auto;max-height:420px}
 .note{color:#666;font-size:12px}
+.warning{background:#fff4e5;border:1px solid #f0a030;border-left:6px solid #e65100;border-radius:6px;padding:10px 16px;
+margin:18px 0}.warning b{color:#b33c00}tr.untrusted td{color:#9e9e9e}th.sortable{cursor:pointer}
 """
 # Marks the page once every inlined image has decoded: the browser test reads it from the DOM.
 CHECK = """<script>window.addEventListener('load',function(){var i=[].slice.call(document.images);
 document.body.setAttribute('data-images',i.length);
 document.body.setAttribute('data-images-ok',i.every(function(m){return m.complete&&m.naturalWidth>0})?'yes':'no');});
 </script>"""
+
+
+# Sorts a table by the column whose header is clicked (numbers as numbers), for the per-gene skill table.
+SORT = """<script>document.querySelectorAll('table.sortable').forEach(function(t){
+t.querySelectorAll('th').forEach(function(th,i){th.classList.add('sortable');th.addEventListener('click',function(){
+var b=t.tBodies[0],r=[].slice.call(b.rows),up=th.dataset.up!=='1';th.dataset.up=up?'1':'0';
+r.sort(function(x,y){var a=x.cells[i].dataset.v||x.cells[i].textContent,c=y.cells[i].dataset.v||y.cells[i].textContent,
+m=parseFloat(a),n=parseFloat(c);if(!isNaN(m)&&!isNaN(n)){return up?n-m:m-n;}return up?c.localeCompare(a):a.localeCompare(c);});
+r.forEach(function(x){b.appendChild(x);});});});});</script>"""
+COMPOSITION_R = ("Composition r: for each gene, the Pearson correlation across bins between predicted and measured "
+                 "counts after each bin is divided by its total and log-transformed (log1p of counts per 10,000), so "
+                 "it scores where a gene is relatively high or low, not how deep a bin was sequenced; 1 is perfect, 0 "
+                 "is no better than a constant.")
 
 
 def png_data(path: Path) -> str:
@@ -50,6 +67,57 @@ def cards(items) -> str:
         f'<div class="card"><b>{escape(str(v))}</b><span>{escape(k)}</span></div>' for k, v in items) + "</div>"
 
 
+def warning_banner(meta: dict) -> str:
+    """What a reader must know before looking at the maps (evaluation/trust.py), at the top of the page."""
+    warned = meta.get("warnings") or []
+    if not warned:
+        return ""
+    items = "".join(f"<li>{escape(w)}</li>" for w in warned)
+    return f'<div class="warning"><b>Read this first.</b><ul>{items}</ul></div>'
+
+
+def trust_section(meta: dict, skill: Optional[pd.DataFrame], maps) -> str:
+    """How far to trust the maps: the genes' out-of-fold skill (a sortable table) and the tissue's novelty."""
+    out = []
+    summary = meta.get("skill")
+    if summary and skill is not None:
+        out.append(f"<p>By spatial cross-validation on the training section ({summary['bins']} bins, each predicted "
+                   f"by the fold model that never saw it), <b>{summary['skilful_genes']} of {summary['genes']} genes"
+                   f"</b> reach composition r {summary['skilful_r_threshold']}; the median gene reaches "
+                   f"{summary['median_cv_r_composition']}. Genes below that are greyed out and marked ✗: their maps "
+                   f"show little more than the tissue's structure.</p><p class='note'>{escape(COMPOSITION_R)}</p>")
+        out.append(skill_html(skill))
+    else:
+        out.append("<p class='note'>No per-gene skill: the model was trained with one fold, so nothing was held out "
+                   "to test it on.</p>")
+    familiarity = meta.get("familiarity")
+    if familiarity:
+        out.append(f"<p><b>{100 * familiarity['novel_fraction']:.0f}% of this section's tissue looks unlike the "
+                   f"training section</b> (farther from the training tissue than {100 * familiarity['novel_quantile']:g}"
+                   f" % of the training section's own held-out tissue). The colour ridge, which transfers between "
+                   f"patients where deep features do not, carries {100 * familiarity['colour_share']:.0f}% of the "
+                   f"prediction, the more the more novel the tissue.</p>")
+    info = maps.record.read() if maps is not None else {}
+    if info.get("novelty"):
+        out.append(f'<div class="wide"><img alt="novelty" src="{png_data(maps.file(info["novelty"]))}"></div>')
+    return "".join(out)
+
+
+def skill_html(skill: pd.DataFrame) -> str:
+    head = "".join(f"<th>{h}</th>" for h in ("gene", "out-of-fold composition r", "out-of-fold r of counts",
+                                              "bins", "trusted"))
+    rows = []
+    for _, r in skill.iterrows():
+        cells = [escape(str(r["gene"]))] + [("—" if not np.isfinite(v) else f"{v:.3f}")
+                                            for v in (r["cv_r_composition"], r["cv_r_counts"])]
+        cells += [str(int(r["cv_bins"])), "✓" if r["skilful"] else "✗"]
+        value = r["cv_r_composition"] if np.isfinite(r["cv_r_composition"]) else -2
+        row = "".join(f"<td>{c}</td>" if k != 1 else f'<td data-v="{value:.6f}">{c}</td>' for k, c in enumerate(cells))
+        rows.append(f"<tr{'' if r['skilful'] else ' class=untrusted'}>{row}</tr>")
+    return (f"<details><summary>per-gene skill ({len(skill)} genes; click a column to sort)</summary>"
+            f"<table class='sortable'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></details>")
+
+
 def evaluation_section(evaluations) -> str:
     if not evaluations:
         return ('<p class="note">No truth was given for this sample, so there is no accuracy table. Give a truth '
@@ -60,10 +128,11 @@ def evaluation_section(evaluations) -> str:
         label = {"truth-file": "truth file", "held-out-folds": "held-out folds (each bin scored by the "
                                                                 "model that never saw it)"}.get(summary["truth"])
         out.append(f"<h3>{escape(str(label))}: {summary['n_bins']} bins, {summary['n_genes']} genes</h3>")
-        out.append(cards([(f"mean {k} (top genes)", "—" if v is None else v) for k, v in top.items()]))
-        out.append(f"<p class='note'>Genes ordered by measured total; the first 30 of {len(table)}. Pearson and "
-                   "Spearman across bins; fraction: after dividing each bin by its total; SSIM: min–max scaled "
-                   "maps painted over the bins.</p>")
+        n_top = summary.get("n_top", min(summary["n_genes"], 100))
+        out.append(cards([(f"mean {k} (top {n_top} genes)", "—" if v is None else v) for k, v in top.items()]))
+        out.append(f"<p class='note'>Genes ordered by measured total; the first {min(30, len(table))} of "
+                   f"{len(table)}. Pearson and Spearman across bins; fraction: after dividing each bin by its total; "
+                   "SSIM: min–max scaled maps painted over the bins.</p>")
         out.append(f"<details><summary>per-gene table</summary>{table_html(table.head(30))}</details>")
     return "".join(out)
 
@@ -91,9 +160,20 @@ def curves_section(models) -> str:
         per_epoch = config["steps"] / config["epochs"] if config.get("steps") and config.get("epochs") else 0.0
         svgs.append(f"<figure>{curves_svg(info.get('curves', {}), info['folds'], title, per_epoch)}"
                     f"<figcaption>{escape(title)}</figcaption></figure>")
-    return ("".join(selection_note(info.get("selection")) for info in models)
+    return ("".join(fold_note(info) + selection_note(info.get("selection")) for info in models)
             + '<p class="note">Loss on min–max scaled counts; solid: training, dashed: the fold\'s held-out bins.'
             '</p><div class="curves">' + "".join(svgs) + "</div>")
+
+
+def fold_note(info) -> str:
+    """The spatial folds as they were made: a small section's blocks are halved until its bins fill the folds."""
+    blocks = info.get("fold_block_um") or []
+    if not blocks:
+        return ""
+    sides = " and ".join(f"{b:g}" for b in blocks)
+    return (f"<p>{info.get('n_folds')} spatial folds of {sides} µm blocks (a held-out bin's neighbours within its "
+            "block are held out with it; blocks are halved from --fold-block-um where a section has too few bins "
+            "for its folds).</p>")
 
 
 def selection_note(sel) -> str:
@@ -106,8 +186,8 @@ def selection_note(sel) -> str:
     ridge = sel.get("ridge") or {}
     table = (f"<table class='kv'><thead><tr><th>candidate</th><th>out-of-fold composition r</th></tr></thead>"
              f"<tbody>{rows}</tbody></table>") if rows else ""
-    return (f"<p>Fold models: <b>{escape(str(sel.get('choice')))}</b> (MLP weight {sel.get('mlp_weight')}), "
-            f"chosen by {escape(str(sel.get('chosen_by')))}"
+    return (f"<p>Fold models: <b>{escape(str(sel.get('form') or sel.get('choice')))}</b> "
+            f"({escape(str(sel.get('choice')))}), chosen by {escape(str(sel.get('chosen_by')))}"
             + (f"; ridge penalty alpha {ridge['alpha']:g} by the same CV" if "alpha" in ridge else "")
             + ".</p>" + epoch_note(sel) + table)
 
@@ -174,7 +254,7 @@ def steps_section(steps) -> str:
     return table_html(df) + f"<p class='note'>Total {total:.1f} s of compute (reused steps show their original time).</p>"
 
 
-def build_page(*, sample: dict, meta: dict, evaluations, maps, models, steps, params) -> str:
+def build_page(*, sample: dict, meta: dict, evaluations, maps, models, steps, params, skill=None) -> str:
     enc = (meta.get("prediction") or [{}])[0].get("encoder", {}) or {}
     facts = [("tissue superpixels", meta.get("n_tissue", "—")),
              ("genes", meta.get("n_genes")), ("fold models", meta.get("n_models")),
@@ -184,8 +264,10 @@ def build_page(*, sample: dict, meta: dict, evaluations, maps, models, steps, pa
     body = [f"<header><h1>Pixel2Gene report: {escape(sample['name'])}</h1>"
             f"<p>{escape(time.strftime('%Y-%m-%d %H:%M'))} · pixel2gene "
             f"{escape(str(meta.get('versions', {}).get('pixel2gene', '?')))}</p></header><main>",
+            warning_banner(meta),
             "<section><h2>Sample</h2>" + cards(facts) + "</section>",
             "<section><h2>Maps</h2>" + gallery_section(maps) + "</section>",
+            "<section><h2>How far to trust these maps</h2>" + trust_section(meta, skill, maps) + "</section>",
             "<section><h2>Accuracy</h2>" + evaluation_section(evaluations) + "</section>",
             "<section><h2>Training</h2>" + curves_section(models) + "</section>",
             "<section><h2>Steps and timings</h2>" + steps_section(steps) + "</section>",
@@ -195,4 +277,4 @@ def build_page(*, sample: dict, meta: dict, evaluations, maps, models, steps, pa
             + "</pre></section></main>"]
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>{ReportFile.TITLE}{escape(sample['name'])}</title><style>{STYLE}</style></head>"
-            f"<body>{''.join(body)}{CHECK}</body></html>")
+            f"<body>{''.join(body)}{SORT}{CHECK}</body></html>")

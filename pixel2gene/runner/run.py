@@ -18,6 +18,7 @@ from .. import __version__
 from ..artifacts.base import read_stamp
 from ..artifacts.files import RunRecord
 from ..artifacts.genes import Genes
+from ..artifacts.result import Result
 from ..choices import Select
 from ..errors import InputError
 from ..features import check_settings
@@ -217,9 +218,10 @@ def run(args: Args) -> Path:
                                                        rescaled=str(lay.rescale(name)), mask=str(lay.mask(name)),
                                                        out=str(lay.result(name))))
         evals_of[name] = _results(step, args, name, lay, truths.get(name), name in trains)
+    warned = {n: Result(lay.result(n)).record.read().get("warnings", []) for n in preds}
     RunRecord(lay.run_json).write({"version": __version__, "args": vars(given), "device": describe(args.device),
                                    "steps": timer.steps, "seconds": round(time.time() - t0, 2),
-                                   "outputs": {n: str(lay.result(n)) for n in preds}})
+                                   "outputs": {n: str(lay.result(n)) for n in preds}, "warnings": warned})
     training_steps = [d for n in trains for d in (lay.rescale(n), lay.mask(n))
                       + tuple(p for k in lay.copies() for p in (lay.features(n, k), lay.folds(n, k)))]
     for name in preds:  # last, so the reports carry the whole run's record
@@ -235,4 +237,7 @@ def run(args: Args) -> Path:
         removed = remove_work(lay, every, trains, preds, truths)
         say(f"--no-keep-work: removed {removed / 2**20:.0f} MiB of intermediates from {lay.work}")
     say(f"done in {time.time() - t0:.0f} s: " + ", ".join(str(lay.result(n)) for n in preds))
+    for name, sentences in warned.items():  # last, where they are read: the maps are written, but with these
+        for sentence in sentences:
+            say(f"warning: {name}: {sentence}")
     return lay.outdir

@@ -4,18 +4,23 @@ import time
 from dataclasses import dataclass
 from typing import List
 
+import numpy as np
+
 from .. import __version__
 from ..artifacts.mask import Mask
 from ..artifacts.predictions import Predictions
 from ..artifacts.rescaled import Rescaled
 from ..artifacts.result import Result
 from ..errors import InputError
+from ..evaluation.trust import warnings
 from ..image import SUPERPIXEL
 from ..io.plausible import check_free_space
-from ..prediction.maps import write_gene_maps
-from ..tool.progress import Progress, say
+from ..model.novelty import NOVEL_QUANTILE
+from ..prediction.maps import on_grid, write_gene_maps
 from ..tool.options import out_field, threads_field, upstream_field
+from ..tool.progress import Progress, say
 from ..tool.stamps import start
+from ..training.skill import skill_table, summary, unknown_skill
 
 
 @dataclass
@@ -33,6 +38,14 @@ def versions() -> dict:
     import torch
     return {"pixel2gene": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
             "pandas": pandas.__version__, "torch": torch.__version__}
+
+
+def _skill(preds, genes):
+    """The per-gene skill of the models behind these predictions (each task's folds pooled), or None where they
+    held nothing out."""
+    if not all(p.skill.exists() for p in preds):
+        return None
+    return skill_table(genes, sum(p.skill.read() for p in preds))
 
 
 def run(args: Args) -> Result:
@@ -56,9 +69,22 @@ def run(args: Args) -> Result:
     say(f"combine {sample['name']}: {n_models} fold predictions -> {len(genes)} gene maps")
     # one float32 grid per gene, NaN off tissue: the largest output of a run (3 GB for 1000 genes on a 1 cm section)
     check_free_space(out.parent, len(genes) * mask.size * 4, "the gene maps")
+    skill = _skill(preds, genes)
+    weights = np.array([p.n_models for p in preds], np.float64) / n_models
+    novelty = sum(w * p.novelty.read() for w, p in zip(weights, preds))
+    colour_share = sum(w * p.colour_share.read() for w, p in zip(weights, preds))
+    familiarity = {"novel_fraction": round(float((novelty > NOVEL_QUANTILE).mean()), 4),
+                   "novel_quantile": NOVEL_QUANTILE, "colour_share": round(float(colour_share.mean()), 4)}
+    warned = warnings(summary(skill) if skill is not None else None, familiarity["novel_fraction"])
+    for w in warned:
+        say(f"combine {sample['name']}: warning: {w}")
     with Result.create(out, params) as folder:
         write_gene_maps(folder, genes, parts, n_models, mask, Progress(f"combine {sample['name']}"),
                         threads=args.threads)
+        # always written, so that whoever stages the result's small files finds it (NaN: nothing held out)
+        folder.skill.write(skill if skill is not None else unknown_skill(genes), float_format="%.4f")
+        folder.novelty.write(on_grid(novelty, mask))
+        folder.colour_share.write(on_grid(colour_share, mask))
         folder.tissue.write(mask)
         folder.overlay.copy_from(mask_folder.overlay)
         folder.record.write({
@@ -67,5 +93,7 @@ def run(args: Args) -> Result:
             "n_models": n_models, "n_genes": len(genes), "grid_shape": list(mask.shape),
             "superpixel_px": SUPERPIXEL, "superpixel_um": SUPERPIXEL * sample["pixel_size"],
             "units": "counts per superpixel (sum over a bin's superpixels estimates its counts)",
+            "skill": summary(skill) if skill is not None else None, "familiarity": familiarity,
+            "warnings": warned,
             "versions": versions(), "combine_seconds": round(time.time() - t0, 2)})
     return Result(out)

@@ -96,7 +96,7 @@ def run(args: Args) -> Evaluation:
                "device": device if mode == "held-out-folds" else None,
                "seconds": round(time.time() - t0, 2)}
     top = summary[f"mean_top{TOP}"]
-    say(f"evaluate {sample['name']} ({mode}, {len(bins.ids)} bins, {len(table)} genes): top-{TOP} mean "
+    say(f"evaluate {sample['name']} ({mode}, {len(bins.ids)} bins, {len(table)} genes): top-{summary['n_top']} mean "
         f"Pearson {top['pearson']}, Spearman {top['spearman']}, SSIM {top['ssim']}")
     with Evaluation.create(out, params) as folder:
         folder.metrics.write(table)

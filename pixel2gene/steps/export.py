@@ -60,7 +60,10 @@ def _uns(sample: dict, meta: dict) -> dict:
         "spatial_units": "pixels of he-raw (x = column, y = row)",
         "X_units": meta.get("units", "counts per superpixel"),
         "encoder": pred.get("encoder", {}).get("name", "unknown"), "n_models": meta.get("n_models", 0),
+        # how far to trust the maps: a flag, the warnings in words (one per line), and the numbers behind them
+        "warning": bool(meta.get("warnings")), "warnings": "\n".join(meta.get("warnings") or []),
         # nested run parameters as JSON text: h5ad stores no None values and no ragged lists
+        "trust_json": json.dumps({"skill": meta.get("skill"), "familiarity": meta.get("familiarity")}),
         "run_json": json.dumps({"encoder": pred.get("encoder"), "training": pred.get("training"),
                                 "versions": meta.get("versions")}, default=str),
     }}

@@ -2,6 +2,8 @@
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+import numpy as np
+
 from ..artifacts.maps import Maps
 from ..artifacts.rescaled import Rescaled
 from ..artifacts.result import Result
@@ -24,16 +26,23 @@ class Args:
     map_genes: List[str] = field(default_factory=list, metadata=dict(
         nargs="*", renamed_from="--genes", help="genes to draw as maps (besides --map-top)"))
     map_top: int = field(default=12, metadata=dict(
-        least=0, renamed_from="--top", help="also draw the N genes with the highest training counts"))
+        least=0, renamed_from="--top", help="also draw the N genes predicted best by spatial CV on the training "
+                                           "bins (the most measured where there is no CV)"))
     map_px: int = field(default=900, metadata=dict(least=64, help="longest side of a gene map's H&E, in pixels"))
 
 
-def pick_genes(available, named, top):
+def pick_genes(available, named, top, skill=None):
+    """The genes named, then the `top` the model predicts best out of fold (the most measured, as `available`
+    is ordered, when there is no skill table)."""
     unknown = [g for g in named if g not in set(available)]
     if unknown:
         raise InputError("--map-genes", f"gene '{unknown[0]}' was not predicted",
                          "name genes from the result's gene-names.txt")
-    return list(dict.fromkeys(list(named) + list(available[:max(0, top)])))
+    ranked = list(available)
+    if skill is not None:
+        r = skill.set_index("gene")["cv_r_composition"].reindex(ranked).fillna(-np.inf).to_numpy()
+        ranked = [ranked[i] for i in np.argsort(-r, kind="stable")]
+    return list(dict.fromkeys(list(named) + ranked[:max(0, top)]))
 
 
 OVERVIEW_PX = 800  # the overview's longest side: four panels side by side stay legible on a screen
@@ -52,7 +61,9 @@ def run(args: Args) -> Maps:
     if done:
         return done
     result, rescaled = Result(args.result), Rescaled(args.rescaled)
-    genes = pick_genes(result.genes.read(), args.map_genes, args.map_top)
+    skill = result.skill.read()
+    genes = pick_genes(result.genes.read(), args.map_genes, args.map_top,
+                       skill if skill["cv_r_composition"].notna().any() else None)
     sample = rescaled.sample
     mask = result.tissue.read()
     units = "predicted counts per {:g} µm superpixel".format(SUPERPIXEL * sample["pixel_size"])
@@ -76,7 +87,14 @@ def run(args: Args) -> Maps:
                                        gene, units)
             drawn.append({"gene": gene, "file": name, "vmin": vmin, "vmax": vmax})
             progress(k + 1, len(genes))
-        folder.record.write({"sample": sample["name"], "overview": Maps.OVERVIEW, "genes": drawn, "units": units,
+        novelty = None
+        if result.novelty.exists():
+            draw_gene_map(folder.file(Maps.NOVELTY), thumb, factor, factor * sample["pixel_size"],
+                          result.novelty.read()[rows, cols], "novelty: how unlike the training tissue",
+                          "share of held-out training tissue nearer the training tissue", limits=(0.0, 1.0))
+            novelty = Maps.NOVELTY
+        folder.record.write({"sample": sample["name"], "overview": Maps.OVERVIEW, "novelty": novelty,
+                             "genes": drawn, "units": units,
                              "thumbnail_factor": factor,
                              "window_superpixels": [rows.start, rows.stop, cols.start, cols.stop]})
     return Maps(out)

@@ -2,16 +2,18 @@
 from dataclasses import dataclass, field
 from typing import List
 
+import numpy as np
 import torch
 
 from ..artifacts.features import Features
 from ..artifacts.mask import Mask
 from ..artifacts.model import Model, ModelSet
 from ..artifacts.predictions import Predictions
-from ..choices import Standardise
+from ..choices import Standardise, Unfamiliar
 from ..errors import InputError
 from ..io.plausible import check_free_space
-from ..prediction.predict import predict_sum
+from ..model.novelty import NOVEL_QUANTILE
+from ..prediction.predict import Familiarity, predict_sum
 from ..tool.allocator import keep_big_allocations
 from ..tool.device import resolve_device
 from ..tool.options import device_field, out_field, threads_field, upstream_field
@@ -29,6 +31,11 @@ class Args:
         choices=Standardise.values(),
         help="feature statistics a channel is standardised with: the section's own (the method; absorbs a "
              "section-wide stain or scanner shift) or the training sets' (kept in the model)"))
+    unfamiliar: str = field(default=Unfamiliar.COLOUR.value, metadata=dict(
+        choices=Unfamiliar.values(),
+        help="where a superpixel's tissue is unlike the training tissue (farther from it than 99 %% of held-out "
+             "training tissue), lean on the colour ridge, fully from twice that distance (colour), or keep the "
+             "model alone (keep); docs/method.md"))
     device: str = device_field()
     threads: int = threads_field()
 
@@ -53,14 +60,29 @@ def run(args: Args) -> Predictions:
     say(f"predict: {len(models.states)} fold model(s) x {int(mask.sum())} superpixels x {len(genes)} genes "
         f"on {device}")
     check_free_space(out.parent, len(genes) * int(mask.sum()) * 4, "the fold predictions")
+    n_tissue = int(mask.sum())
+    familiarity = Familiarity(models.novelty(), *models.channel_stats(), models.colour_ridge(),
+                              args.unfamiliar == Unfamiliar.COLOUR, np.zeros(n_tissue, np.float32),
+                              np.zeros(n_tissue, np.float32))
     with Predictions.create(out, params) as folder:
-        sums = folder.create_sums(len(genes), int(mask.sum()))
-        n = predict_sum(feats, mask, mean, std, models, sums, device, Progress("predict"))
+        sums = folder.create_sums(len(genes), n_tissue)
+        n = predict_sum(feats, mask, mean, std, models, sums, device, Progress("predict"), familiarity)
         sums.flush()
         del sums
+        folder.novelty.write(familiarity.quantile)
+        folder.colour_share.write(familiarity.weight)
+        novel = float((familiarity.quantile > NOVEL_QUANTILE).mean())
+        say(f"predict: {100 * novel:.1f}% of the tissue is unlike the training tissue (novelty > "
+            f"{NOVEL_QUANTILE}); the colour ridge carries {100 * float(familiarity.weight.mean()):.1f}% of the "
+            "prediction")
         folder.genes.write(genes)
+        skill = models.skill_sums()
+        if skill is not None:
+            folder.skill.write(skill)
         folder.record.write({
             "n_models": n, "folds": models.folds, "n_tissue": int(mask.sum()), "device": device,
             "standardised_with": args.standardise, "encoder": features.record.read()["encoder"],
+            "unfamiliar": args.unfamiliar, "novel_fraction": round(novel, 4),
+            "colour_share": round(float(familiarity.weight.mean()), 4),
             "training": {k: models.info.get(k) for k in ("samples", "n_folds", "config", "version")}})
     return Predictions(out)

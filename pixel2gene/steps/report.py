@@ -70,8 +70,9 @@ def run(args: Args) -> ReportFile:
         maps.record.read()
     models = [Model(d).record.read() for d in args.model]
     params = RunRecord(args.params).read() if args.params else {}
+    skill = result.skill.read() if result.skill.exists() else None  # the pipeline stages it with metadata.json
     page = build_page(sample=meta["sample"], meta=meta, evaluations=evaluations, maps=maps,
-                      models=models, steps=_steps(args.steps), params=params)
+                      models=models, steps=_steps(args.steps), params=params, skill=skill)
     with ReportFile.writing(out) as tmp:
         tmp.write_text(page, encoding="utf-8")
     say(f"report {meta['sample']['name']}: {out} ({len(page) / 1e6:.1f} MB)")

@@ -22,7 +22,9 @@ from ..tool.options import device_field, out_field, threads_field, upstream_fiel
 from ..tool.progress import Progress, say
 from ..tool.stamps import start
 from ..training.data import load_trainsets, pooled_channel_stats
-from ..training.select import select_model
+from ..model.novelty import fit as fit_novelty
+from ..training.select import colour_fallback, scored_rows, select_model
+from ..training.skill import gene_skill, skill_table, summary
 from ..training.trainer import TrainConfig, train_folds
 
 DEFAULT = TrainConfig()  # the training settings' defaults, declared once (training/trainer.py)
@@ -103,6 +105,12 @@ def run(args: Args) -> Model:
     gene_min = result.gene_min if result else data.density.min(0)
     gene_max = result.gene_max if result else data.density.max(0)
     mlp_states = dict(zip(result.folds, result.states_at(chosen.mlp_epoch))) if result else {}
+    skill = gene_skill(data, chosen, result, scored_rows(data, folds, args.seed))
+    novelty, fallback = fit_novelty(data.features, data.valid, data.fold, args.seed), colour_fallback(data, args.seed)
+    if skill is not None:
+        overall = summary(skill_table(data.genes, skill))
+        say(f"train: {overall['skilful_genes']} of {overall['genes']} genes skilful out of fold (composition r "
+            f">= {overall['skilful_r_threshold']}), median composition r {overall['median_cv_r_composition']}")
     seconds = (result.seconds if result else 0.0) + chosen.record["seconds"]
     with Model.create(out, params) as folder:
         for f in folds:
@@ -112,11 +120,17 @@ def run(args: Args) -> Model:
         folder.gene_min.write(gene_min, np.float32)
         folder.gene_max.write(gene_max, np.float32)
         folder.write_channel_stats(*pooled_channel_stats(sets))  # for p2g-predict --standardise training
+        if skill is not None:
+            folder.skill.write(skill)
+        folder.write_novelty(novelty)
+        if fallback is not None:
+            folder.save_colour_ridge(fallback)
         folder.record.write({
             "folds": folds, "n_folds": data.n_folds, "genes": data.genes, "samples": data.samples,
+            "fold_block_um": sorted({ts.record.read()["block_um"] for ts in sets}),
             "n_features": int(data.features.shape[2]), "hidden": HIDDEN, "depth": DEPTH,
             "target": "counts per tissue superpixel, min-max scaled per gene (MLP); counts per superpixel (ridge)",
-            "selection": chosen.record,
+            "selection": chosen.record, "skill": overall if skill is not None else None,
             "config": dict(result.config if result else {}, select=args.select),
             "curves": result.curves if result else {}, "seconds": round(seconds, 2),
             "device": device, "torch": torch.__version__, "version": __version__})

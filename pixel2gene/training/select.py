@@ -62,7 +62,7 @@ def scored_rows(data: TrainData, folds: List[int], seed: int) -> np.ndarray:
     return rows
 
 
-def _bin_counts(data: TrainData, rows, top) -> np.ndarray:
+def bin_counts(data: TrainData, rows, top) -> np.ndarray:
     return np.asarray(data.density[np.ix_(rows, top)], np.float64) * data.valid[rows].sum(1)[:, None]
 
 
@@ -111,7 +111,7 @@ def choose_penalty(systems: ridge.FoldSystems, data: TrainData, rows, top):
     n_sp = data.valid[rows].sum(1)[:, None]
     by_fold = [(np.flatnonzero(data.fold[rows] == f), int(f)) for f in np.unique(data.fold[rows])]
     q = {f: systems.of_fold[f].project(systems.means(rows[i])) for i, f in by_fold}
-    truth = _bin_counts(data, rows, top)
+    truth = bin_counts(data, rows, top)
     scores = []
     for lam in lams:
         pred = np.empty((len(rows), len(top)))
@@ -134,17 +134,17 @@ def select_model(data: TrainData, folds: List[int], mode: str, mlp: Optional[Tra
     if mode not in MODES:
         raise ValueError(f"select mode {mode!r}")
     if mode == "mlp":
-        return Selection("mlp", 1.0, record={"mode": "mlp", "choice": "mlp", "mlp_weight": 1.0,
+        return Selection("mlp", 1.0, record={"mode": "mlp", "choice": "mlp", "form": "MLP 100 %", "mlp_weight": 1.0,
                                               "chosen_by": "fixed (--select mlp)"})
     if data.n_folds < 2:
         if mode == "ridge":
             raise ValueError("ridge needs spatial folds to choose its penalty")
-        return Selection("auto", 1.0, record={"mode": "auto", "choice": "mlp", "mlp_weight": 1.0,
+        return Selection("auto", 1.0, record={"mode": "auto", "choice": "mlp", "form": "MLP 100 %", "mlp_weight": 1.0,
                                                "chosen_by": "fixed: one fold leaves nothing to cross-validate"})
     top = np.arange(min(TOP_GENES, len(data.genes)))
     all_folds = sorted(int(f) for f in np.unique(data.fold))
     rows = scored_rows(data, folds, seed)
-    truth = _bin_counts(data, rows, top)
+    truth = bin_counts(data, rows, top)
     deep = fit_ridge(data, data.features, None, all_folds, folds, seed, top)
     colour = colour_ridge(data, all_folds, folds, seed, top)
     epoch, epoch_scores, oof_mlp = choose_epoch(data, mlp, rows, top, truth) if mode == "auto" else (None, {}, None)
@@ -166,8 +166,8 @@ def select_model(data: TrainData, folds: List[int], mode: str, mlp: Optional[Tra
     # ties go to the lower capacity: less MLP weight, then more colour
     choice = max(candidates, key=lambda k: (round(candidates[k], 6), -forms[k].mlp, forms[k].colour))
     form = forms[choice]
-    record = {"mode": mode, "choice": choice, "mlp_weight": form.mlp, "ridge_weight": form.ridge,
-              "colour_weight": form.colour,
+    record = {"mode": mode, "choice": choice, "form": form.plain(), "mlp_weight": _r4(form.mlp),
+              "ridge_weight": _r4(form.ridge), "colour_weight": _r4(form.colour),
               "chosen_by": f"spatial-block CV on the training bins: out-of-fold composition r, top {len(top)} genes",
               "cv_composition_r": {k: _r4(v) for k, v in candidates.items()},
               "mlp_epoch": epoch, "mlp_epoch_cv_composition_r": epoch_scores,
@@ -241,6 +241,20 @@ def colour_ridge(data: TrainData, all_folds, folds, seed, top) -> Optional[Fitte
     return fit_ridge(data, np.ascontiguousarray(data.features[..., columns]), columns, all_folds, folds, seed, top)
 
 
+def colour_fallback(data: TrainData, seed: int) -> Optional[dict]:
+    """The colour ridge on all training bins as a state over every channel (zero off the colour ones): what
+    prediction leans on where tissue is novel. None with one fold (no penalty to choose) or no colour channels."""
+    if data.n_folds < 2:
+        return None
+    all_folds = sorted(int(f) for f in np.unique(data.fold))
+    fitted = colour_ridge(data, all_folds, [], seed, np.arange(min(TOP_GENES, len(data.genes))))
+    if fitted is None:
+        return None
+    W = torch.zeros(data.features.shape[2], len(data.genes))
+    W[torch.as_tensor(fitted.columns)] = fitted.full["ridge.weight"]
+    return {"ridge.weight": W, "ridge.bias": fitted.full["ridge.bias"].clone()}
+
+
 @dataclass
 class Form:
     """A fold model's shares: mlp * MLP + (ridge + colour) * clip(linear), where the linear model is the
@@ -262,6 +276,11 @@ class Form:
         W = deep["ridge.weight"] * a
         W[torch.as_tensor(columns)] += b * colour["ridge.weight"]
         return {"ridge.weight": W, "ridge.bias": a * deep["ridge.bias"] + b * colour["ridge.bias"]}
+
+    def plain(self) -> str:
+        """The shares in words, e.g. "MLP 52 % + deep ridge 18 % + colour ridge 30 %"."""
+        parts = [(self.mlp, "MLP"), (self.ridge, "deep ridge"), (self.colour, "colour ridge")]
+        return " + ".join(f"{label} {100 * share:.0f} %" for share, label in parts if share > 0)
 
     def name(self, mlp_share: float, epoch: Optional[float] = None) -> str:
         """e.g. "blend 0.5 + colour 0.1"; an MLP stopped before the last epoch says so: "mlp (epoch 30)"."""

@@ -8,7 +8,7 @@ process P2G_COMBINE {
 
     output:
     tuple val(meta), path("result")                                          , emit: results
-    tuple val(meta), path("result/metadata.json"), path("result/mask.npy"), emit: summary
+    tuple val(meta), path("result/metadata.json"), path("result/mask.npy"), path("result/skill.tsv"), emit: summary
     tuple val(meta), path("result/step.json")                                , emit: stamp
     path "versions.yml"                                                       , emit: versions
 
@@ -33,7 +33,7 @@ process P2G_COMBINE {
     stub:
     """
     mkdir -p result/cnts-super
-    touch result/gene-names.txt result/metadata.json result/mask.npy result/step.json
+    touch result/gene-names.txt result/metadata.json result/mask.npy result/skill.tsv result/step.json
     echo '"${task.process}": {pixel2gene: stub}' > versions.yml
     """
 }

@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""Tissue-type hold-out on HER2ST: predict tissue the training never showed, with and without the colour fallback.
+
+The public proxy for a section of another patient (issue #26): there the tissue (fat, loose stroma) is
+unlike anything the training section holds. For each section with measured spots (C2, and C3/C4 with their
+truth), the tissue superpixels are clustered by histology (k-means on the first principal components of the
+default features, K clusters, seeded), and for each cluster in turn:
+
+1. the spots at least half of whose tissue superpixels are of that cluster are held out; only spots with at
+   most a tenth of it train (`p2g-run --train` on the section's image with those spots' counts), and with a
+   tissue mask (`--mask-file`) without the cluster's superpixels, so training (and the novelty reference)
+   never sees that tissue; the whole section, a copy of it under another name with its own detected mask, is
+   predicted;
+2. the held-out spots are scored with the referee's scorer (composition r over the training spots' top 100
+   genes), once with `--unfamiliar colour` (the default: lean on the colour ridge where tissue is novel)
+   and once with `--unfamiliar keep` (the model alone), from the same trained models.
+
+Nothing here chooses a setting: the fallback rule was fixed before this ran (docs/method.md). Writes
+OUTDIR/tissue_holdout.json and prints a Markdown table (docs/benchmarks.md).
+
+Usage: python bench/tissue_holdout.py --outdir /scratch/tho [--sections C2 C3 C4] [--clusters 4]
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("P2G_SHARED") or REPO.parent / "shared")
+sys.path.insert(0, str(REPO))
+
+from pixel2gene.artifacts.features import Features  # noqa: E402
+from pixel2gene.artifacts.mask import Mask  # noqa: E402
+from pixel2gene.artifacts.rescaled import Rescaled  # noqa: E402
+from pixel2gene.features.stats import standardise  # noqa: E402
+from pixel2gene.image.disks import gather_disks  # noqa: E402
+from pixel2gene.qc.kmeans import kmeans  # noqa: E402
+
+MIN_SPOTS = 12      # a cluster with fewer held-out spots scores nothing worth reading
+MIN_TRAIN = 40      # nor one that leaves fewer training spots
+HELD_SHARE = 0.5    # a held-out spot: at least this share of its tissue is the held-out cluster's
+TRAIN_SHARE = 0.1   # a training spot: at most this share is
+AXES = 16
+SAMPLE_FILES = ("he-raw.jpg", "pixel-size-raw.txt", "pixel-size.txt", "radius-raw.txt")
+
+
+def parse(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--outdir", required=True, help="scratch folder for samples, runs and scores")
+    ap.add_argument("--data", default=str(SHARED / "data" / "her2st"), help="the prepared HER2ST folder")
+    ap.add_argument("--scorer", default=str(SHARED / "bench" / "her2st.py"), help="the referee's her2st.py")
+    ap.add_argument("--sections", nargs="+", default=["C2", "C3", "C4"])
+    ap.add_argument("--clusters", type=int, default=6, help="histology clusters per section (K)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--p2g-args", default="", help="more p2g-run options, e.g. '--threads 2'")
+    return ap.parse_args(argv)
+
+
+def measured(data: Path, section: str):
+    """(counts, locations) of a section's measured spots."""
+    truth = data / section / "truth"
+    if truth.is_dir():
+        counts = pd.read_csv(truth / "cnts.tsv.gz", sep="\t", index_col=0)
+        locs = pd.read_csv(truth / "locs-raw.tsv", sep="\t", index_col=0)
+    else:
+        counts = pd.read_parquet(data / section / "cnts.parquet")
+        locs = pd.read_csv(data / section / "locs-raw.tsv", sep="\t", index_col=0)
+    counts.index = counts.index.astype(str)
+    locs.index = locs.index.astype(str)
+    return counts, locs.loc[counts.index]
+
+
+def sample_folder(dst: Path, data: Path, section: str, counts=None, locs=None) -> Path:
+    """A sample of the section's image (linked, never copied), measured at these spots when counts are given."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in SAMPLE_FILES:
+        if not (dst / name).exists():
+            (dst / name).symlink_to((data / section / name).resolve())
+    if counts is not None:
+        write_spots(dst, counts, locs)
+    return dst
+
+
+def write_spots(dst: Path, counts: pd.DataFrame, locs: pd.DataFrame) -> None:
+    dst.mkdir(parents=True, exist_ok=True)
+    counts.to_csv(dst / "cnts.tsv", sep="\t")
+    locs[["x", "y"]].to_csv(dst / "locs-raw.tsv", sep="\t")
+
+
+def p2g(*args) -> None:
+    cmd = [sys.executable, str(REPO / "bin" / "p2g-run"), *map(str, args)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit(f"p2g-run failed:\n{proc.stderr[-3000:]}")
+
+
+def score(a, pred: Path, truth: Path, pixel_size_raw: Path, train_counts: Path) -> float:
+    out = subprocess.run([sys.executable, a.scorer, "score", "--pred", str(pred), "--truth-cnts",
+                          str(truth / "cnts.tsv"), "--truth-locs", str(truth / "locs-raw.tsv"), "--pixel-size-raw",
+                          str(pixel_size_raw), "--train-cnts", str(train_counts)],
+                         capture_output=True, text=True, check=True)
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["pearson_norm_mean"])
+
+
+def spot_clusters(run_dir: Path, name: str, locs: pd.DataFrame, k: int, seed: int, basis=None):
+    """(spots x K shares of each spot's tissue superpixels in each histology cluster, the cluster grid), from a
+    p2g-run's work folder."""
+    work = run_dir / "work" / name
+    feats = next(Features(p) for p in sorted(work.glob("features-*")) if "-aug" not in p.name)
+    mask = Mask(work / "mask").tissue.read()
+    rescaled = Rescaled(work / "rescale")
+    x = standardise(feats.map.read(mmap=True)[mask], *feats.channel_stats())
+    if basis is None:
+        rng = np.random.default_rng(seed)
+        sample = x[rng.choice(len(x), min(len(x), 20000), replace=False)]
+        mean = sample.mean(0)
+        _, _, vt = np.linalg.svd(sample - mean, full_matrices=False)
+        centres, _ = kmeans((sample - mean) @ vt[:AXES].T, k, seed=seed)
+        basis = (mean, vt[:AXES], centres)
+    mean, axes, centres = basis
+    z = (x - mean) @ axes.T
+    labels = np.argmin(((z[:, None] - centres[None]) ** 2).sum(-1), 1)
+    grid = np.full(mask.shape, -1)
+    grid[mask] = labels
+    scale = rescaled.sample["scale"]
+    index, _, _ = gather_disks(locs[["x", "y"]].to_numpy(np.float64) * scale, rescaled.sample["diameter_px"], mask)
+    flat = grid.ravel()
+    votes = np.where(index >= 0, flat[np.maximum(index, 0)], -1)
+    shares = np.array([np.bincount(v[v >= 0], minlength=k) / max(1, (v >= 0).sum()) for v in votes])
+    return pd.DataFrame(shares, index=locs.index), grid
+
+
+def held_out_novelty(result: Path, grid: np.ndarray, cluster: int) -> dict:
+    """How novel the held-out tissue looked: novelty and colour share over the cluster's superpixels."""
+    novelty = np.load(result / "novelty.npy", allow_pickle=False)
+    share = np.load(result / "colour-share.npy", allow_pickle=False)
+    own = grid == cluster
+    return {"novel_fraction": round(float((novelty[own] > 0.99).mean()), 4),
+            "median_novelty": round(float(np.median(novelty[own])), 4),
+            "colour_share": round(float(share[own].mean()), 4)}
+
+
+def hold_out(a, out: Path, label: str, section: str, train: tuple, held: pd.Index, counts, locs, grid,
+             cluster) -> dict:
+    """Train on `train` (counts, locs) with the cluster's tissue masked out, predict the whole section, score its
+    `held` spots both ways."""
+    data = Path(a.data)
+    root = out / "samples" / label
+    trained = sample_folder(root / section, data, section, *train)
+    whole = sample_folder(root / f"{section}whole", data, section)  # unmeasured: its held-out spots are the truth
+    truth = root / "heldout"
+    write_spots(truth, counts.loc[held], locs.loc[held])
+    np.save(root / "mask.npy", ((grid >= 0) & (grid != cluster)).astype(np.uint8))
+    run_dir = out / "runs" / label
+    result = {"held_out_spots": int(len(held))}
+    for mode in ("colour", "keep"):
+        p2g("--train", f"{trained}/", "--predict", f"{whole}/", "--mask-file", f"{section}={root / 'mask.npy'}",
+            "--outdir", run_dir, "--unfamiliar", mode, "--map-top", 0, *a.p2g_args.split())
+        result[mode] = round(score(a, run_dir / whole.name, truth, data / section / "pixel-size-raw.txt",
+                                   trained / "cnts.tsv"), 4)
+        result[f"{mode}_held_out_tissue"] = held_out_novelty(run_dir / whole.name, grid, cluster)
+    shutil.rmtree(run_dir, ignore_errors=True)  # about 4 GB a run: scored, it has nothing more to say
+    return result
+
+
+def main(argv=None):
+    a = parse(argv)
+    out = Path(a.outdir)
+    data = Path(a.data)
+    t0 = time.time()
+    rows = []
+    for section in a.sections:
+        counts, locs = measured(data, section)
+        everything = sample_folder(out / "samples" / f"{section}-all" / section, data, section, counts, locs)
+        probe = out / "runs" / f"{section}-probe"
+        p2g("--train", f"{everything}/", "--predict", f"{everything}/", "--outdir", probe, "--epochs", 1,
+            "--map-top", 0, *a.p2g_args.split())  # the features and mask the clusters are read from
+        shares, grid = spot_clusters(probe, section, locs, a.clusters, a.seed)
+        for c in range(a.clusters):
+            held = shares.index[shares[c].to_numpy() >= HELD_SHARE]
+            rest = shares.index[shares[c].to_numpy() <= TRAIN_SHARE]
+            if len(held) < MIN_SPOTS or len(rest) < MIN_TRAIN:
+                print(json.dumps({"section": section, "cluster": c, "skipped": "too few spots",
+                                  "held_out": int(len(held)), "train": int(len(rest))}), flush=True)
+                continue
+            r = hold_out(a, out, f"{section}-c{c}", section, (counts.loc[rest], locs.loc[rest]), held, counts, locs,
+                         grid, c)
+            rows.append({"variant": "one section", "section": section, "cluster": c, "train_spots": int(len(rest)),
+                         **r})
+            print(json.dumps(rows[-1]), flush=True)
+        shutil.rmtree(probe, ignore_errors=True)
+    summary = {"rows": rows, "seconds": round(time.time() - t0), "clusters": a.clusters, "seed": a.seed}
+    for mode in ("colour", "keep"):
+        summary[f"mean_{mode}"] = round(float(np.mean([r[mode] for r in rows])), 4) if rows else None
+    (out / "tissue_holdout.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(table(rows, summary))
+
+
+def table(rows, summary) -> str:
+    lines = ["| section | held-out cluster | spots held out / trained | held-out tissue novel | its colour share | "
+             "model alone | with the colour fallback |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        tissue = r["colour_held_out_tissue"]
+        lines.append(f"| {r['section']} | {r['cluster']} | {r['held_out_spots']} / {r['train_spots']} | "
+                     f"{tissue['novel_fraction']:.2f} | {tissue['colour_share']:.2f} | {r['keep']:.3f} | "
+                     f"{r['colour']:.3f} |")
+    lines.append(f"| mean | | | | | {summary['mean_keep']} | {summary['mean_colour']} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

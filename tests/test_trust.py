@@ -1,0 +1,137 @@
+"""How far to trust a map: per-gene skill by CV, the novelty of each superpixel, the warnings, the colour fallback."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from pixel2gene.evaluation.metrics import log_composition
+from pixel2gene.evaluation.trust import FEW_SKILFUL, NO_SKILL_R, UNFAMILIAR, warnings
+from pixel2gene.model import novelty
+from pixel2gene.prediction.predict import fallback_weight
+from pixel2gene.training.skill import SKILLFUL_R, pearson_of, skill_table, sums, summary
+
+
+def test_skill_sums_pool_across_tasks_into_the_r_of_all_bins():
+    rng = np.random.default_rng(0)
+    truth = rng.poisson(6, (80, 5)).astype(float)
+    pred = truth * rng.uniform(0.5, 1.5, truth.shape) + rng.uniform(0, 2, truth.shape)
+    whole = sums(pred, truth)
+    pooled = sums(pred[:30], truth[:30]) + sums(pred[30:], truth[30:])  # two tasks' folds
+    r_counts = [np.corrcoef(pred[:, g], truth[:, g])[0, 1] for g in range(5)]
+    lp, lt = log_composition(pred), log_composition(truth)  # composition normalises within each task's bins
+    r_comp = [np.corrcoef(lp[:, g], lt[:, g])[0, 1] for g in range(5)]
+    np.testing.assert_allclose(pearson_of(whole)[:, 0], r_counts, rtol=1e-9)
+    np.testing.assert_allclose(pearson_of(whole)[:, 1], r_comp, rtol=1e-9)
+    np.testing.assert_allclose(pearson_of(pooled), pearson_of(whole), rtol=1e-9)
+    truth[:, 2] = 0  # a gene never measured has no r, of counts or of composition
+    table = skill_table(list("ABCDE"), sums(pred, truth))
+    assert table.loc[2, ["cv_r_counts", "cv_r_composition"]].isna().all() and not table.loc[2, "skilful"]
+    assert table["cv_bins"].tolist() == [80] * 5
+    assert (table["skilful"] == (table["cv_r_composition"] >= SKILLFUL_R)).all()
+    s = summary(table)
+    assert s["genes"] == 5 and s["skilful_genes"] == int(table["skilful"].sum()) and s["bins"] == 80
+
+
+def blobs(rng, centre, n, fold):
+    return rng.normal(centre, 1.0, (n, 1, 20)).astype(np.float16), np.ones((n, 1), bool), np.full(n, fold)
+
+
+def test_novelty_reads_as_a_quantile_of_held_out_training_tissue():
+    rng = np.random.default_rng(1)
+    parts = [blobs(rng, 0.0, 300, f) for f in range(5)]
+    features, valid, fold = (np.concatenate(p) for p in zip(*parts))
+    model = novelty.fit(features, valid, fold, seed=3)
+    again = novelty.fit(features, valid, fold, seed=3)
+    assert np.array_equal(model.reference, again.reference) and np.array_equal(model.calibration, again.calibration)
+    familiar = torch.from_numpy(rng.normal(0.0, 1.0, (2000, 20)).astype(np.float32))
+    quantile, ratio = model.score(familiar)
+    assert 0.3 < np.median(quantile) < 0.8  # new tissue of the same kind: as familiar as a held-out block
+    assert (quantile > novelty.NOVEL_QUANTILE).mean() < 0.05 and (ratio > 1).mean() < 0.05
+    far = torch.from_numpy(rng.normal(6.0, 1.0, (200, 20)).astype(np.float32))  # tissue of another kind
+    quantile, ratio = model.score(far)
+    assert (quantile == 1).all() and (ratio > 2).all()
+
+
+def test_the_colour_fallback_starts_past_the_held_out_tissue_and_is_whole_at_one_and_a_half_its_distance():
+    assert fallback_weight(np.array([0.2, 1.0, 1.25, 1.5, 7.0])).tolist() == [0.0, 0.0, 0.5, 1.0, 1.0]
+
+
+def test_warnings_say_what_is_wrong_and_only_then():
+    good = {"genes": 100, "skilful_genes": 60, "skilful_r_threshold": SKILLFUL_R, "median_cv_r_composition": 0.3}
+    assert warnings(good, 0.05) == []
+    none = dict(good, median_cv_r_composition=NO_SKILL_R / 2, skilful_genes=3)
+    assert "no skill" in warnings(none, 0.0)[0] and len(warnings(none, 0.0)) == 1
+    few = dict(good, skilful_genes=int(FEW_SKILFUL * 100) - 1)
+    assert "only 19 of 100 genes" in warnings(few, 0.0)[0]
+    unfamiliar = warnings(good, UNFAMILIAR + 0.17)
+    assert len(unfamiliar) == 1 and "42% of this section's tissue looks unlike the training section" in unfamiliar[0]
+    assert warnings(None, None) == []
+
+
+def test_every_map_says_how_far_to_trust_it(chain):
+    import anndata
+    out = chain["out"]
+    for sample in ("test", "train"):
+        meta = json.loads((out / sample / "metadata.json").read_text())
+        assert meta["skill"]["genes"] == 30 and meta["familiarity"]["novel_quantile"] == novelty.NOVEL_QUANTILE
+        assert isinstance(meta["warnings"], list)
+        a = anndata.read_h5ad(out / f"{sample}.h5ad")
+        assert {"cv_r_composition", "cv_r_counts", "cv_bins", "skilful"} <= set(a.var.columns)
+        assert {"novelty", "colour_share"} <= set(a.obs.columns)
+        assert a.obs["novelty"].between(0, 1).all() and a.obs["colour_share"].between(0, 1).all()
+        assert a.uns["pixel2gene"]["warning"] == bool(meta["warnings"])
+        assert json.loads(a.uns["pixel2gene"]["trust_json"])["skill"] == meta["skill"]
+        page = (out / f"{sample}.html").read_text(encoding="utf-8")
+        assert "How far to trust these maps" in page and "per-gene skill (30 genes" in page
+        assert "looks unlike the training section" in page and "Composition r: for each gene" in page
+        assert json.loads((out / "figures" / sample / "maps.json").read_text())["novelty"] == "novelty.png"
+    skill = (out / "train" / "skill.tsv").read_text().splitlines()
+    assert skill[0].split("\t") == ["gene", "cv_bins", "cv_r_counts", "cv_r_composition", "skilful"]
+    train = json.loads((out / "train" / "metadata.json").read_text())
+    assert train["familiarity"]["novel_fraction"] < 0.05  # a training section is its own familiar tissue
+
+
+def test_the_most_skilful_genes_are_drawn():
+    import pandas as pd
+    from pixel2gene.steps.maps import pick_genes
+    skill = pd.DataFrame({"gene": ["A", "B", "C", "D"], "cv_r_composition": [0.1, np.nan, 0.5, 0.3]})
+    assert pick_genes(["A", "B", "C", "D"], ["B"], 2, skill) == ["B", "C", "D"]
+    assert pick_genes(["A", "B", "C", "D"], [], 2) == ["A", "B"]  # no CV: the most measured
+
+
+def test_a_run_warns_loudly_where_the_model_has_no_skill(tmp_path):
+    """Counts that have nothing to do with the image: CV finds no skill, and every output says so."""
+    import pandas as pd
+    from conftest import run_tool
+    from synthetic import make_sample
+    make_sample(f"{tmp_path}/N/", size_um=480, seed=4)
+    counts = pd.read_csv(tmp_path / "N" / "cnts.tsv", sep="\t", index_col=0)
+    rng = np.random.default_rng(0)
+    counts[:] = rng.poisson(5, counts.shape)  # noise: no gene follows the tissue
+    counts.to_csv(tmp_path / "N" / "cnts.tsv", sep="\t")
+    proc = run_tool("p2g-run", "--train", tmp_path / "N", "--predict", tmp_path / "N", "--outdir", tmp_path / "o",
+                    "--encoder", "texture", "--epochs", 2, "--n-folds", 3, "--threads", 1, "--map-top", 1)
+    assert "warning: the model shows no skill" in proc.stderr
+    meta = json.loads((tmp_path / "o" / "N" / "metadata.json").read_text())
+    assert meta["warnings"] and "no skill" in meta["warnings"][0]
+    page = (tmp_path / "o" / "N.html").read_text(encoding="utf-8")
+    assert page.index("Read this first") < page.index("<h2>Sample</h2>")
+    run = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert run["warnings"]["N"] == meta["warnings"]
+
+
+def test_the_real_heart_fixture_opens_with_the_no_skill_warning(tmp_path):
+    """Issue #26 on real data: the 10x human-heart Visium fixture (100 spots, about 9 counts each) trains, but
+    spatial CV finds no skill: the run succeeds and the report opens with the warning."""
+    from conftest import SHARED, run_tool
+    outs = SHARED / "data" / "10x" / "visium" / "human-heart-sr1.0"
+    if not outs.is_dir():
+        pytest.skip(f"{outs} is not present")
+    run_tool("p2g-import", "visium", outs, "--image", "lowres", "--out", tmp_path / "heart")
+    proc = run_tool("p2g-run", "--train", tmp_path / "heart", "--predict", tmp_path / "heart", "--outdir",
+                    tmp_path / "o", "--encoder", "texture", "--epochs", 5, "--map-top", 1, process=True)
+    assert proc.stderr.strip().splitlines()[-1].startswith("[p2g] warning: heart: the model shows no skill")
+    page = (tmp_path / "o" / "heart.html").read_text(encoding="utf-8")
+    assert page.index("Read this first") < page.index("<h2>Sample</h2>") and "no skill" in page
+    assert "the first 20 of 20" in page and "top 20 genes" in page  # the labels say how many genes were scored
