@@ -6,10 +6,11 @@ from .base import MASK, MASK_PICTURE, Json, Npy, Png, StepFolder
 
 class Mask(StepFolder):
     STEP = "mask"
+    FORMAT = 2  # 0.2.0: specks far from the section dropped from the detected mask
     tissue = Npy(MASK)          # (H/16, W/16) bool
     rgb = Npy("rgb.npy")        # (H/16, W/16, 3) float16 mean colour (0..1) of every superpixel
     overlay = Png(MASK_PICTURE)   # the superpixels' colours, glass dimmed: the mask for people to check
-    record = Json("mask.json")  # source (detected or the user's), tissue count and fraction
+    record = Json("mask.json")  # source (detected or the user's), tissue count and fraction, specks dropped
 
     GLASS_DIM = 0.35  # glass at a third of its brightness: tissue stands out, the slide stays recognisable
 

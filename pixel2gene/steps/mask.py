@@ -10,7 +10,7 @@ from ..artifacts.rescaled import Rescaled
 from ..errors import InputError
 from ..image import SUPERPIXEL
 from ..image.superpixels import superpixel_colour
-from ..image.tissue_mask import detect_tissue, load_user_mask
+from ..image.tissue_mask import detect_tissue, drop_far_specks, load_user_mask
 from ..tool.progress import say
 from ..tool.options import out_field, threads_field, upstream_field
 from ..tool.stamps import start
@@ -39,13 +39,17 @@ def run(args: Args) -> Mask:
     content = [math.ceil(s / SUPERPIXEL) for s in sample["shape"]]
     if args.mask_file:
         tissue = load_user_mask(args.mask_file, rgb.shape[:2], content)
-        source = "user"
+        source, specks = "user", 0
     else:
         tissue = detect_tissue(rgb, texture, pale=args.pale_tissue)
         source = "detected"
         if not tissue.any():
             raise InputError(sample["files"]["image"], "no tissue found in the image",
                              "check the image is an H&E, or give your own mask with --mask-file")
+        tissue, specks = drop_far_specks(tissue, SUPERPIXEL * sample["pixel_size"])
+        if specks:
+            say(f"mask {sample['name']}: dropped {specks} speck(s) of tissue far from the section (under 1 % of "
+                "its largest piece, over 0.5 mm away); --mask-file gives your own mask instead")
     frac = float(tissue.mean())
     say(f"mask {sample['name']}: {int(tissue.sum())} tissue superpixels ({100 * frac:.1f}% of the grid, {source})")
     with Mask.create(out, params) as folder:
@@ -53,5 +57,5 @@ def run(args: Args) -> Mask:
         folder.rgb.write(rgb, np.float16)
         folder.write_overlay(rgb, tissue)
         folder.record.write({"source": source, "pale_tissue": args.pale_tissue, "n_tissue": int(tissue.sum()),
-                             "grid_shape": list(tissue.shape), "fraction": frac})
+                             "grid_shape": list(tissue.shape), "fraction": frac, "specks_dropped": specks})
     return Mask(out)
