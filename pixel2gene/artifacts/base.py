@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..genes.names import read_gene_names, write_gene_names
+from ..io.memmaps import new_npy
 from ..io.outputs import atomic_dir, load_npy, read_json, write_json
 
 STAMP = "step.json"
@@ -129,9 +130,10 @@ class Npy(File):
     def write(self, array, dtype=None) -> None:
         np.save(self.path, np.asarray(array, dtype=dtype), allow_pickle=False)
 
-    def create(self, shape, dtype) -> np.ndarray:
-        """A new array on disk, filled in place (a memory map: never the whole array in memory)."""
-        return np.lib.format.open_memmap(self.path, mode="w+", dtype=dtype, shape=tuple(shape))
+    def create(self, shape, dtype, sparse: bool = False) -> np.ndarray:
+        """A new array on disk, filled in place (a memory map: never the whole array in memory); its disk space is
+        reserved first unless `sparse` (io/memmaps.py)."""
+        return new_npy(self.path, shape, dtype, sparse)
 
 
 class Json(File):

@@ -17,7 +17,7 @@ class Features(StepFolder):
     augmented = Npy("image-augmented.npy")
 
     def create_map(self, grid_shape, n_channels: int) -> np.ndarray:
-        return self.map.create((grid_shape[0], grid_shape[1], n_channels), np.float16)
+        return self.map.create((grid_shape[0], grid_shape[1], n_channels), np.float16, sparse=True)  # tissue rows only
 
     def channel_stats(self):
         return self.mean.read(), self.std.read()

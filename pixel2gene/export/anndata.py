@@ -85,7 +85,7 @@ def write_h5ad(path: Path, result: Result, genes, mask, scale: float, uns: dict,
 
 def _stream_x(path, result: Result, genes, mask, progress):
     n = int(mask.sum())
-    with h5py.File(path, "a") as f:
+    with h5py.File(path, "a", rdcc_nbytes=0) as f:  # no chunk cache: a failed write fails here, not at close
         if "X" in f:
             del f["X"]
         x = f.create_dataset("X", shape=(n, len(genes)), dtype=np.float32,

@@ -18,7 +18,7 @@ import torch
 
 from ..errors import InputError
 from ..image import SUPERPIXEL
-from ..io.memmaps import PageReleaser
+from ..io.memmaps import PageReleaser, reserve
 from .base import Encoder, ExtractContext, random_init_field, read_region, weights_field
 from .loader import batches
 from .nets.vit import ViT4K, ViT256
@@ -146,6 +146,7 @@ class HIPTEncoder(Encoder):
             return
         with tempfile.TemporaryFile() as f:  # float32 running sum on disk: a slide's worth never in RAM
             acc = np.memmap(f, dtype=np.float32, mode="w+", shape=out.shape)
+            reserve(f)
             for n, (dy, dx) in enumerate(shifts):
                 self._run(ctx, acc, dy, dx, device, n, len(shifts), add=True)
             for i in range(0, out.shape[0], 64):

@@ -6,7 +6,7 @@ import numpy as np
 
 from . import PAD_MULTIPLE, SUPERPIXEL
 from ..io.image_reader import ImageReader
-from ..io.memmaps import release_pages
+from ..io.memmaps import new_npy, release_pages
 from ..io.prefetch import prefetch, resolve_threads
 from .resample import apply_columns, apply_rows, axis_table, to_uint8
 
@@ -36,7 +36,7 @@ def rescale_image(reader: ImageReader, scale: float, out_path: Path, progress=No
     raw = reader.shape
     h, w = rescaled_size(raw, scale)
     ph, pw = padded_size((h, w))
-    out = np.lib.format.open_memmap(out_path, mode="w+", dtype=np.uint8, shape=(ph, pw, 3))
+    out = new_npy(out_path, (ph, pw, 3), np.uint8)
     out[h:] = 255
     out[:h, w:] = 255
     row_idx, row_w = axis_table(raw[0], h)

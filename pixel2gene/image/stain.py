@@ -16,7 +16,7 @@ from dataclasses import dataclass, asdict
 import numpy as np
 
 from . import SUPERPIXEL
-from ..io.memmaps import release_pages
+from ..io.memmaps import new_npy, release_pages
 
 # Reference H and E OD unit vectors and their 99th-percentile amounts: the values
 # published with Macenko's method and used as the usual normalisation target.
@@ -129,7 +129,7 @@ def map_image(src: np.ndarray, dst: np.ndarray, fn, rows: int = STRIP_ROWS) -> N
 
 def mapped_copy(image: np.ndarray, fn, out_path) -> np.ndarray:
     """fn applied to a slide strip by strip into a uint8 .npy at `out_path`, returned opened read-only."""
-    dst = np.lib.format.open_memmap(out_path, mode="w+", dtype=np.uint8, shape=image.shape)
+    dst = new_npy(out_path, image.shape, np.uint8)
     map_image(image, dst, fn)
     dst.flush()
     del dst

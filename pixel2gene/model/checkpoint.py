@@ -4,6 +4,7 @@ A fold's dict holds its MLP (`layerK.*`), its ridge fitted without the fold (`ri
 weight in the blend (`blend.mlp`); a ridge alone holds `ridge.*`. The folder around them is
 artifacts/model.py.
 """
+import io
 from pathlib import Path
 
 import torch
@@ -12,7 +13,11 @@ from ..errors import InputError
 
 
 def save_fold(path: Path, state: dict) -> None:
-    torch.save(state, path)
+    """Serialised in memory (a fold is megabytes) and written as plain bytes: torch's own file writer reports a
+    full disk as a RuntimeError without the file's name or the system's reason."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    Path(path).write_bytes(buffer.getbuffer())
 
 
 def load_fold(path: Path) -> dict:

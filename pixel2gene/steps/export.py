@@ -14,6 +14,7 @@ from ..errors import InputError
 from ..figures.thumbnail import thumbnail
 from ..image import SUPERPIXEL
 from ..io.counts import open_counts
+from ..io.plausible import check_free_space
 from ..tool.progress import Progress, say
 from ..tool.options import out_field, upstream_field
 from ..tool.stamps import input_stamp
@@ -87,6 +88,8 @@ def run(args: Args) -> AnnDataFile:
         thumb, factor = thumbnail(rescaled.image.read(mmap=True), sample["shape"], args.thumbnail_px,
                                   min_factor=math.ceil(sample["scale"]))  # never finer than he-raw itself
     measured = _measured(args, rescaled, genes)
+    check_free_space(out.parent, int(mask.sum()) * len(genes) * 4 + (0 if thumb is None else thumb.nbytes),
+                     "the .h5ad")
     say(f"export {sample['name']}: {int(mask.sum())} superpixels x {len(genes)} genes -> {out}"
         + (" (with measured counts)" if measured else ""))
     with AnnDataFile.writing(out) as tmp:

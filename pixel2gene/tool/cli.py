@@ -1,7 +1,9 @@
 """Entry point shared by every bin/ tool: parse a dataclass, run, fail in one line."""
 import argparse
 import os
+import re
 import sys
+import traceback
 from dataclasses import MISSING, fields
 from pathlib import Path
 
@@ -92,6 +94,7 @@ def parse(args_class, description: str, argv=None, prog=None):
 
 def main(args_class, run, description: str, argv=None, prog=None) -> int:
     args = parse(args_class, description, argv, prog)
+    quiet_hdf5_cleanup()
     try:
         check(args)
         run(args)
@@ -100,19 +103,65 @@ def main(args_class, run, description: str, argv=None, prog=None) -> int:
         return 2
     except KeyboardInterrupt:
         print("error: interrupted; no partial output was kept", file=sys.stderr)
-        return 130
+        return exit_now_if_hdf5_is_stuck(130)
     except OSError as exc:  # disk full, no permission, name too long: the system's reason, in one line
-        where = exc.filename or "a file"
-        print(f"error: {where}: {exc.strerror or exc}; free space or choose a folder you can write to "
-              "(no partial output was kept)", file=sys.stderr)
-        return 2
+        print(f"error: {exc.filename or getattr(args, 'out', None) or 'a file'}: {system_reason(exc)}; free space "
+              "or choose a folder you can write to (no partial output was kept)", file=sys.stderr)
+        return exit_now_if_hdf5_is_stuck(2)
     except Exception as exc:
         if os.environ.get("P2G_DEBUG"):
             raise
         print(f"error: internal error ({type(exc).__name__}: {str(exc)[:300]}); no partial output was kept; "
               "please report it with the output of the same command run with P2G_DEBUG=1", file=sys.stderr)
-        return 1
+        return exit_now_if_hdf5_is_stuck(1)
     return 0
+
+
+def system_reason(exc: OSError) -> str:
+    """The system's reason for an OSError in a few words; libhdf5's own messages run over several lines and
+    bury the errno in them."""
+    code = exc.errno or next(iter(re.findall(r"errno = (\d+)", str(exc))), None)
+    if code:
+        return os.strerror(int(code))
+    short = re.search(r"(\d+) requested and (\d+) written", str(exc))  # numpy's words for a write cut short
+    if short:
+        return f"No space left on device (a write stopped after {short[2]} of {short[1]} bytes)"
+    return (exc.strerror or str(exc)).splitlines()[0][:200]
+
+
+def quiet_hdf5_cleanup() -> None:
+    """A write that failed inside libhdf5 (a full disk) fails again each time h5py lets go of one of the file's
+    objects, and h5py prints each of those as a traceback and 'Exception ignored'; the first failure is the one
+    reported, in one line."""
+    if getattr(sys.excepthook, "quiet_hdf5", False):  # once per process: tests run many tools in one
+        return
+    unraisable, excepthook = sys.unraisablehook, sys.excepthook
+
+    def from_h5py(exc, where) -> bool:
+        return isinstance(exc, OSError) and "h5py" in where
+
+    def quiet_unraisable(u):
+        if not from_h5py(u.exc_value, repr(u.object)):
+            unraisable(u)
+
+    def quiet_excepthook(kind, exc, tb):  # h5py's object clean-up prints its traceback through this
+        last = traceback.extract_tb(tb)[-1].filename if tb else ""
+        if not from_h5py(exc, last):
+            excepthook(kind, exc, tb)
+    quiet_excepthook.quiet_hdf5 = True
+    sys.unraisablehook, sys.excepthook = quiet_unraisable, quiet_excepthook
+
+
+def exit_now_if_hdf5_is_stuck(code: int) -> int:
+    """After a failed write, libhdf5 can hold a file it could not close, and crashes (SIGSEGV, exit 139) when
+    the exception is cleared or the interpreter exits. The partial output is already removed by then, so where
+    a file is still open, leave at once with the error's status, before either happens."""
+    h5py = sys.modules.get("h5py")
+    if h5py is None or not h5py.h5f.get_obj_count(h5py.h5f.OBJ_ALL, h5py.h5f.OBJ_FILE):
+        return code
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main_commands(commands: dict, description: str, argv=None) -> int:
