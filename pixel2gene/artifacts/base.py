@@ -106,9 +106,10 @@ class File:
                               f"give the folder that {tool} wrote")
         if exc is None:
             return InputError(self.path, "is missing from its step folder",
-                              f"delete the folder {folder} and run {tool} again")
+                              f"delete the folder {folder} and run {tool} again (p2g-run redoes it by itself)")
         return InputError(self.path, f"is not as pixel2gene wrote it ({type(exc).__name__}: {str(exc)[:120]}); "
-                          "it was not loaded", f"delete the folder {folder} and run {tool} again")
+                          "it was not loaded", f"delete the folder {folder} and run {tool} again "
+                          "(p2g-run redoes it by itself)")
 
     def _read(self, load, errors=(ValueError, OSError)):
         try:
