@@ -1,12 +1,13 @@
 """How far to trust a map: per-gene skill by CV, the novelty of each superpixel, the warnings, the colour fallback."""
 import json
 
+import h5py
 import numpy as np
 import pytest
 import torch
 
 from pixel2gene.evaluation.metrics import log_composition
-from pixel2gene.evaluation.trust import FEW_SKILFUL, NO_SKILL_R, UNFAMILIAR, warnings
+from pixel2gene.evaluation.trust import COARSE_UM, FEW_SKILFUL, NO_SKILL_R, UNFAMILIAR, warnings
 from pixel2gene.model import novelty
 from pixel2gene.prediction.predict import fallback_weight
 from pixel2gene.training.skill import SKILLFUL_R, pearson_of, skill_table, sums, summary
@@ -67,6 +68,13 @@ def test_warnings_say_what_is_wrong_and_only_then():
     unfamiliar = warnings(good, UNFAMILIAR + 0.17)
     assert len(unfamiliar) == 1 and "42% of this section's tissue looks unlike the training section" in unfamiliar[0]
     assert warnings(None, None) == []
+
+
+def test_a_coarse_image_says_what_detail_its_maps_carry():
+    assert warnings(None, None, COARSE_UM) == [] and warnings(None, None, 0.5) == []
+    coarse = warnings(None, None, 13.67)
+    assert len(coarse) == 1 and "he-raw is 13.7 µm per pixel" in coarse[0] and "about 27 µm" in coarse[0]
+    assert "full-resolution H&E" in coarse[0]
 
 
 def test_every_map_says_how_far_to_trust_it(chain):
@@ -135,3 +143,8 @@ def test_the_real_heart_fixture_opens_with_the_no_skill_warning(tmp_path):
     page = (tmp_path / "o" / "heart.html").read_text(encoding="utf-8")
     assert page.index("Read this first") < page.index("<h2>Sample</h2>") and "no skill" in page
     assert "the first 20 of 20" in page and "top 20 genes" in page  # the labels say how many genes were scored
+    # issue #30: a 13.7 µm/px image says what detail its 8 µm maps carry, in the log, the report and the .h5ad
+    assert "he-raw is 13.7 µm per pixel" in proc.stderr and "he-raw is 13.7 µm per pixel" in page
+    with h5py.File(tmp_path / "o" / "heart.h5ad", "r") as f:
+        uns = f["uns"]["pixel2gene"]
+        assert "he-raw is 13.7 µm per pixel" in uns["warnings"][()].decode() and bool(uns["warning"][()])

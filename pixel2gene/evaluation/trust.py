@@ -1,13 +1,15 @@
 """How far to trust a section's maps, in words: the warnings a run gives, and when.
 
-Three signs, each with a threshold fixed a priori (docs/method.md, "How far to trust the maps"), none
+Four signs, each with a threshold fixed a priori (docs/method.md, "How far to trust the maps"), none
 tuned on a score:
 
 - no skill: out of fold, the model's median gene does not track the training bins' composition
   (median composition r below NO_SKILL_R);
 - few skilful genes: fewer than FEW_SKILFUL of the genes reach the skilful threshold (training/skill.py);
 - unfamiliar tissue: more than UNFAMILIAR of the section's tissue is farther from the training tissue
-  than 99 % of held-out training tissue (model/novelty.py).
+  than 99 % of held-out training tissue (model/novelty.py);
+- a coarse image: he-raw coarser than COARSE_UM per pixel (a Space Ranger lowres or hires image) is upsampled
+  to the 0.5 µm/px the encoder reads, and the 8 µm maps look sharper than the detail the image holds.
 
 A warning never stops a run: the maps are still written, with the warning beside them.
 """
@@ -16,11 +18,18 @@ from typing import List, Optional
 NO_SKILL_R = 0.05     # a median composition r this small is indistinguishable from no skill on a few hundred bins
 FEW_SKILFUL = 0.2     # fewer than one gene in five worth a look
 UNFAMILIAR = 0.25     # a quarter of the tissue unlike anything the model was trained on
+COARSE_UM = 2.0       # µm per pixel of he-raw: four times the 0.5 µm/px the encoders read, a 16-px superpixel
+                      # then spans four raw pixels or fewer
 
 
-def warnings(skill: Optional[dict], novel_fraction: Optional[float]) -> List[str]:
+def warnings(skill: Optional[dict], novel_fraction: Optional[float], he_um_per_px: Optional[float] = None
+             ) -> List[str]:
     """The run's warnings about one section's maps, as sentences for the log, the report and the .h5ad."""
     out = []
+    if he_um_per_px is not None and he_um_per_px > COARSE_UM:
+        out.append(f"he-raw is {he_um_per_px:.3g} µm per pixel: the maps carry no detail finer than about "
+                   f"{2 * he_um_per_px:.0f} µm (two of its pixels), however sharp they look; give the "
+                   "full-resolution H&E (0.25-0.5 µm per pixel) for 8 µm detail")
     if skill is not None:
         median = skill.get("median_cv_r_composition")
         if median is None or median < NO_SKILL_R:

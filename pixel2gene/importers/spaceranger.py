@@ -192,8 +192,9 @@ def import_spots(vendor: str, folder: Path, spatial: Path, image: str, diameter_
     pixel_size_raw = um_per_fullres / choice.scale
     notes = []
     if choice.which != "full-resolution":
-        notes.append(f"the {choice.which} image is coarse ({pixel_size_raw:.3g} µm/px); the full-resolution H&E "
-                     "given to Space Ranger gives sharper features (--image PATH)")
+        notes.append(f"the {choice.which} image is coarse ({pixel_size_raw:.3g} µm/px): maps from it carry no detail "
+                     f"finer than about {2 * pixel_size_raw:.0f} µm, however sharp they look; the full-resolution "
+                     "H&E given to Space Ranger gives 8 µm detail (--image PATH)")
     if matrix_path.name.startswith("raw_"):
         notes.append(f"no filtered matrix in {folder}; used {matrix_path.name} and kept its in-tissue barcodes")
     warn(vendor, notes, renamed)

@@ -75,7 +75,8 @@ def run(args: Args) -> Result:
     colour_share = sum(w * p.colour_share.read() for w, p in zip(weights, preds))
     familiarity = {"novel_fraction": round(float((novelty > NOVEL_QUANTILE).mean()), 4),
                    "novel_quantile": NOVEL_QUANTILE, "colour_share": round(float(colour_share.mean()), 4)}
-    warned = warnings(summary(skill) if skill is not None else None, familiarity["novel_fraction"])
+    warned = warnings(summary(skill) if skill is not None else None, familiarity["novel_fraction"],
+                      sample["pixel_size_raw"])
     for w in warned:
         say(f"combine {sample['name']}: warning: {w}")
     with Result.create(out, params) as folder:
