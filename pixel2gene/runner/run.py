@@ -29,6 +29,7 @@ from ..tool.device import describe, resolve_device
 from ..tool.options import check, compose, device_field, values_for
 from ..tool.progress import say
 from .layout import Layout, check_outdir, remove_work
+from .lock import run_lock
 
 STEPS = (rescale, mask, features, genes, folds, training, predict, combine, export, maps, evaluate, report)
 # step options the runner sets for each sample or call itself: not options of the run
@@ -179,6 +180,11 @@ def run(args: Args) -> Path:
                         "--train or --predict")
     lay = Layout(args.outdir, args.encoder, args.augment)
     check_outdir(lay, _inputs(args, every, truths, masks), every, trains, preds, truths)
+    with run_lock(lay.outdir):
+        return _run_steps(given, args, t0, lay, trains, preds, every, truths, masks)
+
+
+def _run_steps(given, args: Args, t0: float, lay: Layout, trains, preds, every, truths, masks) -> Path:
     say(f"device: {describe(args.device)}" + (" (chosen by --device auto)" if given.device == "auto" else ""))
     timer = Timer()
     n_steps = (3 * len(every) + 1 + len(trains) * (1 + 2 * args.augment) + 1 + 5 * len(preds)
