@@ -10,6 +10,8 @@ score=$shared/bench/her2st.py
 out=${1:-$repo/bench-data/her2st}
 shift || true
 mkdir -p "$out"
+echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  commit: $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet || echo +changes)"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | sed 's/^/, /')"
 
 timed() {  # timed NAME CMD...: run, keep /usr/bin/time -v's report
     /usr/bin/time -v -o "$out/$1.time" "${@:2}"
@@ -34,3 +36,7 @@ echo "held-out score: $(python "$score" score --pred "$out/enhancement/C2-fold0"
     --train-cnts "$data/C2-fold0/cnts.tsv")"
 echo "held-out floor: $(python "$score" floor --train "$data/C2-fold0/" --test "$data/C2-fold0/" \
     --truth-cnts "$h/cnts.tsv.gz" --truth-locs "$h/locs-raw.tsv")"
+# disk: each predicted section's intermediates (work/), results and h5ad, as a run leaves them
+for s in C3 C4; do
+    echo "disk $s: work $(du -sm "$out/inference/work/$s" | cut -f1) MB, results $(du -sm "$out/inference/$s" | cut -f1) MB, h5ad $(du -sm "$out/inference/$s.h5ad" | cut -f1) MB"
+done
