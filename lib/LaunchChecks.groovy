@@ -11,6 +11,9 @@ class LaunchChecks {
         if ('awsbatch' in on && !params.queue) {
             problems << '-profile awsbatch needs --queue, the AWS Batch job queue of the CPU tasks (and --gpu_queue for -profile gpu)'
         }
+        if ('awsbatch' in on && 'gpu' in on && !params.gpu_queue) {
+            problems << '-profile awsbatch,gpu needs --gpu_queue, the AWS Batch job queue with GPU instances (GPU jobs in the CPU queue wait forever)'
+        }
         if ('google' in on && !params.google_project) {
             problems << '-profile google needs --google_project, the Google Cloud project ID that runs the Batch jobs'
         }

@@ -199,6 +199,16 @@ def test_a_missing_path_stops_the_run_before_any_task(emulated, project):
     assert f"sample 'C': mask {project['root']}/masks/none.png does not exist" in run["errors"][0]
 
 
+def test_augment_given_on_the_command_line_is_a_number(project):
+    """#27 A7: command-line params stay strings under the strict parser; '--augment 0' is '0', true in Groovy,
+    and used to turn augmentation on. '0' adds no copies, '2' two per training sample."""
+    runs = emulate(request(project["rows"], project["sheet"], seeds=[5], params=dict(PARAMS, augment="0")),
+                   request(project["rows"], project["sheet"], seeds=[5], params=dict(PARAMS, augment="2")))
+    (none,), (two,) = runs
+    assert none["errors"] == [] and two["errors"] == []
+    assert counts(none)["P2G_FEATURES"] == 6 and counts(two)["P2G_FEATURES"] == 6 + 6
+
+
 def test_colour_augmented_copies_train_beside_their_sample(project):
     """params.augment = 2: each training sample's copies get features and folds of their own, the training
     tasks get every trainset in (sample, copy) order, and nothing downstream sees a copy."""

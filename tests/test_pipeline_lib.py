@@ -185,7 +185,9 @@ def test_fold_groups_and_their_order(answers):
 
 LAUNCH = [  # (profile, params) -> phrases of the problems
     ("awsbatch,docker", {"outdir": "s3://b/r"}, ["--queue"]),
-    ("awsbatch,docker,gpu", {"outdir": "s3://b/r", "queue": "cpu-q"}, []),
+    ("awsbatch,docker,gpu", {"outdir": "s3://b/r", "queue": "cpu-q"}, ["--gpu_queue"]),  # #27 A4
+    ("awsbatch,docker,gpu", {"outdir": "s3://b/r", "queue": "cpu-q", "gpu_queue": "gpu-q"}, []),
+    ("awsbatch,docker", {"outdir": "s3://b/r", "queue": "cpu-q"}, []),
     ("google,docker", {"outdir": "gs://b/r"}, ["--google_project"]),
     ("google,docker,gpu", {"outdir": "gs://b/r", "google_project": "p"}, ["--gpu_type"]),
     ("google,docker,gpu", {"outdir": "gs://b/r", "google_project": "p", "gpu_type": "nvidia-l4"}, []),

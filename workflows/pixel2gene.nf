@@ -119,7 +119,9 @@ workflow PIXEL2GENE {
         : []
     // Colour augmentation: params.augment seeded stain/scanner-shifted copies of every training
     // sample (meta.copy = 1..N) go through the same feature and fold steps as the sample itself.
-    copies = params.augment ? 1..(params.augment as Integer) : []
+    // The count as a number: from the command line it is a string, and '0' is true in Groovy.
+    n_copies = Folds.count(params.augment)
+    copies = n_copies > 0 ? (1..n_copies).toList() : []
     ch_copies = ch_prepared
         .filter { meta, rescaled, mask -> meta.train }
         .flatMap { meta, rescaled, mask -> copies.collect { copy -> [meta + [copy: copy], rescaled, mask] } }
