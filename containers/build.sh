@@ -3,18 +3,21 @@
 # (params.container_cpu and params.container_gpu), from the repository root.
 #   containers/build.sh            build both images
 #   containers/build.sh --push     build, then push both (CI does this on a version tag)
+#   containers/build.sh --sif      build, then convert both to Apptainer images (NAME-VERSION.sif here)
 #   containers/build.sh --dry-run  print the exact commands, run nothing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 dry_run=0
 push=0
+sif=0
 for arg in "$@"; do
     case "$arg" in
         --dry-run) dry_run=1 ;;
         --push) push=1 ;;
-        -h|--help) sed -n '2,6s/^# \{0,1\}//p' "$0"; exit 0 ;;
-        *) echo "containers/build.sh: unknown option '$arg' (use --dry-run, --push or --help)" >&2; exit 2 ;;
+        --sif) sif=1 ;;
+        -h|--help) sed -n '2,7s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        *) echo "containers/build.sh: unknown option '$arg' (use --dry-run, --push, --sif or --help)" >&2; exit 2 ;;
     esac
 done
 
@@ -40,4 +43,10 @@ run docker build --file containers/gpu/Dockerfile --tag "$gpu_tag" .
 if [ "$push" = 1 ]; then
     run docker push "$cpu_tag"
     run docker push "$gpu_tag"
+fi
+if [ "$sif" = 1 ]; then  # both: a CPU task in an Apptainer run needs the CPU image as much as a GPU task the other
+    sif_name() { local name=${1##*/}; echo "${name/:/-}.sif"; }  # ghcr.io/o/pixel2gene-cpu:0.2.0 -> pixel2gene-cpu-0.2.0.sif
+    run apptainer build "$(sif_name "$cpu_tag")" "docker-daemon://$cpu_tag"
+    run apptainer build "$(sif_name "$gpu_tag")" "docker-daemon://$gpu_tag"
+    echo "then: nextflow run . -profile apptainer --container_cpu $PWD/$(sif_name "$cpu_tag") --container_gpu $PWD/$(sif_name "$gpu_tag") ..." >&2
 fi

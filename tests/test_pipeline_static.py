@@ -763,6 +763,9 @@ def test_build_script_builds_both_images_with_the_tags_the_config_uses(ast):
 
     assert dry() == build
     assert dry("--push") == build + [f"docker push {cpu} ", f"docker push {gpu} "]
+    # #27 A1: the Apptainer route needs both images, the CPU one as much as the GPU one
+    sifs = [t.rsplit("/", 1)[1].replace(":", "-") + ".sif" for t in (cpu, gpu)]
+    assert dry("--sif") == build + [f"apptainer build {s} docker-daemon://{t} " for s, t in zip(sifs, (cpu, gpu))]
     version = re.search(r'^__version__ = "(.+)"', (REPO / "pixel2gene/__init__.py").read_text(), re.M).group(1)
     assert cpu.endswith(f":{version}") and gpu.endswith(f":{version}")
     assert settings(ast)["manifest.version"]["value"] == f"'{version}'"
