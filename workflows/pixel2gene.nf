@@ -120,8 +120,8 @@ workflow PIXEL2GENE {
     // Colour augmentation: params.augment seeded stain/scanner-shifted copies of every training
     // sample (meta.copy = 1..N) go through the same feature and fold steps as the sample itself.
     // The count as a number: from the command line it is a string, and '0' is true in Groovy.
-    n_copies = Folds.count(params.augment)
-    copies = n_copies > 0 ? (1..n_copies).toList() : []
+    n_copies = params.augment ? Folds.count(params.augment) : 0
+    copies = n_copies > 0 ? 1..n_copies : []
     ch_copies = ch_prepared
         .filter { meta, rescaled, mask -> meta.train }
         .flatMap { meta, rescaled, mask -> copies.collect { copy -> [meta + [copy: copy], rescaled, mask] } }
