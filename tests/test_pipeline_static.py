@@ -669,8 +669,28 @@ def test_gpu_profile_gives_each_gpu_task_one_gpu_on_every_executor(ast):
     # local executor: Nextflow hands each GPU task its own CUDA_VISIBLE_DEVICES; containers must receive it
     for engine in ("docker", "singularity", "apptainer"):
         assert "CUDA_VISIBLE_DEVICES" in config[f"profiles.gpu.{engine}.envWhitelist"]["value"], engine
-    assert "--gpus all" in config["profiles.gpu.docker.runOptions"]["value"]
-    assert config["profiles.gpu.apptainer.runOptions"]["value"] == "'--nv'"
+    options = config[f"{gpu}.containerOptions"]["value"]  # #27 A5: on the GPU tasks, whatever the profile order
+    assert "workflow.containerEngine == 'docker' ? '--gpus all'" in options and "'--nv'" in options
+    assert "['singularity', 'apptainer'].contains(workflow.containerEngine)" in options
+
+
+def test_profiles_that_combine_set_different_settings_so_their_order_does_not_matter(ast):
+    """#27 A5: with -profile gpu,docker the docker profile's runOptions replaced the gpu profile's --gpus all.
+    Two profiles used together must not set the same setting; the container engines exclude each other (a launch
+    error), so only pairs across kinds are checked."""
+    config = settings(ast)
+    keys = {}
+    for key in config:
+        if key.startswith("profiles."):
+            profile, rest = key.split(".", 2)[1:]
+            keys.setdefault(profile, set()).add(rest)
+    kinds = [["docker", "singularity", "apptainer"], ["gpu"], ["test"], ["slurm", "awsbatch", "google"]]
+    for i, a_kind in enumerate(kinds):
+        for b_kind in kinds[i + 1:]:
+            for a in a_kind:
+                for b in b_kind:
+                    both = keys.get(a, set()) & keys.get(b, set())
+                    assert not both, (a, b, both)
 
 
 def test_cpu_runs_use_the_cpu_image_and_the_gpu_profile_the_cuda_image(ast):
