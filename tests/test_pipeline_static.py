@@ -663,7 +663,10 @@ def test_gpu_profile_gives_each_gpu_task_one_gpu_on_every_executor(ast):
     config = settings(ast)
     gpu = "profiles.gpu.process.withLabel:process_gpu"
     assert config[f"{gpu}.accelerator"]["value"] == "{ [request: 1, type: params.gpu_type] }"
-    assert config[f"{gpu}.clusterOptions"]["value"] == "{ params.gpu_cluster_options }"
+    # #27 A3: the site's options (params.cluster_options) and the GPU request, both: the selector replaces the generic
+    assert config[f"{gpu}.clusterOptions"]["value"] == \
+        "{ [params.cluster_options, params.gpu_cluster_options].findAll { o -> o }.join(' ') }"
+    assert config["profiles.slurm.process.clusterOptions"]["value"] == "{ params.cluster_options }"
     assert config[f"{gpu}.queue"]["value"] == "{ params.gpu_queue ?: params.queue }"
     assert schema_params()["gpu_cluster_options"]["default"] == "--gres=gpu:1"
     # local executor: Nextflow hands each GPU task its own CUDA_VISIBLE_DEVICES; containers must receive it
