@@ -4,14 +4,14 @@
 # Usage: bench/her2st.sh [OUTDIR] [extra p2g-run flags, e.g. --device cuda]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+source "$repo/bench/provenance.sh"
 shared=${SHARED:-$repo/../shared}
 data=$shared/data/her2st
 score=$shared/bench/her2st.py
 out=${1:-$repo/bench-data/her2st}
 shift || true
 mkdir -p "$out"
-echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  commit: $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet || echo +changes)"
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | sed 's/^/, /')"
+provenance "$repo"
 
 timed() {  # timed NAME CMD...: run, keep /usr/bin/time -v's report
     /usr/bin/time -v -o "$out/$1.time" "${@:2}"

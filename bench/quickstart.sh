@@ -7,13 +7,13 @@
 # Usage: bench/quickstart.sh [OUTDIR]   (--no-install: time only p2g-run, with the p2g-run on PATH)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+source "$repo/bench/provenance.sh"
 install=1
 [ "${1:-}" = "--no-install" ] && { install=0; shift; }
 out=${1:-$repo/bench-data/quickstart}
 rm -rf "$out" && mkdir -p "$out"
+provenance "$repo"
 
-echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  commit: $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet || echo +changes)"
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 
 run=p2g-run
 timed() {  # timed LABEL CMD...: run quietly, print the seconds it took

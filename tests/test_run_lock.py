@@ -8,8 +8,8 @@ import sys
 import time
 
 from conftest import REPO, run_tool
+from pixel2gene.runner.lock import LOCK_NAME
 
-LOCK = ".p2g-run.lock"
 
 
 def start(synthetic, out):
@@ -32,8 +32,8 @@ def test_a_second_run_into_the_same_folder_stops_while_the_first_goes_on(synthet
     out = tmp_path / "results"
     first = start(synthetic, out)
     try:
-        wait_for(out / LOCK, first)
-        holder = json.loads((out / LOCK).read_text() or "{}")
+        wait_for(out / LOCK_NAME, first)
+        holder = json.loads((out / LOCK_NAME).read_text() or "{}")
         second = run_tool("p2g-run", "--train", synthetic["train"], "--predict", synthetic["test"], "--outdir", out,
                           "--encoder", "texture", "--epochs", 300, "--n-folds", 3, check=False, process=True)
         assert second.returncode == 2, second.stderr
@@ -44,16 +44,16 @@ def test_a_second_run_into_the_same_folder_stops_while_the_first_goes_on(synthet
     finally:
         if first.poll() is None:
             first.kill()
-    assert (out / "test.h5ad").is_file() and not (out / LOCK).exists()  # the first finished, and let go
+    assert (out / "test.h5ad").is_file() and not (out / LOCK_NAME).exists()  # the first finished, and let go
 
 
 def test_a_killed_run_leaves_no_lock_behind(synthetic, tmp_path):
     out = tmp_path / "results"
     first = start(synthetic, out)
-    wait_for(out / LOCK, first)
+    wait_for(out / LOCK_NAME, first)
     first.send_signal(signal.SIGKILL)
     first.wait()
-    assert (out / LOCK).exists()  # the file stays; the lock itself went with the process
+    assert (out / LOCK_NAME).exists()  # the file stays; the lock itself went with the process
     run_tool("p2g-run", "--train", synthetic["train"], "--predict", synthetic["test"], "--outdir", out,
              "--encoder", "texture", "--epochs", 2, "--n-folds", 3, "--threads", 1)
-    assert (out / "test.h5ad").is_file() and not (out / LOCK).exists()
+    assert (out / "test.h5ad").is_file() and not (out / LOCK_NAME).exists()
