@@ -10,7 +10,7 @@ from ..artifacts.rescaled import Rescaled
 from ..errors import InputError
 from ..image import SUPERPIXEL
 from ..image.superpixels import superpixel_colour
-from ..image.tissue_mask import detect_tissue, drop_far_specks, load_user_mask
+from ..image.tissue_mask import SPECK_DISTANCE_UM, SPECK_SHARE, detect_tissue, drop_far_specks, load_user_mask
 from ..tool.progress import say
 from ..tool.options import out_field, threads_field, upstream_field
 from ..tool.stamps import start
@@ -48,8 +48,9 @@ def run(args: Args) -> Mask:
                              "check the image is an H&E, or give your own mask with --mask-file")
         tissue, specks = drop_far_specks(tissue, SUPERPIXEL * sample["pixel_size"])
         if specks:
-            say(f"mask {sample['name']}: dropped {specks} speck(s) of tissue far from the section (under 1 % of "
-                "its largest piece, over 0.5 mm away); --mask-file gives your own mask instead")
+            say(f"mask {sample['name']}: dropped {specks} speck(s) of tissue far from the section (under "
+                f"{100 * SPECK_SHARE:g} % of its largest piece, over {SPECK_DISTANCE_UM:g} µm away); --mask-file "
+                "gives your own mask instead")
     frac = float(tissue.mean())
     say(f"mask {sample['name']}: {int(tissue.sum())} tissue superpixels ({100 * frac:.1f}% of the grid, {source})")
     with Mask.create(out, params) as folder:
