@@ -53,7 +53,7 @@ def read_counts(path: Path) -> pd.DataFrame:
     df = read_table(path)
     header = None if path.suffix == ".parquet" else _header(path)
     check_names(path, header[1:] if header else df.columns, "gene")
-    bad = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+    bad = [c for c, kind in df.dtypes.items() if not pd.api.types.is_numeric_dtype(kind)]  # not df[c]: slow by gene
     if bad:
         raise InputError(path, f"column '{bad[0]}' is not numeric",
                          "counts must be numbers: rows are bins/spots, columns genes, ids first")
