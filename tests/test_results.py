@@ -10,7 +10,7 @@ import pytest
 
 from conftest import run_tool
 from pixel2gene.evaluation.metrics import pearson, rmse, spearman, ssim
-from pixel2gene.evaluation.report import evaluate
+from pixel2gene.evaluation.report import SSIM_MARGIN, evaluate
 from pixel2gene.evaluation.truth import Bins
 from synthetic import expression_profiles
 from pixel2gene.features import DEFAULT_ENCODER
@@ -121,6 +121,33 @@ def test_metrics_are_near_zero_on_a_shuffled_prediction():
     shuffled = evaluate(bins, bins.counts[rng.permutation(n)], (30, 30))
     assert shuffled["pearson"].abs().max() < 0.15 and shuffled["spearman"].abs().max() < 0.15
     assert shuffled["ssim"].abs().max() < 0.2
+
+
+def test_many_maps_score_as_each_map_alone():
+    """evaluate's SSIM of all genes at once (float32 blurs, inside the region only) is the float64 definition
+    applied gene by gene: bins of several sizes, one touching the grid's edge (where the blur reflects), one
+    painted over by another, and a gene that is flat inside the region."""
+    rng = np.random.default_rng(3)
+    shape, disks = (40, 50), []
+    for r0, c0, size in [(0, 3, 4), (10, 10, 6), (12, 14, 3), (25, 30, 5), (30, 44, 6)]:
+        cells = [r * shape[1] + c for r in range(r0, min(r0 + size, shape[0])) for c in range(c0, min(c0 + size, shape[1]))]
+        disks.append(cells)
+    index = np.full((len(disks), max(map(len, disks))), -1)
+    for b, cells in enumerate(disks):
+        index[b, :len(cells)] = cells
+    truth = rng.gamma(2.0, 3.0, (len(disks), 4))
+    truth[:, 3] = 5.0
+    bins = Bins([f"b{b}" for b in range(len(disks))], truth, [f"G{g}" for g in range(4)], index)
+    pred = truth * rng.uniform(0.5, 1.5, truth.shape)
+    region = bins.region(shape)
+    each = [ssim(bins.paint(pred[:, g], shape), bins.paint(truth[:, g], shape), region) for g in range(4)]
+    table = evaluate(bins, pred, shape).set_index("gene")
+    assert np.allclose(table.loc[[f"G{g}" for g in range(4)], "ssim"], each, atol=1e-5)
+    assert abs(each[0] - each[1]) > 1e-3  # the genes differ: a mix-up of columns would show
+    window = (slice(0, 40), slice(0, 50))
+    painted = bins.paint_window(pred, shape, window)
+    assert all(np.array_equal(painted[..., g], bins.paint(pred[:, g], shape)) for g in range(4))
+    assert SSIM_MARGIN > 5  # the SSIM window's radius: cells outside the margin never reach a scored cell
 
 
 def test_held_out_scores_are_honest(chain):

@@ -60,19 +60,45 @@ def minmax(a: np.ndarray, region: np.ndarray) -> np.ndarray:
     return out
 
 
+SSIM_SIGMA, SSIM_SIZE = 1.5, 11  # Gaussian window: its radius (5 cells) is what a map needs around its region
+SSIM_C1, SSIM_C2 = 0.01 ** 2, 0.03 ** 2
+
+
+def _blur(m: np.ndarray) -> np.ndarray:
+    return cv2.GaussianBlur(m, (SSIM_SIZE, SSIM_SIZE), SSIM_SIGMA, borderType=cv2.BORDER_REFLECT)
+
+
+def _ssim_at(mx, my, xx, yy, xy):
+    vx, vy, cxy = xx - mx * mx, yy - my * my, xy - mx * my
+    return ((2 * mx * my + SSIM_C1) * (2 * cxy + SSIM_C2)) / ((mx * mx + my * my + SSIM_C1) * (vx + vy + SSIM_C2))
+
+
 def ssim(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
     """SSIM of two maps min-max scaled inside `region`, averaged over `region`.
 
     Gaussian window (sigma 1.5, 11 px) and constants K1=0.01, K2=0.03 with a
     data range of 1, as in Wang et al. 2004 and the spatial-omics papers
-    that score super-resolved maps this way.
+    that score super-resolved maps this way. The definition, in float64; ssim_maps scores many maps at once.
     """
     x, y = minmax(a, region), minmax(b, region)
-    blur = lambda m: cv2.GaussianBlur(m, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
-    mx, my = blur(x), blur(y)
-    vx = blur(x * x) - mx * mx
-    vy = blur(y * y) - my * my
-    cxy = blur(x * y) - mx * my
-    c1, c2 = 0.01 ** 2, 0.03 ** 2
-    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    s = _ssim_at(_blur(x), _blur(y), _blur(x * x), _blur(y * y), _blur(x * y))
     return float(s[region].mean())
+
+
+def _minmax_channels(a: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """(h, w, k) maps min-max scaled per channel inside `region`, 0 outside, float32."""
+    inside = a[region]
+    lo, hi = inside.min(0), inside.max(0)
+    span = np.where(hi > lo, hi - lo, np.inf)  # a flat map scales to 0, as minmax
+    out = np.zeros(a.shape, np.float32)
+    out[region] = (inside - lo) / span
+    return out
+
+
+def ssim_maps(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """(k,) ssim of each channel pair of (h, w, k) maps: all channels blurred at once in float32 (a quarter of
+    float64's time; SSIM moves by under 1e-4) and the index computed only inside `region`."""
+    x, y = _minmax_channels(a, region), _minmax_channels(b, region)
+    at = lambda m: _blur(m).reshape(*m.shape[:2], -1)[region].astype(np.float64)  # cv2 drops a lone channel
+    s = _ssim_at(at(x), at(y), at(x * x), at(y * y), at(x * y))
+    return s.mean(0)

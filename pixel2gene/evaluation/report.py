@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 
 from ..image.superpixels import bounding_box
-from .metrics import fractions, log_composition, pearson, rmse, spearman, ssim
+from .metrics import fractions, log_composition, pearson, rmse, spearman, ssim_maps
 from .truth import Bins
 
 TOP = 100  # the summary's "top genes": the most measured, as benchmarks in the field report
@@ -30,8 +30,7 @@ def evaluate(bins: Bins, pred: np.ndarray, shape) -> pd.DataFrame:
             "spearman": spearman(p, t),
             "pearson_fraction": pearson(fractions(p, total_pred), fractions(t, total_truth)),
             "composition_r": pearson(log_composition(p, total_pred), log_composition(t, total_truth)),
-            "ssim": [ssim(bins.paint(p[:, g], shape)[window], bins.paint(t[:, g], shape)[window], region[window])
-                     for g in range(t.shape[1])],
+            "ssim": _ssim(bins, p, t, shape, window, region[window]),
             "rmse": rmse(p, t),
             "truth_total": t.sum(0),
             "predicted_total": p.sum(0),
@@ -41,6 +40,16 @@ def evaluate(bins: Bins, pred: np.ndarray, shape) -> pd.DataFrame:
 
 
 SSIM_MARGIN = 6  # cells of zeros around the scored bins: more than the SSIM window's radius (5)
+SSIM_BYTES = 2 ** 24  # per float32 (window x genes) array; ten of them live at once
+
+
+def _ssim(bins: Bins, pred, truth, shape, window, region) -> np.ndarray:
+    """SSIM of each gene's painted maps over the bins' window, as many genes at a time as fit SSIM_BYTES."""
+    cells = region.size
+    step = int(np.clip(SSIM_BYTES // (4 * cells), 1, GENE_BLOCK))
+    return np.concatenate([ssim_maps(bins.paint_window(pred[:, g:g + step], shape, window),
+                                     bins.paint_window(truth[:, g:g + step], shape, window), region)
+                           for g in range(0, pred.shape[1], step)])
 
 
 def summarise(table: pd.DataFrame, n_bins: int) -> dict:
