@@ -116,7 +116,7 @@ def spot_clusters(run_dir: Path, name: str, locs: pd.DataFrame, k: int, seed: in
     feats = next(Features(p) for p in sorted(work.glob("features-*")) if "-aug" not in p.name)
     mask = Mask(work / "mask").tissue.read()
     rescaled = Rescaled(work / "rescale")
-    x = standardise(feats.map.read(mmap=True)[mask], *feats.channel_stats())
+    x = standardise(feats.tissue_rows(mask), *feats.channel_stats())
     if basis is None:
         rng = np.random.default_rng(seed)
         sample = x[rng.choice(len(x), min(len(x), 20000), replace=False)]

@@ -138,8 +138,7 @@ def test_feature_step_normalises_stains_before_the_encoder(synthetic, tmp_path):
             assert info["stain"]["method"] == method
             assert sorted(p.name for p in out.iterdir() if p.suffix == ".npy") == \
                 ["channel-mean.npy", "channel-std.npy", "features.npy"]
-            mask = np.load(w / "mask" / "mask.npy")
-            colours[name, method] = np.load(out / "features.npy")[..., :3][mask].astype(float).mean(0)
+            colours[name, method] = np.load(out / "features.npy")[:, :3].astype(float).mean(0)
     assert info["stain"]["source"]["stains"] and info["stain"]["target"]["white"] == [255.0] * 3
     gap_raw = np.abs(colours["orig", "none"] - colours["shifted", "none"]).sum()
     gap_norm = np.abs(colours["orig", "macenko"] - colours["shifted", "macenko"]).sum()

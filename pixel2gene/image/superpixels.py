@@ -16,6 +16,19 @@ def bounding_box(cells: np.ndarray, pad: int):
             slice(max(0, cols[0] - pad), min(cells.shape[1], cols[-1] + 1 + pad)))
 
 
+def row_starts(mask: np.ndarray) -> np.ndarray:
+    """(H + 1,): where each grid row's tissue superpixels start among all of them in row-major order (the order
+    of tissue features and of every prediction); grid rows i0..i1 are tissue rows row_starts[i0]:row_starts[i1]."""
+    return np.concatenate([[0], np.cumsum(mask.sum(1), dtype=np.int64)])
+
+
+def tissue_index(mask: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """Flat grid positions of tissue superpixels (-1: none) -> their rows in row-major tissue order (-1 kept)."""
+    order = np.full(mask.size + 1, -1, np.int64)  # the extra last entry answers -1
+    order[np.flatnonzero(mask.ravel())] = np.arange(int(mask.sum()))
+    return order[np.where(cells >= 0, cells, mask.size)]
+
+
 def block_mean(a: np.ndarray, s: int = SUPERPIXEL) -> np.ndarray:
     h, w = a.shape[0] // s, a.shape[1] // s
     return a[:h * s, :w * s].reshape(h, s, w, s, *a.shape[2:]).mean(axis=(1, 3))

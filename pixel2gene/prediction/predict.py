@@ -12,6 +12,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from ..image.superpixels import row_starts
 from ..io.memmaps import PageReleaser
 from ..io.prefetch import prefetch
 from ..features.writer import BackgroundWriter, HostCopy
@@ -152,7 +153,8 @@ def _std(std) -> np.ndarray:
 
 def predict_sum(features, mask, mean, std, models: ModelSet, out: np.ndarray, device="cpu", progress=None,
                 familiarity: Optional[Familiarity] = None):
-    """out (G, n_tissue) receives the sum over folds of counts per superpixel; with `familiarity`, each
+    """`features` (n_tissue, C): the tissue superpixels of `mask` in row-major order (artifacts/features.py).
+    out (G, n_tissue) receives the sum over folds of counts per superpixel; with `familiarity`, each
     superpixel's novelty and, where it is novel and familiarity.lean, the colour ridge's share."""
     ensemble = Ensemble(models, device)
     dev = ensemble.device
@@ -166,10 +168,11 @@ def predict_sum(features, mask, mean, std, models: ModelSet, out: np.ndarray, de
     chunks = row_chunks(mask, chunk_size(dev, ensemble.n_models, len(models.genes)))
     total = int(mask.sum())
     release = PageReleaser(features)
+    starts = row_starts(mask)
 
-    def read(span):  # whole rows from the memmap, tissue only; rows keep memory flat on whole slides
+    def read(span):  # the tissue superpixels of whole grid rows: one contiguous block of the memmap
         r0, r1, _ = span
-        x = torch.from_numpy(np.asarray(features[r0:r1][mask[r0:r1]]))
+        x = torch.from_numpy(np.array(features[starts[r0]:starts[r1]]))  # a copy: read here, on the prefetch thread
         return x.pin_memory() if dev.type == "cuda" else x
 
     def write(start, sums: HostCopy):  # (G, n): gene-major like the memmap

@@ -13,7 +13,7 @@ from ..choices import Stain
 from ..features import DEFAULT_ENCODER, from_settings, list_encoders, option_classes
 from ..features.base import ExtractContext
 from ..features.colour import channel_names as colour_channels, colour_context
-from ..features.stats import tissue_statistics
+from ..features.stats import tissue_rows
 from ..image import SUPERPIXEL
 from ..image.perturb import random_shift
 from ..image.stain import mapped_copy, normalise_slide
@@ -97,16 +97,18 @@ def run(args: Args) -> Features:
     first = len(names) - len(encoder.channels)
     say(f"features {sample['name']}: {args.encoder}, {len(names)} channels, "
         f"{int(mask.sum())} tissue superpixels on {device}")
-    # the map is a sparse file: only tiles that hold tissue are ever written (about twice the tissue cells)
+    # the scratch grid is a sparse file: only tiles that hold tissue are ever written (about twice the tissue
+    # cells), then copied into the tissue rows the step keeps
     copies = (args.augment_copy > 0) + (args.stain != Stain.NONE)  # scratch copies of the slide while the step runs
-    check_free_space(out.parent, min(mask.size, 2 * int(mask.sum())) * len(names) * 2 + copies * image.nbytes,
-                     "the float16 feature map" + (" and the slide's scratch copies" if copies else ""))
+    n_tissue = int(mask.sum())
+    check_free_space(out.parent, (min(mask.size, 2 * n_tissue) + n_tissue) * len(names) * 2 + copies * image.nbytes,
+                     "the float16 features" + (" and the slide's scratch copies" if copies else ""))
     with Features.create(out, params) as folder:
         image, augmented = augment_hook(args.augment_copy, image, sample, folder)
         if augmented:
             rgb = superpixel_colour(image)[0]
         image, rgb, stain = stain_hook(args.stain, image, mask, rgb, sample, folder)
-        feats = folder.create_map(mask.shape, len(names))
+        feats = folder.create_grid(mask.shape, len(names))
         for i in range(0, len(rgb), 64):  # by strips: touching the whole map at once keeps it all resident
             strip, on = feats[i:i + 64], mask[i:i + 64]
             strip[on, :3] = rgb[i:i + 64][on]  # tissue only, so background pages stay holes in the file
@@ -115,8 +117,7 @@ def run(args: Args) -> Features:
         ctx = ExtractContext(image=image, mask=mask, device=device,
                              progress=Progress(f"features {sample['name']}"))
         encoder.extract(ctx, feats[..., first:])
-        feats.flush()
-        folder.write_channel_stats(*tissue_statistics(feats, mask))
+        folder.write_channel_stats(*tissue_rows(feats, mask, folder.create_rows(n_tissue, len(names))))
         del feats, image
         folder.remove_scratch()
         folder.record.write({"encoder": encoder.describe(), "stain": stain, "augmented": augmented,

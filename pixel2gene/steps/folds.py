@@ -15,6 +15,7 @@ from ..errors import InputError
 from ..features.stats import standardise
 from ..image import SUPERPIXEL
 from ..image.disks import gather_disks
+from ..image.superpixels import tissue_index
 from ..io.counts import open_counts
 from ..io.memmaps import release_pages
 from ..qc.bins import qc_keep
@@ -68,7 +69,7 @@ def run(args: Args) -> TrainingSet:
         # only the selected genes, sparse; totals over all genes for QC
         y, totals = counts.take(locs.index, genes)
     mask = Mask(args.mask).tissue.read()
-    feats = features.map.read(mmap=True)
+    feats = features.tissue_rows(mask)  # (tissue superpixels, C)
     mean, std = features.channel_stats()
 
     xy = locs[["x", "y"]].to_numpy()
@@ -82,8 +83,8 @@ def run(args: Args) -> TrainingSet:
         raise InputError(sample["files"]["locs"], "no bin falls on the tissue mask",
                          "check locs-raw x/y (x = image column) and pixel-size-raw.txt, or give your own mask "
                          "(p2g-mask --mask FILE; p2g-run --mask SAMPLE=FILE)")
-    flat = feats.reshape(-1, feats.shape[2])
-    anchor = flat[index[on_tissue, 0]]  # one tissue superpixel of each bin, for its histology cluster
+    index = tissue_index(mask, index)  # grid positions -> rows of the tissue features
+    anchor = feats[index[on_tissue, 0]]  # one tissue superpixel of each bin, for its histology cluster
     release_pages(feats)  # the gather touched most of the feature map: do not keep it resident
     use_qc = args.qc == BinQC.ON or (args.qc == BinQC.AUTO and sample["diameter_px"] <= QC_AUTO_MAX_DIAMETER)
     keep = on_tissue.copy()
@@ -111,7 +112,7 @@ def run(args: Args) -> TrainingSet:
     info = features.record.read()
     with TrainingSet.create(out, params) as folder:
         folder.bins.write(bins)
-        folder.write_disk_features(flat, disk_index)
+        folder.write_disk_features(feats, disk_index)
         folder.disk_valid.write(valid)
         folder.write_density(y[sel], n_tissue[sel])
         folder.fold.write(folds[sel])
@@ -120,5 +121,5 @@ def run(args: Args) -> TrainingSet:
         folder.record.write({
             "sample": sample["name"], "n_bins": int(len(locs)), "n_train": int(len(sel)),
             "n_folds": args.n_folds, "block_um": block_um, "qc": bool(use_qc), "diameter_px": sample["diameter_px"],
-            "encoder": info["encoder"], "n_channels": int(feats.shape[2]), "channels": info["channels"]})
+            "encoder": info["encoder"], "n_channels": int(feats.shape[1]), "channels": info["channels"]})
     return TrainingSet(out)

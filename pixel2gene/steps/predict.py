@@ -50,11 +50,11 @@ def run(args: Args) -> Predictions:
         torch.set_num_threads(args.threads)
     models = ModelSet([Model(m) for m in args.model])
     features = Features(args.features)
-    feats = features.map.read(mmap=True)
-    if feats.shape[2] != models.info["n_features"]:
-        raise InputError(args.features, f"{feats.shape[2]} feature channels, the model expects "
-                         f"{models.info['n_features']}", "extract features with the encoder used for training")
     mask = Mask(args.mask).tissue.read()
+    feats = features.tissue_rows(mask)
+    if feats.shape[1] != models.info["n_features"]:
+        raise InputError(args.features, f"{feats.shape[1]} feature channels, the model expects "
+                         f"{models.info['n_features']}", "extract features with the encoder used for training")
     mean, std = models.channel_stats() if args.standardise == Standardise.TRAINING else features.channel_stats()
     genes = models.genes
     say(f"predict: {len(models.states)} fold model(s) x {int(mask.sum())} superpixels x {len(genes)} genes "
