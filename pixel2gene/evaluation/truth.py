@@ -29,13 +29,13 @@ class Bins:
 
     def paint_window(self, values: np.ndarray, shape, window) -> np.ndarray:
         """paint for the (n, k) columns of `values` at once, cut to `window` (row and column slices of the
-        grid): (h, w, k) float64, each channel equal to paint(values[:, j], shape)[window]."""
+        grid): (h, w, k) in the values' type, each channel equal to paint(values[:, j], shape)[window]."""
         (r, c), width = window, shape[1]
         h, w = r.stop - r.start, c.stop - c.start
         valid = self.index >= 0
         cells, rows = self.index[valid], np.nonzero(valid)[0]
         local = (cells // width - r.start) * w + (cells % width - c.start)  # every bin lies inside the window
-        out = np.zeros((h * w, values.shape[1]), np.float64)
+        out = np.zeros((h * w, values.shape[1]), values.dtype)
         out[local] = values[rows]
         return out.reshape(h, w, -1)
 
