@@ -44,9 +44,13 @@ class StackedMLP(nn.Module):
         """x: (M, N, n_in) -> (M, N, n_out) positive outputs; or (1, N, n_in) for one `model`."""
         last = len(self.weights) - 1
         pick = slice(None) if model is None else slice(model, model + 1)
+        inplace = not torch.is_grad_enabled()  # prediction: no second (models, n, genes) array per activation
         for k, (w, b) in enumerate(zip(self.weights, self.biases)):
             x = torch.baddbmm(b[pick], x, w[pick])
-            x = F.leaky_relu(x, 0.1) if k < last else F.elu(x, alpha=0.01) + 0.01
+            if k < last:
+                x = F.leaky_relu(x, 0.1, inplace=inplace)
+            else:
+                x = F.elu_(x, alpha=0.01).add_(0.01) if inplace else F.elu(x, alpha=0.01) + 0.01
         return x
 
     def model_state(self, m: int) -> dict:

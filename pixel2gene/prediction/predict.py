@@ -91,7 +91,7 @@ class Ensemble:
         total = None
         if self.net is not None:
             a = torch.tensor([self.weights[i] for i in self.mlp_of], device=self.device)
-            total = (self._mlp(x) * a[:, None, None]).sum(0)
+            total = self._mlp(x).mul_(a[:, None, None]).sum(0)
         r = ridge.apply(x, self.ridge).mul_(sum(1 - w for w in self.weights))
         return r if total is None else total.add_(r)
 
