@@ -18,8 +18,10 @@ def test_evaluation_by_gene_blocks_equals_all_genes_at_once(monkeypatch):
     monkeypatch.setattr(report, "GENE_BLOCK", 5)
     blocks = report.evaluate(bins, pred, (30, 30))
     assert whole.shape == (g, 9)
-    np.testing.assert_allclose(blocks.drop(columns="gene").to_numpy(), whole.drop(columns="gene").to_numpy(),
+    loose = ["gene", "ssim"]  # SSIM is blurred in float32, several genes per call: equal to float32 rounding
+    np.testing.assert_allclose(blocks.drop(columns=loose).to_numpy(), whole.drop(columns=loose).to_numpy(),
                                rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(blocks["ssim"], whole["ssim"], rtol=0, atol=1e-6)
     assert list(blocks.gene) == list(whole.gene)
 
 
