@@ -79,8 +79,10 @@ if [ ${#train_opts[@]} -gt 0 ]; then
         label=$(echo "$opt" | tr -d '-' | tr ' ' '-')
         made+=("$out/train-$label")
         # shellcheck disable=SC2086
-        p2g-train --trainset "$folds" --out "$out/train-$label" $opt > "$out/train-$label.log" 2>&1
-        cv "$enc/$ctx $opt" "$out/train-$label/model.json" | tee -a "$out/design_cv.txt"
+        p2g-train --trainset "$folds" --out "$out/train-$label/trained" $opt > "$out/train-$label.log" 2>&1
+        p2g-select --trainset "$folds" --trained "$out/train-$label/trained" --out "$out/train-$label/model" \
+            >> "$out/train-$label.log" 2>&1
+        cv "$enc/$ctx $opt" "$out/train-$label/model/model.json" | tee -a "$out/design_cv.txt"
     done
 fi
 if has mask; then

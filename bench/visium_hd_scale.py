@@ -268,7 +268,7 @@ def chain(data: Path, work: Path, args) -> list:
     py, b = sys.executable, REPO / "bin"
     log = work / "steps.log"
     sample = work / "S"
-    w = {k: work / k for k in ("rescale", "mask", "features", "genes", "folds", "model", "pred", "result",
+    w = {k: work / k for k in ("rescale", "mask", "features", "genes", "folds", "trained", "model", "pred", "result",
                                "figures", "held-out", "report")}
     common = ["--threads", str(args.threads)]
     steps = [
@@ -282,8 +282,10 @@ def chain(data: Path, work: Path, args) -> list:
                    "--n-genes", str(args.n_genes)]),
         ("folds", [b / "p2g-folds", "--rescaled", w["rescale"], "--mask", w["mask"], "--features", w["features"],
                    "--genes", w["genes"], "--out", w["folds"], "--n-folds", str(args.n_folds)]),
-        ("train", [b / "p2g-train", "--trainset", w["folds"], "--out", w["model"], "--epochs", str(args.epochs),
+        ("train", [b / "p2g-train", "--trainset", w["folds"], "--out", w["trained"], "--epochs", str(args.epochs),
                    "--device", "cpu", *common]),
+        ("select", [b / "p2g-select", "--trainset", w["folds"], "--trained", w["trained"], "--out", w["model"],
+                    *common]),
         ("predict", [b / "p2g-predict", "--features", w["features"], "--mask", w["mask"], "--model", w["model"],
                      "--out", w["pred"], "--device", "cpu", *common]),
         ("combine", [b / "p2g-combine", "--pred", w["pred"], "--rescaled", w["rescale"], "--mask", w["mask"],
@@ -297,8 +299,8 @@ def chain(data: Path, work: Path, args) -> list:
         steps.append(("evaluate (held-out folds)", [b / "p2g-evaluate", "--rescaled", w["rescale"], "--mask", w["mask"],
                                                     "--out", w["held-out"], "--trainset", w["folds"],
                                                     "--model", w["model"], "--device", "cpu"]))
-    report_steps = [w[k] for k in ("rescale", "mask", "features", "folds", "genes", "model", "pred", "result",
-                                   "figures")] + ([w["held-out"]] if args.n_folds > 1 else [])
+    report_steps = [w[k] for k in ("rescale", "mask", "features", "folds", "genes", "trained", "model", "pred",
+                                   "result", "figures")] + ([w["held-out"]] if args.n_folds > 1 else [])
     steps.append(("report", [b / "p2g-report", "--result", w["result"], "--out", work / "S.html",
                              "--maps", w["figures"], "--model", w["model"], "--steps", *report_steps]
                   + (["--evaluation", w["held-out"]] if args.n_folds > 1 else [])))

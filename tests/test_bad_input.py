@@ -50,7 +50,8 @@ def up(tmp_path_factory):
     step("p2g-genes", "--counts", root / "T" / "cnts.tsv", "--out", w / "genes", "--n-genes", 5)
     step("p2g-folds", "--rescaled", w / "T" / "rescale", "--mask", w / "T" / "mask", "--features",
          w / "T" / "features", "--genes", w / "genes", "--out", w / "folds", "--n-folds", 2)
-    step("p2g-train", "--trainset", w / "folds", "--out", w / "model", "--epochs", 1, "--threads", 1)
+    step("p2g-train", "--trainset", w / "folds", "--out", w / "trained", "--epochs", 1, "--threads", 1)
+    step("p2g-select", "--trainset", w / "folds", "--trained", w / "trained", "--out", w / "model", "--threads", 1)
     step("p2g-predict", "--features", w / "P" / "features", "--mask", w / "P" / "mask", "--model", w / "model",
          "--out", w / "pred", "--threads", 1)
     step("p2g-combine", "--pred", w / "pred", "--rescaled", w / "P" / "rescale", "--mask", w / "P" / "mask",
@@ -73,6 +74,7 @@ def good_argv(tool, root):
         "p2g-folds": ["--rescaled", t / "rescale", "--mask", t / "mask", "--features", t / "features",
                       "--genes", w / "genes", "--out", "OUT"],
         "p2g-train": ["--trainset", w / "folds", "--out", "OUT", "--epochs", 1],
+        "p2g-select": ["--trainset", w / "folds", "--trained", w / "trained", "--out", "OUT"],
         "p2g-predict": ["--features", p / "features", "--mask", p / "mask", "--model", w / "model", "--out", "OUT"],
         "p2g-combine": ["--pred", w / "pred", "--rescaled", p / "rescale", "--mask", p / "mask", "--out", "OUT"],
         "p2g-export": ["--result", w / "result", "--rescaled", p / "rescale", "--out", "OUT.h5ad"],
@@ -295,8 +297,12 @@ def test_the_folds_step_warns_about_swapped_coordinates(up, tmp_path, capfd):
     locs.to_parquet(tmp_path / "rescale" / "locs.parquet")
     mask[int(centre // 16):] = False
     np.save(tmp_path / "mask" / "mask.npy", mask)
+    shutil.copytree(w / "T" / "features", tmp_path / "features")  # the features of the cut mask's tissue
+    grid = np.full(mask.shape, -1)
+    grid[np.load(w / "T" / "mask" / "mask.npy")] = np.arange(len(np.load(w / "T" / "features" / "features.npy")))
+    np.save(tmp_path / "features" / "features.npy", np.load(w / "T" / "features" / "features.npy")[grid[mask]])
     rc, err = call("p2g-folds", ["--rescaled", tmp_path / "rescale", "--mask", tmp_path / "mask", "--features",
-                                 w / "T" / "features", "--genes", w / "genes", "--out", tmp_path / "f"], capfd)
+                                 tmp_path / "features", "--genes", w / "genes", "--out", tmp_path / "f"], capfd)
     found = re.search(r"locs-raw.tsv: 0% of the bins lie on tissue, but (\d+)% would with x and y swapped", err)
     assert found and int(found.group(1)) >= 90, err
     assert rc == 0  # a warning: the disks of bins near the cut still touch tissue, so the step goes on

@@ -78,13 +78,14 @@ def project(tmp_path_factory):
 @pytest.fixture(scope="module")
 def emulated(project, tmp_path_factory):
     """The project's sheet (3 completion orders), the test profile's sheet, and a workflow whose
-    fold predictions are not sorted (4 completion orders)."""
+    gather of the training tasks is not sorted (4 completion orders)."""
     mutant = tmp_path_factory.mktemp("unsorted")
     for part in ("workflows", "modules", "lib", "assets"):
         shutil.copytree(REPO / part, mutant / part)
     wf = mutant / "workflows/pixel2gene.nf"
     text = wf.read_text()
-    unsorted = re.sub(r"items\.toSorted \{ a, b -> Folds\.compare\(a\[0\], b\[0\]\) \}\.collect", "items.collect", text)
+    gather = r"(ch_trained = P2G_TRAIN\.out\.trained\s*)\.toSortedList \{ a, b -> Folds\.compare\(a\[0\], b\[0\]\) \}"
+    unsorted = re.sub(gather, r"\1.toSortedList { a, b -> 0 }", text)  # completion order, as toList would keep
     assert unsorted != text
     wf.write_text(unsorted)
     test_rows = list(csv.DictReader((REPO / "assets/samplesheet_test.csv").open()))
@@ -114,7 +115,8 @@ def test_every_task_gets_inputs_shaped_as_its_process_declares(runs):
 def test_each_process_runs_once_per_sample_or_fold_group(runs):
     # 6 samples (3 imported), 3 train (A, B, H), 4 predict (A, C, V, X), 10 folds in tasks of 4 -> 3 groups
     assert counts(runs[0]) == {"P2G_IMPORT": 3, "P2G_RESCALE": 6, "P2G_MASK": 6, "P2G_FEATURES": 6, "P2G_GENES": 1,
-                               "P2G_FOLDS": 3, "P2G_TRAIN": 3, "P2G_PREDICT": 12, "P2G_COMBINE": 4, "P2G_EXPORT": 4,
+                               "P2G_FOLDS": 3, "P2G_TRAIN": 3, "P2G_SELECT": 1, "P2G_PREDICT": 4, "P2G_COMBINE": 4,
+                               "P2G_EXPORT": 4,
                                "P2G_MAPS": 4, "P2G_EVALUATE": 2, "P2G_REPORT": 4}
 
 
@@ -150,23 +152,26 @@ def test_samples_reach_their_tasks_with_their_files(runs, project):
     assert c_mask[2].endswith("masks/C.png")
 
 
-def test_predictions_and_models_are_gathered_in_fold_order(runs):
+def test_training_tasks_are_gathered_in_fold_order_and_one_model_serves_every_step(runs):
+    """#27 B1: the form is chosen once, by P2G_SELECT, from every training task's folds (in fold order); every
+    prediction and the held-out evaluation use its one model."""
     run = runs[0]
     folds_of = {t["dir"]: t["inputs"][1] for t in run["tasks"]["P2G_TRAIN"]}
-    for t in run["tasks"]["P2G_PREDICT"]:
-        assert t["inputs"][0][3] in ("0,1,2,3", "4,5,6,7", "8,9")
-    pred_folds = {t["dir"]: t["inputs"][0][3] for t in run["tasks"]["P2G_PREDICT"]}
-    for t in run["tasks"]["P2G_COMBINE"]:
-        preds = t["inputs"][0][1]
-        assert [pred_folds[p.rsplit("/", 1)[0]] for p in preds] == ["0,1,2,3", "4,5,6,7", "8,9"]
+    select, = run["tasks"]["P2G_SELECT"]
+    trainsets, trained = select["inputs"]
+    assert [folds_of[t.rsplit("/", 1)[0]] for t in trained] == ["0,1,2,3", "4,5,6,7", "8,9"]
+    assert trainsets == run["tasks"]["P2G_TRAIN"][0]["inputs"][0]
+    model = select["dir"] + "/model"
+    assert all(t["inputs"][0][3] == model for t in run["tasks"]["P2G_PREDICT"])
+    assert all(len(t["inputs"][0][1]) == 1 for t in run["tasks"]["P2G_COMBINE"])
     held_out = task(run, "P2G_EVALUATE", "A")["inputs"][0]
-    assert [folds_of[m.rsplit("/", 1)[0]] for m in held_out[7]] == ["0,1,2,3", "4,5,6,7", "8,9"]
+    assert held_out[7] == [model]
 
 
 def test_each_report_lists_every_step_of_its_sample(runs):
     run = runs[0]
-    shared = ["genes", "train-0,1,2,3", "train-4,5,6,7", "train-8,9"]
-    per_sample = ["rescale", "mask", "features", "predict-0,1,2,3", "predict-4,5,6,7", "predict-8,9", "combine", "maps"]
+    shared = ["genes", "train-0,1,2,3", "train-4,5,6,7", "train-8,9", "select"]
+    per_sample = ["rescale", "mask", "features", "predict", "combine", "maps"]
     want = {"A": per_sample + shared + ["folds", "evaluate-held-out"], "C": per_sample + shared + ["evaluate-truth"],
             "V": per_sample + shared, "X": per_sample + shared}
     for sample, labels in want.items():
@@ -183,13 +188,14 @@ def test_the_test_profile_sheet_flows(emulated):
     run = emulated["test_profile"]
     assert run["errors"] == []
     assert counts(run) == {"P2G_IMPORT": 0, "P2G_RESCALE": 2, "P2G_MASK": 2, "P2G_FEATURES": 2, "P2G_GENES": 1,
-                           "P2G_FOLDS": 1, "P2G_TRAIN": 2, "P2G_PREDICT": 4, "P2G_COMBINE": 2, "P2G_EXPORT": 2,
+                           "P2G_FOLDS": 1, "P2G_TRAIN": 2, "P2G_SELECT": 1, "P2G_PREDICT": 2, "P2G_COMBINE": 2,
+                           "P2G_EXPORT": 2,
                            "P2G_MAPS": 2, "P2G_EVALUATE": 1, "P2G_REPORT": 2}
 
 
 def test_the_order_check_catches_an_unsorted_gather(emulated):
-    """The same emulation of a workflow whose fold predictions are not sorted finds it."""
-    combined = [canonical(run)["P2G_COMBINE"] for run in emulated["unsorted"]]
+    """The same emulation of a workflow whose training tasks are gathered unsorted finds it."""
+    combined = [canonical(run)["P2G_SELECT"] for run in emulated["unsorted"]]
     assert any(c != combined[0] for c in combined[1:])
 
 
@@ -215,7 +221,7 @@ def test_colour_augmented_copies_train_beside_their_sample(project):
     (run,), = emulate(request(project["rows"], project["sheet"], seeds=[5], params=dict(PARAMS, augment=2)))
     assert run["errors"] == []
     n = counts(run)  # 3 training samples (A, B, H) x 2 copies on top of the runs without augmentation
-    assert n["P2G_FEATURES"] == 6 + 6 and n["P2G_FOLDS"] == 3 + 6 and n["P2G_PREDICT"] == 12
+    assert n["P2G_FEATURES"] == 6 + 6 and n["P2G_FOLDS"] == 3 + 6 and n["P2G_PREDICT"] == 4
     copies = sorted((t["inputs"][0][0]["id"], t["inputs"][0][0].get("copy", 0)) for t in run["tasks"]["P2G_FOLDS"])
     assert copies == [(s, k) for s in ("A", "B", "H") for k in (0, 1, 2)]
     for t in run["tasks"]["P2G_FOLDS"]:  # a copy's folds read the copy's features with its sample's files

@@ -32,7 +32,7 @@ DIRECTIVES = {"accelerator", "afterScript", "arch", "array", "beforeScript", "ca
               "penv", "pod", "publishDir", "queue", "resourceLabels", "resourceLimits", "scratch", "secret", "shell",
               "spack", "stageInMode", "stageOutMode", "storeDir", "tag", "time"}
 PROCESSES = {"P2G_IMPORT", "P2G_RESCALE", "P2G_MASK", "P2G_FEATURES", "P2G_GENES", "P2G_FOLDS", "P2G_TRAIN",
-             "P2G_PREDICT", "P2G_COMBINE", "P2G_EXPORT", "P2G_MAPS", "P2G_EVALUATE", "P2G_REPORT"}
+             "P2G_SELECT", "P2G_PREDICT", "P2G_COMBINE", "P2G_EXPORT", "P2G_MAPS", "P2G_EVALUATE", "P2G_REPORT"}
 GPU_PROCESSES = {"P2G_FEATURES", "P2G_TRAIN", "P2G_PREDICT"}
 PROFILES = {"docker", "singularity", "apptainer", "gpu", "test", "slurm", "awsbatch", "google"}
 LOCAL_ONLY_TOOLS = {"p2g-run"}  # the local runner is what the pipeline replaces
@@ -403,8 +403,9 @@ RENDER_CASES = [
     ("P2G_FOLDS", {"meta": META, "rescaled": staged("rescale"), "mask": staged("mask"), "features": staged("features"),
                    "counts": staged("cnts.tsv"), "genes": staged("genes")}),
     ("P2G_TRAIN", {"trainsets": many("data01/folds", "data02/folds"), "folds": "0,1"}),
-    ("P2G_PREDICT", {"meta": META, "features": staged("features"), "mask": staged("mask"), "folds": "0,1",
-                     "model": staged("model")}),
+    ("P2G_SELECT", {"trainsets": many("data01/folds", "data02/folds"),
+                    "trained": many("trained01/trained", "trained02/trained")}),
+    ("P2G_PREDICT", {"meta": META, "features": staged("features"), "mask": staged("mask"), "model": staged("model")}),
     ("P2G_COMBINE", {"meta": META, "preds": many("pred01/pred", "pred02/pred"), "rescaled": staged("rescale"),
                      "mask": staged("mask")}),
     ("P2G_EXPORT", {"meta": META, "result": staged("result"), "rescaled": staged("rescale"), "counts": staged("NO_FILE")}),
@@ -414,7 +415,7 @@ RENDER_CASES = [
     ("P2G_EVALUATE", {"meta": dict(META, truth_kind="held-out"), "rescaled": staged("rescale"), "mask": staged("mask"),
                       "result": staged("NO_FILE"), "truth_counts": staged("NO_TRUTH_COUNTS"),
                       "truth_locs": staged("NO_TRUTH_LOCS"), "folds": staged("folds"),
-                      "models": many("model01/model", "model02/model")}),
+                      "models": many("model01/model")}),
     ("P2G_EVALUATE", {"meta": dict(META, truth_kind="truth", truth_diameter_um="100"), "rescaled": staged("rescale"),
                       "mask": staged("mask"), "result": staged("result"), "truth_counts": staged("cnts.tsv"),
                       "truth_locs": staged("locs-raw.tsv"), "folds": staged("NO_FOLDS"), "models": many()}),

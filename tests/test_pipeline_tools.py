@@ -74,7 +74,8 @@ def test_report_from_the_small_files_the_pipeline_stages(chain, tmp_path):
     (tmp_path / "model01").mkdir()
     shutil.copy(work / "model" / "model.json", tmp_path / "model01" / "model.json")
     labels = {"rescale": work / "train" / "rescale", "folds": work / "train" / "folds",
-              "train-0,1,2": work / "model", "predict-0,1,2": work / "train" / "pred", "combine": out / "train"}
+              "train-0,1,2": work / "trained", "select": work / "model", "predict": work / "train" / "pred",
+              "combine": out / "train"}
     stamps = []
     for label, step_dir in labels.items():
         (tmp_path / "steps" / label).mkdir(parents=True)
@@ -88,38 +89,53 @@ def test_report_from_the_small_files_the_pipeline_stages(chain, tmp_path):
     assert "per-gene skill (30 genes" in page
 
 
-def test_fold_groups_of_the_pipeline_repeat_the_local_run(chain, tmp_path):
-    """Issue 15 item 9, pipeline side: training the folds in tasks of 2 and 1 (--folds_per_task 2),
-    predicting with each task's models and combining the predictions in fold order gives the fold
-    models of one task training all folds bit for bit, and its maps up to float32 rounding of the sum.
-    The form is fixed (--select mlp): with --select auto each task chooses its blend on its own folds,
-    as docs/usage.md says, so only the fold training itself must repeat."""
-    import numpy as np
-    import torch
-
+def test_maps_do_not_depend_on_how_folds_are_grouped_into_tasks(chain, tmp_path):
+    """Issue #27 B1: the pipeline trains the folds in tasks (--folds_per_task, lib/Folds.groups) and chooses
+    the model's form once, in p2g-select, from every task's folds. With --select auto (the default) the
+    model and every map are byte-identical whether the 3 folds train in tasks of 1, 2 or 3: the same tools,
+    called as the pipeline calls them, and the same model as p2g-run's."""
     work = chain["out"] / "work"
-    tasks = {"0,1": tmp_path / "model-a", "2": tmp_path / "model-b", "all": tmp_path / "model-all"}
-    for folds, out in tasks.items():  # 0,1 and 2: lib/Folds.groups(3, 2)
-        run_tool("p2g-train", "--trainset", work / "train" / "folds", "--out", out, "--folds", folds,
-                 "--epochs", 60, "--seed", 0, "--threads", 1, "--device", "cpu", "--select", "mlp")
-    for f, out in ((0, tasks["0,1"]), (1, tasks["0,1"]), (2, tasks["2"])):
-        mine = torch.load(out / f"fold-{f:02d}.pt", weights_only=True)
-        local = torch.load(tasks["all"] / f"fold-{f:02d}.pt", weights_only=True)
-        assert mine.keys() == local.keys() and all(torch.equal(mine[k], local[k]) for k in mine), f"fold {f}"
-    preds = {}
-    for name, out in tasks.items():
-        preds[name] = tmp_path / f"pred-{out.name}"
+    trainset = work / "train" / "folds"
+    groupings = {"1": ["0", "1", "2"], "2": ["0,1", "2"], "3": ["all"]}  # lib/Folds.groups(3, N)
+    maps, models = {}, {}
+    for size, groups in groupings.items():
+        tasks = []
+        for k, folds in enumerate(groups):
+            tasks.append(tmp_path / f"trained-{size}-{k}")
+            run_tool("p2g-train", "--trainset", trainset, "--out", tasks[-1], "--folds", folds, "--epochs", 60,
+                     "--seed", 0, "--threads", 1, "--device", "cpu")
+        models[size] = tmp_path / f"model-{size}"
+        run_tool("p2g-select", "--trainset", trainset, "--trained", *tasks, "--out", models[size], "--threads", 1)
+        pred = tmp_path / f"pred-{size}"
         run_tool("p2g-predict", "--features", work / "test" / f"features-{DEFAULT_ENCODER}",
-                 "--mask", work / "test" / "mask",
-                 "--model", out, "--out", preds[name], "--threads", 1, "--device", "cpu")
-    for result, given in (("result", [preds["0,1"], preds["2"]]), ("result-all", [preds["all"]])):
-        run_tool("p2g-combine", "--pred", *given, "--rescaled", work / "test" / "rescale",
-                 "--mask", work / "test" / "mask", "--out", tmp_path / result)
-    genes = (chain["out"] / "test" / "gene-names.txt").read_text().split()
-    assert (tmp_path / "result" / "gene-names.txt").read_text().split() == genes
-    maps = sorted((tmp_path / "result-all" / "cnts-super").glob("*.npy"))
-    assert len(maps) == len(genes)
-    for path in maps:
-        local, mine = np.load(path), np.load(tmp_path / "result" / "cnts-super" / path.name)
-        assert np.array_equal(np.isnan(local), np.isnan(mine))
-        np.testing.assert_allclose(mine, local, rtol=1e-5, atol=1e-6, equal_nan=True)
+                 "--mask", work / "test" / "mask", "--model", models[size], "--out", pred, "--threads", 1,
+                 "--device", "cpu")
+        maps[size] = tmp_path / f"result-{size}"
+        run_tool("p2g-combine", "--pred", pred, "--rescaled", work / "test" / "rescale",
+                 "--mask", work / "test" / "mask", "--out", maps[size])
+    choice = json.loads((models["3"] / "model.json").read_text())["selection"]["choice"]
+    assert choice == json.loads((work / "model" / "model.json").read_text())["selection"]["choice"]
+    files = sorted(p.relative_to(maps["3"]) for p in maps["3"].rglob("*.npy"))
+    assert len(files) > 30  # 30 genes' maps and the trust grids
+    for size in ("1", "2"):
+        for name in [f"fold-{f:02d}.pt" for f in range(3)] + ["ridge.pt", "colour-ridge.pt", "skill.npy"]:
+            assert (models[size] / name).read_bytes() == (models["3"] / name).read_bytes(), (size, name)
+        for rel in files:
+            assert (maps[size] / rel).read_bytes() == (maps["3"] / rel).read_bytes(), (size, rel)
+    for rel in files:  # and p2g-run's, which trains all folds in one task
+        assert (maps["3"] / rel).read_bytes() == (chain["out"] / "test" / rel).read_bytes(), rel
+
+
+def test_select_refuses_tasks_of_different_runs(chain, tmp_path):
+    work = chain["out"] / "work"
+    trainset = work / "train" / "folds"
+    a, b = tmp_path / "a", tmp_path / "b"
+    run_tool("p2g-train", "--trainset", trainset, "--out", a, "--folds", "0", "--epochs", 2, "--threads", 1)
+    run_tool("p2g-train", "--trainset", trainset, "--out", b, "--folds", "0,1", "--epochs", 2, "--threads", 1)
+    proc = run_tool("p2g-select", "--trainset", trainset, "--trained", a, b, "--out", tmp_path / "m", check=False)
+    assert proc.returncode == 2 and "fold 0 was trained by two of the given tasks" in proc.stderr
+    c = tmp_path / "c"
+    run_tool("p2g-train", "--trainset", trainset, "--out", c, "--folds", "1", "--epochs", 2, "--threads", 1,
+             "--seed", 1)
+    proc = run_tool("p2g-select", "--trainset", trainset, "--trained", a, c, "--out", tmp_path / "m", check=False)
+    assert proc.returncode == 2 and "another seed" in proc.stderr and not (tmp_path / "m").exists()

@@ -10,6 +10,7 @@ from pixel2gene.artifacts.trainset import TrainingSet
 from pixel2gene.model import ridge
 from pixel2gene.model.checkpoint import load_fold
 from pixel2gene.prediction.predict import Ensemble
+from pixel2gene.steps import select as select_step
 from pixel2gene.steps import train as train_step
 from pixel2gene.training.data import TrainData
 from pixel2gene.evaluation.metrics import composition_r
@@ -182,11 +183,18 @@ def write_trainset(d, data: TrainData):
         folder.record.write({"sample": "toy", "n_folds": data.n_folds, "block_um": 512.0, "channels": data.channels})
 
 
+def train_and_select(tmp_path, name, **options):
+    """p2g-train then p2g-select on the toy training set at tmp_path/folds: the model prediction reads."""
+    folds = [str(tmp_path / "folds")]
+    trained = train_step.run(train_step.Args(trainset=folds, out=str(tmp_path / f"{name}-trained"), device="cpu",
+                                             **options))
+    return select_step.run(select_step.Args(trainset=folds, trained=[str(trained.path)], out=str(tmp_path / name)))
+
+
 def test_train_step_records_the_choice_and_prediction_follows_it(tmp_path):
     data = linear_data(n=100)
     write_trainset(tmp_path / "folds", data)
-    out = train_step.run(train_step.Args(trainset=[str(tmp_path / "folds")], out=str(tmp_path / "model"), epochs=2,
-                                         device="cpu"))
+    out = train_and_select(tmp_path, "model", epochs=2)
     info = out.record.read()
     sel = info["selection"]
     assert sel["mode"] == "auto" and sel["choice"] == max(sel["cv_composition_r"], key=sel["cv_composition_r"].get)
@@ -214,16 +222,14 @@ def test_train_step_records_the_choice_and_prediction_follows_it(tmp_path):
 def test_ridge_only_trains_no_mlp_and_mlp_only_keeps_the_old_models(tmp_path):
     data = linear_data(n=100)
     write_trainset(tmp_path / "folds", data)
-    out = train_step.run(train_step.Args(trainset=[str(tmp_path / "folds")], out=str(tmp_path / "ridge"),
-                                         select="ridge", device="cpu"))
+    out = train_and_select(tmp_path, "ridge", select="ridge")
     state = load_fold(out.fold_file(1))
     assert "layer0.weight" not in state and float(state["blend.mlp"]) == 0.0
     assert out.record.read()["selection"]["choice"] == "ridge"
     models = ModelSet([out])
     x = torch.from_numpy(data.features[:5, 0].astype(np.float32))
     assert torch.allclose(Ensemble(models).sum(x), 5 * ridge.apply(x, models.ridge))
-    out = train_step.run(train_step.Args(trainset=[str(tmp_path / "folds")], out=str(tmp_path / "mlp"), epochs=1,
-                                         select="mlp", device="cpu"))
+    out = train_and_select(tmp_path, "mlp", epochs=1, select="mlp")
     state = load_fold(out.fold_file(1))
     assert "ridge.weight" not in state and float(state["blend.mlp"]) == 1.0 and not out.full_ridge_file.exists()
 

@@ -66,5 +66,5 @@ def test_a_model_without_statistics_is_refused_with_the_fix(work, tmp_path):
     damaged = tmp_path / "model"
     shutil.copytree(work.model, damaged)
     (damaged / "channel-mean.npy").unlink()
-    with pytest.raises(InputError, match="channel-mean.npy: is missing .*delete the folder .*model and run p2g-train again"):
+    with pytest.raises(InputError, match="channel-mean.npy: is missing .*delete the folder .*model and run p2g-select again"):
         ModelSet.open([damaged]).channel_stats()

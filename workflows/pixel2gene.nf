@@ -14,6 +14,7 @@ include { P2G_FEATURES } from '../modules/local/features/main'
 include { P2G_GENES    } from '../modules/local/genes/main'
 include { P2G_FOLDS    } from '../modules/local/folds/main'
 include { P2G_TRAIN    } from '../modules/local/train/main'
+include { P2G_SELECT   } from '../modules/local/select/main'
 include { P2G_PREDICT  } from '../modules/local/predict/main'
 include { P2G_COMBINE  } from '../modules/local/combine/main'
 include { P2G_EXPORT   } from '../modules/local/export/main'
@@ -159,23 +160,26 @@ workflow PIXEL2GENE {
         .map { items -> items.collect { item -> item[1] } }
     P2G_TRAIN(ch_trainsets, channel.fromList(fold_groups))
     ch_versions = ch_versions.mix(P2G_TRAIN.out.versions.first())
-    ch_models = P2G_TRAIN.out.model
+
+    // Gather: the model's form is chosen once, from every task's folds, so the maps do not depend on the grouping.
+    ch_trained = P2G_TRAIN.out.trained
         .toSortedList { a, b -> Folds.compare(a[0], b[0]) }
         .map { items -> items.collect { item -> item[1] } }
+    P2G_SELECT(ch_trainsets, ch_trained)
+    ch_versions = ch_versions.mix(P2G_SELECT.out.versions)
+    ch_models = P2G_SELECT.out.model.map { model -> [model] }
 
-    // Every prediction sample with every training task's models, gathered per sample in fold order.
+    // Every prediction sample with the model of all folds.
     ch_predict_in = ch_prepared
         .join(ch_features)
         .filter { meta, rescaled, mask, features -> meta.predict }
-        .combine(P2G_TRAIN.out.model)
-        .map { meta, rescaled, mask, features, folds, model -> [meta, features, mask, folds, model] }
+        .combine(P2G_SELECT.out.model)
+        .map { meta, rescaled, mask, features, model -> [meta, features, mask, model] }
     P2G_PREDICT(ch_predict_in)
     ch_versions = ch_versions.mix(P2G_PREDICT.out.versions.first())
 
     ch_combine_in = P2G_PREDICT.out.pred
-        .map { meta, folds, pred -> [meta, [folds, pred]] }
-        .groupTuple(size: fold_groups.size())
-        .map { meta, items -> [meta, items.toSorted { a, b -> Folds.compare(a[0], b[0]) }.collect { item -> item[1] }] }
+        .map { meta, pred -> [meta, [pred]] }
         .join(ch_prepared)
     P2G_COMBINE(ch_combine_in)
     ch_versions = ch_versions.mix(P2G_COMBINE.out.versions.first())
@@ -223,13 +227,14 @@ workflow PIXEL2GENE {
     ch_shared_stamps = P2G_GENES.out.stamp
         .map { stamp -> ['genes', stamp] }
         .mix(P2G_TRAIN.out.stamp.map { folds, stamp -> ["train-${folds}".toString(), stamp] })
+        .mix(P2G_SELECT.out.stamp.map { stamp -> ['select', stamp] })
         .toSortedList { a, b -> a[0] <=> b[0] }
     ch_sample_stamps = P2G_RESCALE.out.stamp.map { meta, stamp -> [meta.id, ['rescale', stamp]] }
         .mix(
             P2G_MASK.out.stamp.map { meta, stamp -> [meta.id, ['mask', stamp]] },
             P2G_FEATURES.out.stamp.map { meta, stamp -> [meta.id, [copyName('features', meta), stamp]] },
             P2G_FOLDS.out.stamp.map { meta, stamp -> [meta.id, [copyName('folds', meta), stamp]] },
-            P2G_PREDICT.out.stamp.map { meta, folds, stamp -> [meta.id, ["predict-${folds}".toString(), stamp]] },
+            P2G_PREDICT.out.stamp.map { meta, stamp -> [meta.id, ['predict', stamp]] },
             P2G_COMBINE.out.stamp.map { meta, stamp -> [meta.id, ['combine', stamp]] },
             P2G_MAPS.out.stamp.map { meta, stamp -> [meta.id, ['maps', stamp]] },
             P2G_EVALUATE.out.stamp.map { meta, stamp -> [meta.id, ["evaluate-${meta.truth_kind}".toString(), stamp]] }
@@ -245,9 +250,7 @@ workflow PIXEL2GENE {
         .map { id, meta, summary, maps, own, evals, shared ->
             def steps = (own + shared).toSorted { a, b -> a[0] <=> b[0] }
             [meta, summary, maps, evals ?: [], steps.collect { step -> step[0] }, steps.collect { step -> step[1] }] }
-    ch_curves = P2G_TRAIN.out.summary
-        .toSortedList { a, b -> Folds.compare(a[0], b[0]) }
-        .map { items -> items.collect { item -> item[1] } }
+    ch_curves = P2G_SELECT.out.summary.map { summary -> [summary] }
     // The run's parameters, without the launch timestamp that would re-run every report on -resume.
     ch_params = channel.of(groovy.json.JsonOutput.prettyPrint(groovy.json.JsonOutput.toJson(
             params.findAll { name, value -> name != 'trace_report_suffix' })))

@@ -31,6 +31,7 @@ MASK, MASK_PICTURE = "mask.npy", "mask.png"
 GENE_NAMES = "gene-names.txt"
 NOVELTY, COLOUR_SHARE = "novelty.npy", "colour-share.npy"
 SKILL = "skill.npy"  # per-gene out-of-fold skill sums: the model's, copied beside its predictions
+GENE_MIN, GENE_MAX = "gene-min.npy", "gene-max.npy"  # the MLPs' per-gene target range: trained, then selected
 
 _started: Dict[str, float] = {}  # every step asks is_finished() first, so that call marks when its work began
 

@@ -1,4 +1,5 @@
-"""p2g-train's folder: the fold models of one training task, and ModelSet, every fold of a run's tasks.
+"""p2g-select's folder: the fold models of a run in the form chosen by CV, and ModelSet, the folds of one or more
+such folders.
 
 A fold's checkpoint (model/checkpoint.py) holds its MLP (`layerK.*`), its ridge fitted without the fold
 (`ridge.*`) and the MLP's weight in the blend (`blend.mlp`). `ridge.pt` is the ridge fitted on all
@@ -10,14 +11,14 @@ from typing import List
 from ..errors import InputError
 from ..model.checkpoint import load_fold, save_fold
 from ..model.novelty import NoveltyModel
-from .base import CHANNEL_MEAN, CHANNEL_STD, SKILL, Json, Npy, StepFolder
+from .base import CHANNEL_MEAN, CHANNEL_STD, GENE_MAX, GENE_MIN, SKILL, Json, Npy, StepFolder
 
 
 class Model(StepFolder):
-    STEP = "train"
-    FORMAT = 2  # 0.2.0: per-gene skill and the novelty of each superpixel (issue #26)
-    gene_min = Npy("gene-min.npy")   # (G,) float32: the MLPs learn (density - min) / span per gene
-    gene_max = Npy("gene-max.npy")
+    STEP = "select"
+    FORMAT = 3  # 0.2.0: chosen once from every training task's folds (issue #27 B1)
+    gene_min = Npy(GENE_MIN)   # (G,) float32: the MLPs learn (density - min) / span per gene
+    gene_max = Npy(GENE_MAX)
     mean = Npy(CHANNEL_MEAN)         # the training sets' pooled feature statistics (--standardise training)
     std = Npy(CHANNEL_STD)
     record = Json("model.json")      # folds, genes, samples, the CV selection, skill summary, curves, config
@@ -68,11 +69,11 @@ class Model(StepFolder):
 
 
 class ModelSet:
-    """All folds of one or more p2g-train folders (the tasks of one run), checked to agree with each other."""
+    """All folds of one or more p2g-select folders, checked to agree with each other."""
 
     def __init__(self, models: List[Model]):
         if not models:
-            raise InputError("--model", "no p2g-train output given", "give the folder(s) that p2g-train wrote")
+            raise InputError("--model", "no p2g-select output given", "give the folder that p2g-select wrote")
         self.models = list(models)
         self.states: List[dict] = []
         self.folds: List[int] = []
@@ -100,7 +101,7 @@ class ModelSet:
         return self.info["genes"]
 
     def channel_stats(self):
-        """The training sets' pooled feature statistics (mean, std), saved by p2g-train."""
+        """The training sets' pooled feature statistics (mean, std), saved by p2g-select."""
         return self.models[0].channel_stats()
 
     def novelty(self) -> NoveltyModel:

@@ -25,9 +25,9 @@ def load_fold(path: Path) -> dict:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise InputError(path, f"checkpoint does not load ({type(exc).__name__})",
-                         "re-run p2g-train; checkpoints hold plain tensors only") from None
+                         "re-run p2g-train or p2g-select; checkpoints hold plain tensors only") from None
     if not isinstance(state, dict) or not ("layer0.weight" in state or "ridge.weight" in state):
-        raise InputError(path, "not a p2g-train fold checkpoint", "give a directory written by p2g-train")
+        raise InputError(path, "not a pixel2gene fold checkpoint", "give a directory written by p2g-train or p2g-select")
     return state
 
 

@@ -54,7 +54,7 @@ class Ensemble:
         elif need:
             if models.ridge is None:
                 raise InputError("--model", "the fold models blend in a ridge but ridge.pt is missing",
-                                 "give the whole directory p2g-train wrote")
+                                 "give the whole directory p2g-select wrote")
             self.ridge = on_dev(models.ridge)
 
     @property

@@ -2,7 +2,8 @@
 
 OUTDIR/<sample>/ (results), <sample>.h5ad, <sample>.html, figures/<sample>/,
 evaluation/<sample>.held-out|truth/, run.json, and work/ for intermediates:
-work/<sample>/{rescale,mask,features-ENCODER,folds,pred}, work/genes, work/model; with --augment N also
+work/<sample>/{rescale,mask,features-ENCODER,folds,pred}, work/genes, work/trained (the fold MLPs),
+work/model (the model in the form chosen by CV); with --augment N also
 work/<training sample>/{features-ENCODER-augK,folds-augK} for K = 1..N.
 """
 import os
@@ -15,7 +16,8 @@ from ..errors import InputError
 from ..io.sample import check_sample_name
 
 # names of OUTDIR's and OUTDIR/work's own entries (and the Nextflow pipeline's), which no sample may take
-RESERVED = frozenset({"work", "figures", "evaluation", "genes", "model", "qc", "pipeline_info", RunRecord.NAME})
+RESERVED = frozenset({"work", "figures", "evaluation", "genes", "trained", "model", "qc", "pipeline_info",
+                      RunRecord.NAME})
 
 
 class Layout:
@@ -25,6 +27,7 @@ class Layout:
         self.work = self.outdir / "work"
         self.encoder = encoder
         self.genes = self.work / "genes"
+        self.trained = self.work / "trained"
         self.model = self.work / "model"
         self.run_json = self.outdir / RunRecord.NAME
 
@@ -64,7 +67,7 @@ class Layout:
 
     def planned(self, every, trains, preds, truths):
         """(path, step) of every folder a run writes; step None for single files."""
-        out = [(self.genes, "genes"), (self.model, "train"), (self.run_json, None)]
+        out = [(self.genes, "genes"), (self.trained, "train"), (self.model, "select"), (self.run_json, None)]
         for name in every:
             out += [(self.rescale(name), "rescale"), (self.mask(name), "mask"), (self.features(name), "features")]
         for name in trains:

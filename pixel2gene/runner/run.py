@@ -23,7 +23,7 @@ from ..choices import Select
 from ..errors import InputError
 from ..features import check_settings
 from ..io.sample import locate, locate_truth
-from ..steps import combine, evaluate, export, features, folds, genes, mask, maps, predict, report, rescale
+from ..steps import combine, evaluate, export, features, folds, genes, mask, maps, predict, report, rescale, select
 from ..steps import train as training
 from ..tool.device import describe, resolve_device
 from ..tool.options import check, compose, device_field, values_for
@@ -31,7 +31,7 @@ from ..tool.progress import say
 from .layout import Layout, check_outdir, remove_work
 from .lock import run_lock
 
-STEPS = (rescale, mask, features, genes, folds, training, predict, combine, export, maps, evaluate, report)
+STEPS = (rescale, mask, features, genes, folds, training, select, predict, combine, export, maps, evaluate, report)
 # step options the runner sets for each sample or call itself: not options of the run
 PER_CALL = {"measured", "name", "mask_file", "augment_copy", "counts", "folds", "truth_counts", "truth_locs",
             "truth_diameter_um", "steps", "params"}
@@ -187,7 +187,7 @@ def run(args: Args) -> Path:
 def _run_steps(given, args: Args, t0: float, lay: Layout, trains, preds, every, truths, masks) -> Path:
     say(f"device: {describe(args.device)}" + (" (chosen by --device auto)" if given.device == "auto" else ""))
     timer = Timer()
-    n_steps = (3 * len(every) + 1 + len(trains) * (1 + 2 * args.augment) + 1 + 5 * len(preds)
+    n_steps = (3 * len(every) + 1 + len(trains) * (1 + 2 * args.augment) + 2 + 5 * len(preds)
                + len(truths) + (len([n for n in preds if n in trains]) if args.n_folds > 1 else 0))
     k = [0]
 
@@ -214,7 +214,9 @@ def _run_steps(given, args: Args, t0: float, lay: Layout, trains, preds, every, 
                 folds, args, rescaled=str(lay.rescale(name)), mask=str(lay.mask(name)),
                 features=str(lay.features(name, copy)), genes=str(lay.genes), out=str(lay.folds(name, copy))))
     trainsets = [str(lay.folds(n, k)) for n in trains for k in lay.copies()]
-    step("train", training.run, step_args(training, args, trainset=trainsets, out=str(lay.model)))
+    step("train", training.run, step_args(training, args, trainset=trainsets, out=str(lay.trained)))
+    step("select", select.run, step_args(select, args, trainset=trainsets, trained=[str(lay.trained)],
+                                         out=str(lay.model)))
     evals_of = {}
     for name in preds:
         step(f"predict {name}", predict.run, step_args(predict, args, features=str(lay.features(name)),
@@ -233,7 +235,7 @@ def _run_steps(given, args: Args, t0: float, lay: Layout, trains, preds, every, 
     for name in preds:  # last, so the reports carry the whole run's record
         own = [lay.rescale(name), lay.mask(name), lay.features(name)] if name not in trains else []
         evals = evals_of[name]  # this run's only: an older run's truth must not reappear
-        stamped = own + training_steps + [lay.genes, lay.model, lay.pred(name), lay.result(name),
+        stamped = own + training_steps + [lay.genes, lay.trained, lay.model, lay.pred(name), lay.result(name),
                                           lay.figures(name)] + evals
         step(f"report {name}", report.run, step_args(
             report, args, result=str(lay.result(name)), out=str(lay.html(name)), maps=str(lay.figures(name)),

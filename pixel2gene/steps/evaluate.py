@@ -55,7 +55,7 @@ def _mode(args: Args) -> str:
         return "truth-file"
     if args.trainset:
         if not args.model:
-            raise InputError("--trainset", "held-out scoring needs the fold models", "give --model DIR (p2g-train output)")
+            raise InputError("--trainset", "held-out scoring needs the fold models", "give --model DIR (p2g-select output)")
         return "held-out-folds"
     raise InputError("--truth-counts", "no truth given", "give --truth-counts/--truth-locs, or --trainset with --model")
 

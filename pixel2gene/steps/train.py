@@ -1,30 +1,26 @@
-"""Train the fold models, one per fold (all folds of the task at once), and choose their form by CV.
+"""Train the fold MLPs of a task (some or all folds, at once), keeping each at the epochs p2g-select chooses from.
 
-`--select auto` (the default) trains the fold MLPs and the fold ridges and keeps whichever of ridge,
-MLP and their blends scores best out of fold (training/select.py), with the MLPs' weights from the epoch
-that scores best out of fold (--epochs is the most it trains); `mlp` and `ridge` fix the form.
+The model's form (ridge, MLP or a blend, the colour share and the epoch kept) is chosen afterwards by
+p2g-select, from the out-of-fold scores of every fold of every task (training/select.py): a task holding
+only some folds must not choose it, or the maps would depend on how folds were grouped into tasks.
+`--select ridge` trains nothing here (the ridge is fitted in closed form by p2g-select).
 """
 from dataclasses import dataclass, field
-import time
 from typing import List
 
 import numpy as np
 import torch
 
 from .. import __version__
-from ..artifacts.model import Model
+from ..artifacts.trained import TrainedFolds
 from ..artifacts.trainset import TrainingSet
 from ..choices import Select
 from ..errors import InputError
-from ..model.mlp import DEPTH, HIDDEN
 from ..tool.device import resolve_device
 from ..tool.options import device_field, out_field, threads_field, upstream_field
 from ..tool.progress import Progress, say
 from ..tool.stamps import start
-from ..training.data import load_trainsets, pooled_channel_stats
-from ..model.novelty import fit as fit_novelty
-from ..training.select import colour_fallback, scored_rows, select_model
-from ..training.skill import gene_skill, skill_table, summary
+from ..training.data import load_trainsets
 from ..training.trainer import TrainConfig, train_folds
 
 DEFAULT = TrainConfig()  # the training settings' defaults, declared once (training/trainer.py)
@@ -48,7 +44,8 @@ class Args:
     seed: int = field(default=DEFAULT.seed, metadata=dict(help="random seed (a CPU run repeats exactly)"))
     select: str = field(default=Select.AUTO.value, metadata=dict(
         choices=Select.values(), help="fold models: auto (ridge, MLP or a blend, whichever scores best by spatial "
-                                      "CV on the training bins), mlp, or ridge (penalty by CV)"))
+                                      "CV on the training bins), mlp, or ridge (penalty by CV); p2g-select "
+                                      "chooses, from every task's folds"))
     device: str = device_field()
     threads: int = threads_field()
 
@@ -74,8 +71,8 @@ def check_rates(args) -> None:
                          "give a decay below 1 / --lr")
 
 
-def run(args: Args) -> Model:
-    out, params, done = start(Model, args)
+def run(args: Args) -> TrainedFolds:
+    out, params, done = start(TrainedFolds, args)
     if done:
         return done
     check_rates(args)
@@ -88,50 +85,28 @@ def run(args: Args) -> Model:
     cfg = TrainConfig(epochs=args.epochs, batch=args.batch, lr=args.lr,
                       superpixels_per_bin=args.superpixels_per_bin, seed=args.seed,
                       weight_decay=args.weight_decay)
-    say(f"train: {len(folds)} fold model(s) on {len(data.fold)} bins x {len(data.genes)} genes, "
-        f"{data.features.shape[2]} features, {device}, --select {args.select}")
     if args.select == Select.RIDGE and data.n_folds < 2:
         raise InputError("--select", "ridge chooses its penalty by spatial CV, and one fold holds nothing out",
                          "use --n-folds 2 or more, or --select mlp")
     result = None
     if args.select != Select.RIDGE:
+        say(f"train: {len(folds)} fold MLP(s) on {len(data.fold)} bins x {len(data.genes)} genes, "
+            f"{data.features.shape[2]} features, {device}")
         result = train_folds(data, folds, cfg, device, Progress("train"))
         final_val = result.curves["val"][-1]
         say(f"train: MLPs done in {result.seconds:.0f} s; validation loss per fold "
             + " ".join("-" if v is None else f"{v:.4f}" for v in final_val))
-    t0 = time.time()
-    chosen = select_model(data, folds, args.select, result, args.seed, say)
-    chosen.record["seconds"] = round(time.time() - t0, 2)
-    gene_min = result.gene_min if result else data.density.min(0)
-    gene_max = result.gene_max if result else data.density.max(0)
-    mlp_states = dict(zip(result.folds, result.states_at(chosen.mlp_epoch))) if result else {}
-    skill = gene_skill(data, chosen, result, scored_rows(data, folds, args.seed))
-    novelty, fallback = fit_novelty(data.features, data.valid, data.fold, args.seed), colour_fallback(data, args.seed)
-    if skill is not None:
-        overall = summary(skill_table(data.genes, skill))
-        say(f"train: {overall['skilful_genes']} of {overall['genes']} genes skilful out of fold (composition r "
-            f">= {overall['skilful_r_threshold']}), median composition r {overall['median_cv_r_composition']}")
-    seconds = (result.seconds if result else 0.0) + chosen.record["seconds"]
-    with Model.create(out, params) as folder:
-        for f in folds:
-            folder.save_fold(f, chosen.fold_state(f, mlp_states.get(f)))
-        if chosen.full_ridge is not None:
-            folder.save_full_ridge(chosen.full_ridge)
-        folder.gene_min.write(gene_min, np.float32)
-        folder.gene_max.write(gene_max, np.float32)
-        folder.write_channel_stats(*pooled_channel_stats(sets))  # for p2g-predict --standardise training
-        if skill is not None:
-            folder.skill.write(skill)
-        folder.write_novelty(novelty)
-        if fallback is not None:
-            folder.save_colour_ridge(fallback)
+    epochs = sorted(result.snapshots) if result else []
+    with TrainedFolds.create(out, params) as folder:
+        for e in epochs:
+            for f, state in zip(result.folds, result.snapshots[e]):
+                folder.save_mlp(f, e, state)
+        folder.gene_min.write(result.gene_min if result else data.density.min(0), np.float32)
+        folder.gene_max.write(result.gene_max if result else data.density.max(0), np.float32)
         folder.record.write({
             "folds": folds, "n_folds": data.n_folds, "genes": data.genes, "samples": data.samples,
-            "fold_block_um": sorted({ts.record.read()["block_um"] for ts in sets}),
-            "n_features": int(data.features.shape[2]), "hidden": HIDDEN, "depth": DEPTH,
-            "target": "counts per tissue superpixel, min-max scaled per gene (MLP); counts per superpixel (ridge)",
-            "selection": chosen.record, "skill": overall if skill is not None else None,
-            "config": dict(result.config if result else {}, select=args.select),
-            "curves": result.curves if result else {}, "seconds": round(seconds, 2),
+            "select": args.select, "seed": args.seed, "epochs": epochs,
+            "fold_curves": {str(f): c for f, c in result.fold_curves.items()} if result else {},
+            "config": result.config if result else {}, "seconds": round(result.seconds, 2) if result else 0.0,
             "device": device, "torch": torch.__version__, "version": __version__})
-    return Model(out)
+    return TrainedFolds(out)

@@ -56,6 +56,7 @@ class TrainResult:
     seconds: float = 0.0
     config: dict = field(default_factory=dict)
     snapshots: Dict[float, List[dict]] = field(default_factory=dict)  # epoch -> states (fold order); last = states
+    fold_curves: Dict[int, dict] = field(default_factory=dict)  # fold -> its own curve (merge_curves joins them)
 
     def states_at(self, epoch: Optional[float]) -> List[dict]:
         """The fold states kept at `epoch` (None: the last). An epoch that was not kept is an error, not
@@ -171,7 +172,8 @@ def train_folds(data: TrainData, folds: List[int], cfg: TrainConfig, device: str
     epochs = checkpoint_epochs(cfg)
     snapshots = {e: [kept[f].get(e, states[f]) for f in folds] for e in epochs}
     return TrainResult([states[f] for f in folds], list(folds), gene_min, gene_max,
-                       _merge_curves([curves[f] for f in folds], cfg.epochs), time.time() - t0, config, snapshots)
+                       merge_curves([curves[f] for f in folds]), time.time() - t0, config, snapshots,
+                       {f: curves[f] for f in folds})
 
 
 def _train_stack(plans: List[FoldPlan], t: dict, cfg: TrainConfig, dev, tick):
@@ -223,7 +225,7 @@ def _train_stack(plans: List[FoldPlan], t: dict, cfg: TrainConfig, dev, tick):
     return [model.model_state(i) for i in range(m)], curves, kept
 
 
-def _merge_curves(curves: List[dict], epochs: int) -> dict:
+def merge_curves(curves: List[dict]) -> dict:
     """Per-fold curves on one axis of epochs (rows: evaluation points, columns: folds)."""
     points = sorted({e for c in curves for e in c["epoch"]})
 

@@ -1,16 +1,16 @@
 process P2G_PREDICT {
-    tag "$meta.id folds ${folds}"
+    tag "$meta.id"
     label 'process_medium'
     label 'process_gpu'
     container "${params.container_cpu}"
 
     input:
-    tuple val(meta), path(features), path(mask), val(folds), path(model)
+    tuple val(meta), path(features), path(mask), path(model)
 
     output:
-    tuple val(meta), val(folds), path("pred")          , emit: pred
-    tuple val(meta), val(folds), path("pred/step.json"), emit: stamp
-    path "versions.yml"                                 , emit: versions
+    tuple val(meta), path("pred")          , emit: pred
+    tuple val(meta), path("pred/step.json"), emit: stamp
+    path "versions.yml"                     , emit: versions
 
     script:
     def args = task.ext.args ?: ''

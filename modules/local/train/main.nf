@@ -9,17 +9,16 @@ process P2G_TRAIN {
     val(folds)
 
     output:
-    tuple val(folds), path("model")           , emit: model
-    tuple val(folds), path("model/model.json"), emit: summary
-    tuple val(folds), path("model/step.json") , emit: stamp
-    path "versions.yml"                        , emit: versions
+    tuple val(folds), path("trained")          , emit: trained
+    tuple val(folds), path("trained/step.json"), emit: stamp
+    path "versions.yml"                         , emit: versions
 
     script:
     def args = task.ext.args ?: ''
     """
     p2g-train \\
         --trainset ${trainsets} \\
-        --out model \\
+        --out trained \\
         --folds ${folds} \\
         --device ${params.device} \\
         --threads ${task.cpus} \\
@@ -34,8 +33,8 @@ process P2G_TRAIN {
 
     stub:
     """
-    mkdir -p model
-    touch model/model.json model/step.json
+    mkdir -p trained
+    touch trained/trained.json trained/step.json
     echo '"${task.process}": {pixel2gene: stub}' > versions.yml
     """
 }
