@@ -797,6 +797,17 @@ def test_build_script_builds_both_images_with_the_tags_the_config_uses(ast):
     assert bad.returncode == 2 and "unknown option" in bad.stderr
 
 
+def test_manifest_names_contributors_and_the_licence_that_ships(ast):
+    """#27: `author` is deprecated since Nextflow 24.10 (contributors instead), and the licence the manifest
+    declares is the one in LICENSE and pyproject.toml."""
+    manifest = {k.split(".", 1)[1]: v["value"] for k, v in settings(ast).items() if k.startswith("manifest.")}
+    assert "author" not in manifest
+    assert "name:" in manifest["contributors"] and "'author'" in manifest["contributors"]
+    licence = re.search(r'^license = \{ text = "(.+)" \}', (REPO / "pyproject.toml").read_text(), re.M).group(1)
+    assert manifest["license"] == f"'{licence}'"
+    assert (REPO / "LICENSE").read_text().startswith(f"{licence} License")
+
+
 def test_container_workflow_builds_on_changes_and_pushes_on_version_tags():
     yaml = pytest.importorskip("yaml") if not REQUIRE else __import__("yaml")
     flow = yaml.safe_load((REPO / ".github/workflows/containers.yml").read_text())
