@@ -797,6 +797,22 @@ def test_build_script_builds_both_images_with_the_tags_the_config_uses(ast):
     assert bad.returncode == 2 and "unknown option" in bad.stderr
 
 
+def test_every_stub_makes_every_output_its_process_declares():
+    """#27: `-stub-run` (a dry run of the whole dataflow) fails at the first declared output a stub does not
+    make. Outputs are read from each module's output: block, and what the stub makes from its mkdir -p, touch
+    and > redirections (the names as written, ${meta.id} included)."""
+    import fnmatch
+    for module in sorted((REPO / "modules/local").glob("*/main.nf")):
+        text = module.read_text()
+        outputs = re.findall(r'path\(?"([^"]+)"', text[text.index("output:"):text.index("script:")])
+        stub = text[text.index("stub:"):]
+        made = set(re.findall(r"(?:mkdir -p|touch)((?: [^\s;&|]+)+)", stub))
+        made = {w for group in made for w in group.split()} | set(re.findall(r"> (\S+)", stub))
+        for out in outputs:
+            ok = any(m == out or m.startswith(out + "/") or fnmatch.fnmatch(m, out) for m in made)
+            assert ok, f"{module.parent.name}: the stub does not make {out} (it makes {sorted(made)})"
+
+
 def test_manifest_names_contributors_and_the_licence_that_ships(ast):
     """#27: `author` is deprecated since Nextflow 24.10 (contributors instead), and the licence the manifest
     declares is the one in LICENSE and pyproject.toml."""
