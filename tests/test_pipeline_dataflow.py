@@ -232,3 +232,25 @@ def test_colour_augmented_copies_train_beside_their_sample(project):
     assert len(trainsets) == 9
     for process in ("P2G_PREDICT", "P2G_MAPS", "P2G_EVALUATE", "P2G_REPORT"):
         assert not any("copy" in json.dumps(t["inputs"]) for t in run["tasks"][process]), process
+
+
+def test_predicting_a_trained_sample_too_keeps_every_training_task(project):
+    """#27 B2: a task's hash covers its meta, so adding a predict row (and a truth prefix) for samples that
+    already trained must leave their import, rescale, mask, features, genes, folds, training and selection
+    tasks' inputs as they were: -resume then reuses all of training."""
+    more = project["rows"] + [
+        {"sample": "B", "role": "predict", "prefix": "data/B-", "truth": "data/C/truth/"},
+        {"sample": "H", "role": "predict", "prefix": "hd/outs/", "format": "visium-hd", "image": "lowres",
+         "bin_size": 16},
+    ]
+    (base,), (grown,) = emulate(request(project["rows"], project["sheet"], seeds=[3]),
+                                request(more, project["sheet"], seeds=[3]))
+    assert base["errors"] == [] and grown["errors"] == []
+    before, after = canonical(base), canonical(grown)
+    for process in ("P2G_IMPORT", "P2G_RESCALE", "P2G_MASK", "P2G_FEATURES", "P2G_GENES", "P2G_FOLDS", "P2G_TRAIN",
+                    "P2G_SELECT"):
+        assert after[process] == before[process], process
+    assert counts(grown)["P2G_PREDICT"] == counts(base)["P2G_PREDICT"] + 2
+    kinds = {t["inputs"][0][0]["truth_kind"]: t["inputs"][0] for t in grown["tasks"]["P2G_EVALUATE"]
+             if t["inputs"][0][0]["id"] == "B"}
+    assert sorted(kinds) == ["held-out", "truth"] and kinds["truth"][4].endswith("C/truth/cnts.tsv")

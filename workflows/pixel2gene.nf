@@ -71,7 +71,19 @@ def importInputs(Map meta, noImage, noAlignment) {
     def outs = file(meta.prefix, checkIfExists: true)
     def image = meta.image in Samplesheet.COARSE_IMAGES ? noImage : file(meta.image, checkIfExists: true)
     def alignment = meta.alignment ? file(meta.alignment, checkIfExists: true) : noAlignment
-    [meta, outs, image, alignment]
+    [importMeta(meta), outs, image, alignment]
+}
+
+// What a sample's tasks are keyed on (issue #27 B2): a task's hash covers its meta, so a predict row or a truth
+// prefix added for a sample that already trained must not reach its rescale, mask, features, folds or
+// training tasks. The rest of the sheet's description is looked up by id where the workflow routes on it.
+def taskMeta(Map sample) {
+    [id: sample.id, prefix: sample.prefix, stem: sample.stem, train: sample.train]
+}
+
+// p2g-import's own settings besides the task's meta.
+def importMeta(Map sample) {
+    taskMeta(sample) + [format: sample.format, image: sample.image, bin_size: sample.bin_size]
 }
 
 // A step of a training sample's colour-augmented copy is named after the copy: folds-aug1, ...
@@ -101,16 +113,19 @@ workflow PIXEL2GENE {
             .map { meta -> importInputs(meta, no_image, no_alignment) }
     )
     ch_versions = ch_versions.mix(P2G_IMPORT.out.versions.first())
+    ch_about = samples.map { sample -> [sample.id, sample] }  // the sheet's whole description, by id
     ch_samples = samples
-        .filter { meta -> meta.format == 'seed' }
-        .map { meta -> [meta, sampleFiles(meta)] }
-        .mix(P2G_IMPORT.out.files.map { meta, found -> [meta, found.toSorted { f -> f.name }] })
+        .filter { sample -> sample.format == 'seed' }
+        .map { sample -> [taskMeta(sample), sampleFiles(sample)] }
+        .mix(P2G_IMPORT.out.files.map { meta, found -> [taskMeta(meta), found.toSorted { f -> f.name }] })
 
     P2G_RESCALE(ch_samples.map { meta, found -> [meta, found, Staging.linkTargets(found)] })
     ch_versions = ch_versions.mix(P2G_RESCALE.out.versions.first())
 
     ch_mask_in = P2G_RESCALE.out.rescaled
-        .map { meta, dir -> [meta, dir, meta.mask ? file(meta.mask, checkIfExists: true) : no_mask] }
+        .map { meta, dir -> [meta.id, meta, dir] }
+        .join(ch_about)
+        .map { id, meta, dir, sample -> [meta, dir, sample.mask ? file(sample.mask, checkIfExists: true) : no_mask] }
     P2G_MASK(ch_mask_in)
     ch_versions = ch_versions.mix(P2G_MASK.out.versions.first())
 
@@ -172,9 +187,11 @@ workflow PIXEL2GENE {
     // Every prediction sample with the model of all folds.
     ch_predict_in = ch_prepared
         .join(ch_features)
-        .filter { meta, rescaled, mask, features -> meta.predict }
+        .map { meta, rescaled, mask, features -> [meta.id, meta, features, mask] }
+        .join(ch_about)
+        .filter { id, meta, features, mask, sample -> sample.predict }
         .combine(P2G_SELECT.out.model)
-        .map { meta, rescaled, mask, features, model -> [meta, features, mask, model] }
+        .map { id, meta, features, mask, sample, model -> [meta, features, mask, model] }
     P2G_PREDICT(ch_predict_in)
     ch_versions = ch_versions.mix(P2G_PREDICT.out.versions.first())
 
@@ -211,9 +228,11 @@ workflow PIXEL2GENE {
         .map { meta, result, rescaled, mask, folds, models ->
             [meta + [truth_kind: 'held-out'], rescaled, mask, no_file, no_truth_counts, no_truth_locs, folds, models] }
     ch_eval_truth = ch_result
-        .filter { meta, result, rescaled, mask -> meta.truth }
-        .map { meta, result, rescaled, mask ->
-            def truth = truthFiles(meta)
+        .map { meta, result, rescaled, mask -> [meta.id, meta, result, rescaled, mask] }
+        .join(ch_about)
+        .filter { id, meta, result, rescaled, mask, sample -> sample.truth }
+        .map { id, meta, result, rescaled, mask, sample ->
+            def truth = truthFiles(sample)
             [meta + [truth_kind: 'truth', truth_diameter_um: truth[2]], rescaled, mask, result, truth[0], truth[1], no_folds, []] }
     P2G_EVALUATE(ch_eval_heldout.mix(ch_eval_truth))
     ch_versions = ch_versions.mix(P2G_EVALUATE.out.versions.first())
