@@ -5,21 +5,31 @@
 #   containers/build.sh --push     build, then push both (CI does this on a version tag)
 #   containers/build.sh --sif      build, then convert both to Apptainer images (NAME-VERSION.sif here)
 #   containers/build.sh --dry-run  print the exact commands, run nothing
+#   containers/build.sh --cuda 12  the GPU image with a CUDA 12 torch wheel, for NVIDIA drivers older than 580
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 dry_run=0
 push=0
 sif=0
-for arg in "$@"; do
-    case "$arg" in
+cuda=13
+while [ $# -gt 0 ]; do
+    case "$1" in
         --dry-run) dry_run=1 ;;
         --push) push=1 ;;
         --sif) sif=1 ;;
-        -h|--help) sed -n '2,7s/^# \{0,1\}//p' "$0"; exit 0 ;;
-        *) echo "containers/build.sh: unknown option '$arg' (use --dry-run, --push, --sif or --help)" >&2; exit 2 ;;
+        --cuda) cuda=${2:-}; shift ;;
+        -h|--help) sed -n '2,8s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        *) echo "containers/build.sh: unknown option '$1' (use --dry-run, --push, --sif, --cuda 12 or --help)" >&2; exit 2 ;;
     esac
+    shift
 done
+# The GPU image's torch wheel and the driver it needs (containers/gpu/Dockerfile): PyPI's is a CUDA 13 build.
+case "$cuda" in
+    13) gpu_args=() ;;
+    12) gpu_args=(--build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128 --build-arg NVIDIA_DRIVER_MIN=525.60.13) ;;
+    *) echo "containers/build.sh: --cuda takes 12 or 13, not '$cuda'" >&2; exit 2 ;;
+esac
 
 # The default of a string parameter in nextflow.config: `  name = 'value'`.
 param() { sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" nextflow.config; }
@@ -39,7 +49,7 @@ run() {
 }
 
 run docker build --file containers/cpu/Dockerfile --tag "$cpu_tag" .
-run docker build --file containers/gpu/Dockerfile --tag "$gpu_tag" .
+run docker build --file containers/gpu/Dockerfile ${gpu_args[@]+"${gpu_args[@]}"} --tag "$gpu_tag" .  # empty arrays: bash 3.2 with set -u
 if [ "$push" = 1 ]; then
     run docker push "$cpu_tag"
     run docker push "$gpu_tag"

@@ -795,6 +795,16 @@ def test_build_script_builds_both_images_with_the_tags_the_config_uses(ast):
     assert settings(ast)["manifest.version"]["value"] == f"'{version}'"
     bad = subprocess.run(["bash", "containers/build.sh", "--no-such-option"], cwd=REPO, capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown option" in bad.stderr
+    # #27 A8: PyPI's torch wheel is a CUDA 13 build (driver >= 580): --cuda 12 builds the GPU image from a
+    # CUDA 12 wheel for older drivers, and the image's label carries the floor the docs state
+    cuda12 = dry("--cuda", "12")
+    assert cuda12[0] == build[0] and "--build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128" in cuda12[1]
+    assert "--build-arg NVIDIA_DRIVER_MIN=525.60.13" in cuda12[1] and cuda12[1].endswith(f"--tag {gpu} . ")
+    dockerfile = (REPO / "containers/gpu/Dockerfile").read_text()
+    assert 'ARG NVIDIA_DRIVER_MIN="580"' in dockerfile and 'nvidia-driver-min="${NVIDIA_DRIVER_MIN}"' in dockerfile
+    assert 'ARG TORCH_INDEX="https://pypi.org/simple"' in dockerfile and '--index-url "$TORCH_INDEX" torch==' in dockerfile
+    docs = (REPO / "containers/README.md").read_text() + (REPO / "docs/usage.md").read_text()
+    assert "580" in docs and "525.60.13" in docs and "--cuda 12" in docs
 
 
 def test_every_stub_makes_every_output_its_process_declares():
