@@ -39,8 +39,8 @@ class Args:
     threads: int = threads_field()
 
 
-def check_tasks(tasks: List[TrainedFolds], data: TrainData) -> dict:
-    """The tasks' shared record, once they are checked to be folds of one run on these training sets."""
+def check_tasks(tasks: List[TrainedFolds], data: TrainData) -> List[dict]:
+    """The tasks' records, once they are checked to be folds of one run on these training sets."""
     records = [t.record.read() for t in tasks]
     first = records[0]
     for task, rec in zip(tasks, records):
@@ -56,7 +56,7 @@ def check_tasks(tasks: List[TrainedFolds], data: TrainData) -> dict:
         dup = next(f for f in folds if folds.count(f) > 1)
         raise InputError(tasks[0].path, f"fold {dup} was trained by two of the given tasks",
                          "give each p2g-train output once")
-    return first
+    return records
 
 
 def gather(tasks: List[TrainedFolds], records: List[dict]) -> TrainResult:
@@ -82,8 +82,8 @@ def run(args: Args) -> Model:
     sets = [TrainingSet(d) for d in args.trainset]
     data = load_trainsets(sets)
     tasks = [TrainedFolds.open(p, "--trained") for p in args.trained]
-    info = check_tasks(tasks, data)
-    records = [t.record.read() for t in tasks]
+    records = check_tasks(tasks, data)
+    info = records[0]  # what every task shares (SAME)
     folds = sorted(f for rec in records for f in rec["folds"])
     mlp: Optional[TrainResult] = gather(tasks, records) if info["epochs"] else None
     t0 = time.time()
