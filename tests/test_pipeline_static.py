@@ -823,6 +823,25 @@ def test_every_stub_makes_every_output_its_process_declares():
             assert ok, f"{module.parent.name}: the stub does not make {out} (it makes {sorted(made)})"
 
 
+def test_every_module_has_a_meta_yml_in_step_with_its_declarations(ast):
+    """#27, nf-core conventions: each module's meta.yml names its process, describes every input element and
+    every output (by emit) in the order main.nf declares them, and says what each is."""
+    yaml = pytest.importorskip("yaml") if not REQUIRE else __import__("yaml")
+    for name, proc in processes(ast).items():
+        module = REPO / proc["file"]
+        meta = yaml.safe_load((module.parent / "meta.yml").read_text())
+        assert meta["name"] == name.lower(), module
+        text = module.read_text()
+        declared = [re.findall(r"(?:val|path)\((\w+)", line) for line in text[text.index("input:"):text.index("output:")]
+                    .splitlines()[1:] if line.strip() and not line.strip().startswith("//")]
+        described = [[next(iter(e)) for e in channel] for channel in meta["input"]]
+        assert described == declared, f"{name}: meta.yml inputs {described}, main.nf {declared}"
+        assert list(meta["output"]) == proc["emits"], f"{name}: meta.yml outputs {list(meta['output'])}"
+        elements = [e for channel in meta["input"] for e in channel] + [
+            e for out in meta["output"].values() for e in (out[0] if isinstance(out[0], list) else out)]
+        assert all(next(iter(e.values()))["description"].strip() for e in elements), name
+
+
 def test_manifest_names_contributors_and_the_licence_that_ships(ast):
     """#27: `author` is deprecated since Nextflow 24.10 (contributors instead), and the licence the manifest
     declares is the one in LICENSE and pyproject.toml."""
