@@ -842,6 +842,14 @@ def test_every_module_has_a_meta_yml_in_step_with_its_declarations(ast):
         assert all(next(iter(e.values()))["description"].strip() for e in elements), name
 
 
+def test_no_module_has_a_when_section():
+    """nf-core modules guard on `when: task.ext.when`, but Nextflow lists the process `when` section among the
+    discouraged features (docs.seqera.io/nextflow/deprecations: "conditional logic in the calling workflow"):
+    the workflow decides which samples reach a process (#27 review, nf-core conventions)."""
+    for module in sorted((REPO / "modules/local").glob("*/main.nf")):
+        assert not re.search(r"^\s*when:", module.read_text(), re.M), module
+
+
 def test_manifest_names_contributors_and_the_licence_that_ships(ast):
     """#27: `author` is deprecated since Nextflow 24.10 (contributors instead), and the licence the manifest
     declares is the one in LICENSE and pyproject.toml."""
