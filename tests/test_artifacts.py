@@ -116,3 +116,20 @@ def test_a_users_own_folder_is_never_called_ours_or_to_be_deleted(tmp_path):
             Toy(folder).values.read()
         assert "not a p2g-toy output" in str(err.value) and "give the folder that p2g-toy wrote" in str(err.value)
         assert "delete" not in str(err.value)
+
+
+def test_the_selected_model_takes_the_place_of_the_model_p2g_train_wrote_before(tmp_path):
+    """Until 0.2.0 p2g-run's work/model was p2g-train's (format 2); now p2g-select writes it. A re-run into an
+    old results folder replaces that folder, and nothing else: not a current p2g-train output, not another
+    step's."""
+    from pixel2gene.artifacts.base import check_replaceable
+
+    def folder(name, stamp):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "step.json").write_text(json.dumps(stamp))
+        return tmp_path / name
+
+    check_replaceable(folder("old", {"step": "train", "format": 2}), Model.STEP)
+    for name, stamp in (("trained", {"step": "train", "format": 3}), ("mask", {"step": "mask", "format": 2})):
+        with pytest.raises(InputError, match=f"holds a p2g-{stamp['step']} output, which p2g-select would replace"):
+            check_replaceable(folder(name, stamp), Model.STEP)

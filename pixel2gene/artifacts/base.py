@@ -54,8 +54,12 @@ def read_stamp(folder) -> Optional[dict]:
     return stamp if isinstance(stamp, dict) and "step" in stamp else None
 
 
+_FOLDERS: Dict[str, type] = {}  # step name -> its StepFolder class (StepFolder.__init_subclass__)
+
+
 def check_replaceable(out, step: str, option: str = "--out") -> None:
-    """Refuse to replace anything but an empty folder or an earlier output of this same step."""
+    """Refuse to replace anything but an empty folder or an earlier output of this same step (or of the step
+    whose folder an earlier version kept there: the folder class's REPLACES)."""
     out = Path(out)
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise InputError(out, "exists and is not a folder that pixel2gene wrote; it is left as is",
@@ -66,7 +70,8 @@ def check_replaceable(out, step: str, option: str = "--out") -> None:
     if found is None:
         raise InputError(out, f"folder exists and was not written by pixel2gene (no {STAMP}); it is left as is",
                          f"give {option} a new folder, or move that one away yourself")
-    if found["step"] != step:
+    predecessor = getattr(_FOLDERS.get(step), "REPLACES", {}).get(found["step"])
+    if found["step"] != step and not (predecessor is not None and found.get("format", 0) <= predecessor):
         raise InputError(out, f"holds a p2g-{found['step']} output, which p2g-{step} would replace",
                          f"give {option} a new folder")
 
@@ -194,6 +199,12 @@ class StepFolder:
 
     STEP: ClassVar[str] = ""
     FORMAT: ClassVar[int] = 1
+    # step -> its last format whose folder this one takes the place of (a step renamed or split between versions)
+    REPLACES: ClassVar[Dict[str, int]] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _FOLDERS[cls.STEP] = cls
 
     def __init__(self, path):
         self.path = Path(path)
