@@ -2,7 +2,7 @@
 statistics taken on the way, and the two look-ups that replace grid indexing (issue #31)."""
 import numpy as np
 
-from pixel2gene.features.stats import tissue_rows
+from pixel2gene.features.stats import gather_tissue_rows
 from pixel2gene.image.superpixels import row_starts, tissue_index
 
 
@@ -17,7 +17,7 @@ def grid_and_mask(seed=0, shape=(150, 37, 5)):
 def test_tissue_rows_are_the_grids_tissue_in_row_major_order_with_its_statistics():
     grid, mask = grid_and_mask()
     out = np.zeros((int(mask.sum()), grid.shape[2]), np.float16)
-    mean, std = tissue_rows(grid, mask, out)
+    mean, std = gather_tissue_rows(grid, mask, out)
     assert np.array_equal(out, grid[mask])
     wide = grid[mask].astype(np.float64)
     assert np.allclose(mean, wide.mean(0), rtol=1e-6) and np.allclose(std, wide.std(0), rtol=1e-5)

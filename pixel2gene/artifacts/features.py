@@ -7,9 +7,9 @@ from .base import CHANNEL_MEAN, CHANNEL_STD, Json, Npy, StepFolder
 
 class Features(StepFolder):
     STEP = "features"
-    FORMAT = 2  # 0.2.0: tissue superpixels only, a sixth of the grid map's disk (issue #31)
-    # (tissue superpixels, C) float16 in row-major grid order, as every prediction (image/superpixels.py
-    # tissue_rows); channels: mean RGB, the colour context (features/colour.py), then the encoder's
+    FORMAT = 2  # 0.2.0: tissue superpixels only, a fifth of the grid map's disk on HER2ST (issue #31)
+    # (tissue superpixels, C) float16 in row-major grid order, as every prediction (image/superpixels.py:
+    # row_starts, tissue_index); channels: mean RGB, the colour context (features/colour.py), then the encoder's
     rows = Npy("features.npy")
     mean = Npy(CHANNEL_MEAN)          # (C,) float32 over tissue superpixels: what a section is standardised with
     std = Npy(CHANNEL_STD)

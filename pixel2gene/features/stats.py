@@ -6,7 +6,7 @@ from ..io.memmaps import release_pages
 ROWS = 64
 
 
-def tissue_rows(grid: np.ndarray, mask: np.ndarray, out: np.ndarray):
+def gather_tissue_rows(grid: np.ndarray, mask: np.ndarray, out: np.ndarray):
     """Copy the tissue superpixels of the (H, W, C) `grid` into `out` (tissue superpixels, C), in row-major
     order, strip by strip, and return each channel's mean and standard deviation over them (float64 sums)."""
     c = grid.shape[2]

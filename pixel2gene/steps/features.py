@@ -13,7 +13,7 @@ from ..choices import Stain
 from ..features import DEFAULT_ENCODER, from_settings, list_encoders, option_classes
 from ..features.base import ExtractContext
 from ..features.colour import channel_names as colour_channels, colour_context
-from ..features.stats import tissue_rows
+from ..features.stats import gather_tissue_rows
 from ..image import SUPERPIXEL
 from ..image.perturb import random_shift
 from ..image.stain import mapped_copy, normalise_slide
@@ -117,7 +117,7 @@ def run(args: Args) -> Features:
         ctx = ExtractContext(image=image, mask=mask, device=device,
                              progress=Progress(f"features {sample['name']}"))
         encoder.extract(ctx, feats[..., first:])
-        folder.write_channel_stats(*tissue_rows(feats, mask, folder.create_rows(n_tissue, len(names))))
+        folder.write_channel_stats(*gather_tissue_rows(feats, mask, folder.create_rows(n_tissue, len(names))))
         del feats, image
         folder.remove_scratch()
         folder.record.write({"encoder": encoder.describe(), "stain": stain, "augmented": augmented,
