@@ -1,8 +1,8 @@
 /*
  * The Pixel2Gene workflow: 10x output imported where given, per-sample preparation, one
- * gene selection, a scatter of training tasks over folds, every prediction sample
- * predicted by every fold model, gathered per sample and combined; then per sample an
- * .h5ad, PNG maps, accuracy where truth exists and an HTML report.
+ * gene selection, a scatter of training tasks over folds gathered into one choice of the
+ * model's form (P2G_SELECT), every prediction sample predicted with all folds and combined;
+ * then per sample an .h5ad, PNG maps, accuracy where truth exists and an HTML report.
  *
  * Every list gathered from several tasks is sorted (by sample id, fold or step), so a
  * run builds the same inputs whatever order its tasks finish in, and -resume holds.
