@@ -20,7 +20,7 @@ from conftest import REPO, need_groovy
 GROOVY_LIB = os.environ.get("P2G_GROOVY_LIB", str(REPO / ".ci/tools/node_modules/npm-groovy-lint/lib/java/groovy/lib"))
 JARS = [os.path.join(GROOVY_LIB, "groovy-4.0.26.jar"), os.path.join(GROOVY_LIB, "groovy-json-4.0.26.jar")]
 IMPORTED = ["cnts.h5ad", "locs-raw.parquet", "he-raw.tif", "radius-raw.txt", "pixel-size-raw.txt", "pixel-size.txt"]
-PARAMS = {"n_folds": 10, "folds_per_task": 4, "encoder_weights": None, "gene_list": None, "outdir": "results",
+PARAMS = {"n_folds": 10, "fold_block_um": 512, "device": "cuda:1", "folds_per_task": 4, "encoder_weights": None, "gene_list": None, "outdir": "results",
           "trace_report_suffix": "2026-01-01_00-00-00"}
 
 
@@ -166,6 +166,26 @@ def test_training_tasks_are_gathered_in_fold_order_and_one_model_serves_every_st
     assert all(len(t["inputs"][0][1]) == 1 for t in run["tasks"]["P2G_COMBINE"])
     held_out = task(run, "P2G_EVALUATE", "A")["inputs"][0]
     assert held_out[7] == [model]
+
+
+def test_settings_reach_the_modules_as_inputs_not_params(runs):
+    """#27, nf-core conventions: modules read no params; the workflow hands each the device and fold settings."""
+    run = runs[0]
+    for process in ("P2G_FEATURES", "P2G_TRAIN", "P2G_PREDICT"):
+        assert {t["inputs"][-1] for t in run["tasks"][process]} == {"cuda:1"}, process
+    assert {tuple(t["inputs"][2:]) for t in run["tasks"]["P2G_FOLDS"]} == {(10, 512)}
+
+
+def test_every_task_reports_its_versions_on_the_topic(runs):
+    """#27: versions travel on the `versions` topic (Nextflow 25.04+), one (process, tool, version) per task."""
+    run = runs[0]
+    reported = {}
+    for process, tool, version in run["topics"]["versions"]:
+        reported.setdefault(process.split(":")[-1], []).append(tool)
+    for process, tasks in run["tasks"].items():
+        assert reported.get(process, []).count("pixel2gene") == len(tasks), process
+    assert {p for p, tools in reported.items() if "torch" in tools} == {"P2G_FEATURES", "P2G_TRAIN", "P2G_SELECT",
+                                                                         "P2G_PREDICT"}
 
 
 def test_each_report_lists_every_step_of_its_sample(runs):

@@ -212,7 +212,7 @@ def test_process_directives_labels_containers_and_stubs(ast):
         assert ("process_gpu" in labels) == (name in GPU_PROCESSES), name
         assert any(d["name"] == "tag" for d in p["directives"]), name
         assert p["has_stub"], f"{name} has no stub: block"
-        assert "versions" in p["emits"], f"{name} does not emit versions"
+        assert "versions_pixel2gene" in p["emits"], f"{name} does not put its pixel2gene version on the topic"
         assert p["file"] == f"modules/local/{name[4:].lower()}/main.nf"
 
 
@@ -395,17 +395,19 @@ RENDER_CASES = [
                      "linked": many("linked/C3.ome.tif")}),
     ("P2G_MASK", {"meta": META, "rescaled": staged("rescale"), "user_mask": staged("NO_MASK")}),
     ("P2G_MASK", {"meta": META, "rescaled": staged("rescale"), "user_mask": staged("tissue.png")}),
-    ("P2G_FEATURES", {"meta": META, "rescaled": staged("rescale"), "mask": staged("mask"), "weights": many()}),
+    ("P2G_FEATURES", {"meta": META, "rescaled": staged("rescale"), "mask": staged("mask"), "weights": many(),
+                      "device": "auto"}),
     ("P2G_FEATURES", {"meta": META, "rescaled": staged("rescale"), "mask": staged("mask"),
-                      "weights": many("weights/a.pth", "weights/b.pth")}),
+                      "weights": many("weights/a.pth", "weights/b.pth"), "device": "auto"}),
     ("P2G_GENES", {"counts": many("counts01/cnts.tsv", "counts02/cnts.h5ad"), "gene_list": staged("NO_GENE_LIST")}),
     ("P2G_GENES", {"counts": many("counts01/cnts.tsv"), "gene_list": staged("genes.txt")}),
     ("P2G_FOLDS", {"meta": META, "rescaled": staged("rescale"), "mask": staged("mask"), "features": staged("features"),
-                   "counts": staged("cnts.tsv"), "genes": staged("genes")}),
-    ("P2G_TRAIN", {"trainsets": many("data01/folds", "data02/folds"), "folds": "0,1"}),
+                   "counts": staged("cnts.tsv"), "genes": staged("genes"), "n_folds": 10, "fold_block_um": 512}),
+    ("P2G_TRAIN", {"trainsets": many("data01/folds", "data02/folds"), "folds": "0,1", "device": "auto"}),
     ("P2G_SELECT", {"trainsets": many("data01/folds", "data02/folds"),
                     "trained": many("trained01/trained", "trained02/trained")}),
-    ("P2G_PREDICT", {"meta": META, "features": staged("features"), "mask": staged("mask"), "model": staged("model")}),
+    ("P2G_PREDICT", {"meta": META, "features": staged("features"), "mask": staged("mask"), "model": staged("model"),
+                     "device": "auto"}),
     ("P2G_COMBINE", {"meta": META, "preds": many("pred01/pred", "pred02/pred"), "rescaled": staged("rescale"),
                      "mask": staged("mask")}),
     ("P2G_EXPORT", {"meta": META, "result": staged("result"), "rescaled": staged("rescale"), "counts": staged("NO_FILE")}),
@@ -653,7 +655,9 @@ def test_training_tasks_split_the_folds_and_pass_them(rendered, ast):
     assert "--folds 0,1" in train and "--trainset data01/folds data02/folds" in train
     text = (REPO / "workflows/pixel2gene.nf").read_text()
     assert "Folds.groups(params.n_folds, params.folds_per_task)" in text
-    assert "--n-folds ${params.n_folds}" in (REPO / "modules/local/folds/main.nf").read_text()
+    assert "P2G_FOLDS(ch_folds_in, P2G_GENES.out.genes, params.n_folds, params.fold_block_um)" in text
+    folds = next(r["script"] for name, r in rendered if name == "P2G_FOLDS")
+    assert "--n-folds 10" in folds and "--fold-block-um 512" in folds
 
 
 # ---------------------------------------------------------------- GPUs, executors, resources
@@ -699,8 +703,8 @@ def test_profiles_that_combine_set_different_settings_so_their_order_does_not_ma
 
 def test_cpu_runs_use_the_cpu_image_and_the_gpu_profile_the_cuda_image(ast):
     for name, p in processes(ast).items():
-        container = [d["args"] for d in p["directives"] if d["name"] == "container"]
-        assert container == [["${params.container_cpu}"]], name
+        assert not [d for d in p["directives"] if d["name"] == "container"], f"{name}: the image comes from the config"
+    assert settings(ast, "conf/base.config")["process.container"]["value"] == "{ params.container_cpu }"
     uses_gpu_image = [k for k, s in all_settings(ast).items() if "container_gpu" in s["value"]]
     assert uses_gpu_image == ["profiles.gpu.process.withLabel:process_gpu.container"]
 
@@ -749,12 +753,13 @@ def test_reftrace_lint():
     assert out.returncode == 0 and "No issues found" in out.stdout, out.stdout + out.stderr
 
 
-def test_reftrace_rules_catch_a_process_without_container(tmp_path):
+def test_reftrace_rules_catch_a_process_with_its_own_container(tmp_path):
     need(shutil.which("reftrace") is not None, "reftrace")
-    (tmp_path / "m.nf").write_text("process BAD {\n    label 'process_low'\n    script:\n    \"echo\"\n}\n")
+    (tmp_path / "m.nf").write_text("process BAD {\n    label 'process_low'\n    container 'x/y:1'\n"
+                                   "    script:\n    \"echo\"\n}\n")
     out = subprocess.run(["reftrace", "lint", "-r", str(REPO / "tests/nextflow/reftrace_rules.py"), "-d", str(tmp_path)],
                          capture_output=True, text=True)
-    assert "has no container" in out.stdout + out.stderr
+    assert "sets its own container" in out.stdout + out.stderr
 
 
 def test_no_membership_tests_against_gstrings():
@@ -840,6 +845,69 @@ def test_every_module_has_a_meta_yml_in_step_with_its_declarations(ast):
         elements = [e for channel in meta["input"] for e in channel] + [
             e for out in meta["output"].values() for e in (out[0] if isinstance(out[0], list) else out)]
         assert all(next(iter(e.values()))["description"].strip() for e in elements), name
+
+
+def module_lint(text: str, has_meta_yml: bool) -> list:
+    """Our nf-core-style module lint (#27): what a module breaks of the conventions we follow."""
+    problems = []
+    body = {name: part for name, part in zip(["head", "script", "stub"], re.split(r"^\s*(?:script|stub):\s*$", text,
+                                                                                   flags=re.M))}
+    head, script, stub = body.get("head", ""), body.get("script", ""), body.get("stub", "")
+    outputs = head[head.index("output:"):] if "output:" in head else ""
+    if re.search(r"\bparams\.", text):
+        problems.append("reads params (settings arrive as inputs or ext.args)")
+    if re.search(r"^\s*container\b", head, re.M):
+        problems.append("sets its own container (the config picks the image)")
+    if "task.ext.args ?: ''" not in script:
+        problems.append("does not take task.ext.args")
+    if "meta.id" in outputs:
+        problems.append("names an output after meta.id (use task.ext.prefix and a glob)")
+    # the files a task writes are named by prefix; meta.id may still be a value (p2g-rescale --name)
+    named = re.findall(r"--out (\S+)", script) + [stub.replace('task.ext.prefix ?: "${meta.id}"', "")]
+    for where in named:
+        if re.search(r"\$\{meta\.id\}|\$meta\.id\b", where):
+            problems.append("names what it writes after meta.id instead of prefix = task.ext.prefix ?: meta.id")
+    for part, name in ((script, "script"), (stub, "stub")):
+        if "${prefix}" in part and 'def prefix = task.ext.prefix ?: "${meta.id}"' not in part:
+            problems.append(f"its {name} uses a prefix that is not task.ext.prefix ?: meta.id")
+    if re.search(r"^\s*when:", text, re.M):
+        problems.append("has a when: section (Nextflow discourages it; the workflow decides)")
+    if not stub.strip():
+        problems.append("has no stub:")
+    if not re.search(r"val\('pixel2gene'\), eval\([^\n]*emit: versions_pixel2gene, topic: versions", outputs):
+        problems.append("does not put its pixel2gene version on the versions topic")
+    if "versions.yml" in text:
+        problems.append("still writes versions.yml")
+    if not has_meta_yml:
+        problems.append("has no meta.yml")
+    return problems
+
+
+def test_modules_pass_our_nf_core_style_lint():
+    """#27, nf-core conventions: task.ext.args and task.ext.prefix, no params and no container in a module, no
+    when: (discouraged), a stub, versions on the `versions` topic, a meta.yml."""
+    for module in sorted((REPO / "modules/local").glob("*/main.nf")):
+        assert not module_lint(module.read_text(), (module.parent / "meta.yml").is_file()), module.parent.name
+
+
+def test_module_lint_catches_each_broken_convention():
+    good = (REPO / "modules/local/export/main.nf").read_text()
+    assert not module_lint(good, True)
+    broken = {
+        "reads params": good.replace("--out ${prefix}.h5ad", "--out ${params.outdir}.h5ad"),
+        "own container": good.replace("label 'process_medium'", "label 'process_medium'\n    container 'x:1'"),
+        "ext.args": good.replace("def args = task.ext.args ?: ''", "def args = ''"),
+        "output after meta.id": good.replace('path("*.h5ad")', 'path("${meta.id}.h5ad")'),
+        "after meta.id instead": good.replace("touch ${prefix}.h5ad", "touch ${meta.id}.h5ad"),
+        "prefix that is not": good.replace('def prefix = task.ext.prefix ?: "${meta.id}"', "def prefix = meta.id"),
+        "when:": good.replace("    script:", "    when:\n    task.ext.when == null || task.ext.when\n\n    script:"),
+        "no stub": good[:good.index("    stub:")] + "}\n",
+        "versions topic": good.replace("topic: versions", "topic: other"),
+        "meta.yml": good,
+    }
+    for what, text in broken.items():
+        problems = module_lint(text, what != "meta.yml")
+        assert any(what in p for p in problems), (what, problems)
 
 
 def test_no_module_has_a_when_section():

@@ -96,7 +96,6 @@ workflow PIXEL2GENE {
     samples  // channel: one meta map per sample (lib/Samplesheet.groovy), in sample id order
 
     main:
-    ch_versions = channel.empty()
     no_mask = file("${projectDir}/assets/NO_MASK")
     no_gene_list = file("${projectDir}/assets/NO_GENE_LIST")
     no_file = file("${projectDir}/assets/NO_FILE")
@@ -112,7 +111,6 @@ workflow PIXEL2GENE {
         samples.filter { meta -> meta.format != 'seed' }
             .map { meta -> importInputs(meta, no_image, no_alignment) }
     )
-    ch_versions = ch_versions.mix(P2G_IMPORT.out.versions.first())
     ch_about = samples.map { sample -> [sample.id, sample] }  // the sheet's whole description, by id
     ch_samples = samples
         .filter { sample -> sample.format == 'seed' }
@@ -120,14 +118,12 @@ workflow PIXEL2GENE {
         .mix(P2G_IMPORT.out.files.map { meta, found -> [taskMeta(meta), found.toSorted { f -> f.name }] })
 
     P2G_RESCALE(ch_samples.map { meta, found -> [meta, found, Staging.linkTargets(found)] })
-    ch_versions = ch_versions.mix(P2G_RESCALE.out.versions.first())
 
     ch_mask_in = P2G_RESCALE.out.rescaled
         .map { meta, dir -> [meta.id, meta, dir] }
         .join(ch_about)
         .map { id, meta, dir, sample -> [meta, dir, sample.mask ? file(sample.mask, checkIfExists: true) : no_mask] }
     P2G_MASK(ch_mask_in)
-    ch_versions = ch_versions.mix(P2G_MASK.out.versions.first())
 
     ch_prepared = P2G_RESCALE.out.rescaled.join(P2G_MASK.out.mask)
     encoder_weights = params.encoder_weights
@@ -141,8 +137,7 @@ workflow PIXEL2GENE {
     ch_copies = ch_prepared
         .filter { meta, rescaled, mask -> meta.train }
         .flatMap { meta, rescaled, mask -> copies.collect { copy -> [meta + [copy: copy], rescaled, mask] } }
-    P2G_FEATURES(ch_prepared.mix(ch_copies), encoder_weights)
-    ch_versions = ch_versions.mix(P2G_FEATURES.out.versions.first())
+    P2G_FEATURES(ch_prepared.mix(ch_copies), encoder_weights, params.device)
     ch_features = P2G_FEATURES.out.features.filter { meta, features -> !meta.copy }
 
     ch_train_counts = ch_samples
@@ -154,7 +149,6 @@ workflow PIXEL2GENE {
             .map { items -> items.collect { item -> item[1] } },
         params.gene_list ? file(params.gene_list, checkIfExists: true) : no_gene_list
     )
-    ch_versions = ch_versions.mix(P2G_GENES.out.versions)
 
     ch_training = ch_prepared.join(ch_train_counts)
     ch_copies_folds_in = P2G_FEATURES.out.features
@@ -166,22 +160,19 @@ workflow PIXEL2GENE {
         .join(ch_features)
         .map { meta, rescaled, mask, counts, features -> [meta, rescaled, mask, features, counts] }
         .mix(ch_copies_folds_in)
-    P2G_FOLDS(ch_folds_in, P2G_GENES.out.genes)
-    ch_versions = ch_versions.mix(P2G_FOLDS.out.versions.first())
+    P2G_FOLDS(ch_folds_in, P2G_GENES.out.genes, params.n_folds, params.fold_block_um)
 
     // Scatter: each training task fits a group of folds on every training set (samples and their copies).
     ch_trainsets = P2G_FOLDS.out.trainset
         .toSortedList { a, b -> a[0].id <=> b[0].id ?: (a[0].copy ?: 0) <=> (b[0].copy ?: 0) }
         .map { items -> items.collect { item -> item[1] } }
-    P2G_TRAIN(ch_trainsets, channel.fromList(fold_groups))
-    ch_versions = ch_versions.mix(P2G_TRAIN.out.versions.first())
+    P2G_TRAIN(ch_trainsets, channel.fromList(fold_groups), params.device)
 
     // Gather: the model's form is chosen once, from every task's folds, so the maps do not depend on the grouping.
     ch_trained = P2G_TRAIN.out.trained
         .toSortedList { a, b -> Folds.compare(a[0], b[0]) }
         .map { items -> items.collect { item -> item[1] } }
     P2G_SELECT(ch_trainsets, ch_trained)
-    ch_versions = ch_versions.mix(P2G_SELECT.out.versions)
     ch_models = P2G_SELECT.out.model.map { model -> [model] }
 
     // Every prediction sample with the model of all folds.
@@ -192,14 +183,12 @@ workflow PIXEL2GENE {
         .filter { id, meta, features, mask, sample -> sample.predict }
         .combine(P2G_SELECT.out.model)
         .map { id, meta, features, mask, sample, model -> [meta, features, mask, model] }
-    P2G_PREDICT(ch_predict_in)
-    ch_versions = ch_versions.mix(P2G_PREDICT.out.versions.first())
+    P2G_PREDICT(ch_predict_in, params.device)
 
     ch_combine_in = P2G_PREDICT.out.pred
         .map { meta, pred -> [meta, [pred]] }
         .join(ch_prepared)
     P2G_COMBINE(ch_combine_in)
-    ch_versions = ch_versions.mix(P2G_COMBINE.out.versions.first())
 
     // Results people open: AnnData, maps, accuracy, report.
     ch_counts_any = ch_samples
@@ -209,7 +198,6 @@ workflow PIXEL2GENE {
         ch_result.join(ch_counts_any)
             .map { meta, result, rescaled, mask, counts -> [meta, result, rescaled, counts] }
     )
-    ch_versions = ch_versions.mix(P2G_EXPORT.out.versions.first())
 
     ch_folds_of = P2G_FOLDS.out.trainset.filter { meta, folds -> !meta.copy }
     ch_maps_in = ch_result
@@ -219,7 +207,6 @@ workflow PIXEL2GENE {
             .map { meta, result, rescaled, mask -> [meta, result, rescaled, mask, no_folds] })
         .map { meta, result, rescaled, mask, folds -> [meta, result, rescaled, folds] }
     P2G_MAPS(ch_maps_in)
-    ch_versions = ch_versions.mix(P2G_MAPS.out.versions.first())
 
     // Held-out folds of each enhanced training sample, and measured truth where the sheet gives it.
     ch_eval_heldout = ch_result
@@ -235,7 +222,6 @@ workflow PIXEL2GENE {
             def truth = truthFiles(sample)
             [meta + [truth_kind: 'truth', truth_diameter_um: truth[2]], rescaled, mask, result, truth[0], truth[1], no_folds, []] }
     P2G_EVALUATE(ch_eval_heldout.mix(ch_eval_truth))
-    ch_versions = ch_versions.mix(P2G_EVALUATE.out.versions.first())
 
     // The report reads small files only: the result's metadata and mask, the maps, the
     // evaluations, the models' training curves and every step's step.json (for timings).
@@ -275,10 +261,14 @@ workflow PIXEL2GENE {
             params.findAll { name, value -> name != 'trace_report_suffix' })))
         .collectFile(name: 'parameters.json', sort: true)
     P2G_REPORT(ch_report_in, ch_curves, ch_params.first())
-    ch_versions = ch_versions.mix(P2G_REPORT.out.versions.first())
 
-    ch_versions
+    // Every task reports (process, tool, version) on the `versions` topic; one YAML block per process.
+    ch_versions = channel.topic('versions')
         .unique()
+        .map { process, tool, version -> [process.tokenize(':').last(), "    ${tool}: ${version}".toString()] }
+        .groupTuple()
+        .map { process, tools -> "${process}:\n${tools.toSorted().join('\n')}\n".toString() }
+    ch_versions
         .collectFile(name: 'software_versions.yml', storeDir: "${params.outdir}/pipeline_info", sort: true)
 
     emit:

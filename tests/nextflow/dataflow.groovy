@@ -9,10 +9,12 @@
  * stdin: a list of requests {"workflow": "workflows/pixel2gene.nf", "name": "PIXEL2GENE", "lib": "lib",
  *         "params": {...}, "project_dir": "...", "rows": [samplesheet rows], "sheet": "/x/sheet.csv",
  *         "seeds": [1, 2], "globs": {"imported/*": ["cnts.h5ad", ...]}}
- * stdout: per request, one {"tasks": {"P2G_X": [{"inputs": ..., "dir": ...}, ...]}, "errors": [...]} per seed
+ * stdout: per request, one {"tasks": {"P2G_X": [{"inputs": ..., "dir": ...}, ...]}, "errors": [...],
+ *         "topics": {"versions": [[process, tool, version], ...]}} per seed
  *
  * Operators emulated: map, flatMap, filter, join (remainder), combine (by), mix, groupTuple (size),
- * toSortedList, first, unique, collectFile; factories channel.of/fromList/empty.
+ * toSortedList, first, unique, collectFile; factories channel.of/fromList/empty/topic (a process's
+ * outputs with `topic:` go to their topic).
  */
 import groovy.json.JsonOutput
 import groovy.json.JsonSlurper
@@ -32,6 +34,7 @@ class Run {
     static List<String> errors = []
     static Map<String, List> tasks = [:].withDefault { [] }
     static Map globs = [:]
+    static Map<String, List> topics = [:].withDefault { [] }
     static String text(Object v) {
         if (v instanceof Path) return v.toString()
         if (v instanceof Map) return '{' + v.collect { k, x -> "${k}:${text(x)}" }.join(',') + '}'
@@ -127,6 +130,7 @@ class ChannelFactory {
     Ch empty() { new Ch([]) }
     Ch of(Object... xs) { new Ch(xs as List) }
     Ch fromList(List xs) { new Ch(new ArrayList(xs)) }
+    Ch topic(String name) { new Ch(new ArrayList(Run.topics[name])) }  // read after every process has run
 }
 
 // An input variable inside a declaration: its name for val(x), its value inside "${x.id}".
@@ -154,6 +158,7 @@ abstract class DeclScript extends Script {
     Object val(Object... a) { component('val', a) }
     Object path(Object... a) { component('path', a) }
     Object env(Object... a) { component('env', a) }
+    Object eval(Object... a) { component('eval', a) }
     private Decl component(String kind, Object[] a) {
         def opts = a.find { x -> x instanceof Map } ?: [:]
         def rest = a.findAll { x -> !(x instanceof Map) }
@@ -236,16 +241,19 @@ class Process {
             def dir = "/work/${name}/${hash(Run.text(values))}"
             Run.tasks[name] << [inputs: Run.plain(values), dir: dir]
             def made = [:]
-            evaluate(outputSource, vars).each { Decl d ->
+            // task.process as Nextflow names it inside the workflow; an eval output's command is not run
+            evaluate(outputSource, vars + [task: [process: "PIXEL2GENE:${name}".toString()]]).each { Decl d ->
                 def emit = d.opts.emit?.toString()
                 def parts = d.kind == 'tuple' ? d.parts : [d]
                 def item = parts.collect { Decl p ->
                     if (p.kind == 'val') return vars.containsKey(p.name) ? vars[p.name] : p.name
+                    if (p.kind == 'eval') return 'version'
                     def glob = Run.globs[p.name]
                     glob != null ? glob.collect { f -> Paths.get("${dir}/${p.name.replace('*', '')}${f}") }
                                  : Paths.get("${dir}/${p.name}")
                 }
                 made[emit] = d.kind == 'tuple' ? item : item[0]
+                if (d.opts.topic) Run.topics[d.opts.topic.toString()] << made[emit]
             }
             results << made
         }
@@ -317,6 +325,7 @@ def emulate(Map req) {
         Run.rng = new Random(seed as long)
         Run.errors = []
         Run.tasks = [:].withDefault { [] }
+        Run.topics = [:].withDefault { [] }
         def processes = modules.collectEntries { name, secs ->
             [name, new Process(name: name, inputSource: secs.input, outputSource: secs.output, loader: loader)]
         }
@@ -345,7 +354,7 @@ def emulate(Map req) {
         } catch (Throwable e) {
             Run.errors << "${e.class.simpleName}: ${e.message}"
         }
-        [tasks: Run.tasks, errors: Run.errors]
+        [tasks: Run.tasks, errors: Run.errors, topics: Run.plain(Run.topics)]
     }
     runs
 }

@@ -20,10 +20,13 @@ def one_resource_label(module: Module, results: LintResults):
 
 
 @rule
-def has_container(module: Module, results: LintResults):
+def image_from_the_config(module: Module, results: LintResults):
+    """One place picks the images (conf/base.config and the gpu profile): a module's own container directive
+    would beat the config's generic setting and read params inside the module."""
     for process in module.processes:
-        if not process.containers:
-            results.errors.append(LintError(line=process.line, error=f"process '{process.name}' has no container"))
+        if process.containers:
+            results.errors.append(LintError(line=process.line,
+                                            error=f"process '{process.name}' sets its own container"))
 
 
 @configrule

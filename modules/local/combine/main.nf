@@ -1,7 +1,6 @@
 process P2G_COMBINE {
     tag "$meta.id"
     label 'process_medium'
-    container "${params.container_cpu}"
 
     input:
     tuple val(meta), path(preds, stageAs: 'pred??/*'), path(rescaled), path(mask)
@@ -10,7 +9,7 @@ process P2G_COMBINE {
     tuple val(meta), path("result")                                          , emit: results
     tuple val(meta), path("result/metadata.json"), path("result/mask.npy"), path("result/skill.tsv"), emit: summary
     tuple val(meta), path("result/step.json")                                , emit: stamp
-    path "versions.yml"                                                       , emit: versions
+    tuple val("${task.process}"), val('pixel2gene'), eval('python -c "import pixel2gene; print(pixel2gene.__version__)"'), emit: versions_pixel2gene, topic: versions
 
     script:
     // a fixed name: an output named after the sample could collide with an input (a sample called "mask")
@@ -23,17 +22,11 @@ process P2G_COMBINE {
         --out result \\
         --threads ${task.cpus} \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        pixel2gene: \$(python -c 'import pixel2gene; print(pixel2gene.__version__)')
-    END_VERSIONS
     """
 
     stub:
     """
     mkdir -p result/cnts-super
     touch result/gene-names.txt result/metadata.json result/mask.npy result/skill.tsv result/step.json
-    echo '"${task.process}": {pixel2gene: stub}' > versions.yml
     """
 }

@@ -1,36 +1,31 @@
 process P2G_EXPORT {
     tag "$meta.id"
     label 'process_medium'
-    container "${params.container_cpu}"
 
     input:
     tuple val(meta), path(result), path(rescaled), path(counts)
 
     output:
-    tuple val(meta), path("${meta.id}.h5ad"), emit: h5ad
-    path "versions.yml"                     , emit: versions
+    tuple val(meta), path("*.h5ad"), emit: h5ad
+    tuple val("${task.process}"), val('pixel2gene'), eval('python -c "import pixel2gene; print(pixel2gene.__version__)"'), emit: versions_pixel2gene, topic: versions
+    tuple val("${task.process}"), val('anndata'), eval('python -c "import anndata; print(anndata.__version__)"'), emit: versions_anndata, topic: versions
 
     script:
     def args = task.ext.args ?: ''
+    def prefix = task.ext.prefix ?: "${meta.id}"
     def measured = counts.name != 'NO_FILE' ? "--counts ${counts}" : ''
     """
     p2g-export \\
         --result ${result} \\
         --rescaled ${rescaled} \\
-        --out ${meta.id}.h5ad \\
+        --out ${prefix}.h5ad \\
         ${measured} \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        pixel2gene: \$(python -c 'import pixel2gene; print(pixel2gene.__version__)')
-        anndata: \$(python -c 'import importlib.metadata as m; print(m.version("anndata"))')
-    END_VERSIONS
     """
 
     stub:
+    def prefix = task.ext.prefix ?: "${meta.id}"
     """
-    touch ${meta.id}.h5ad
-    echo '"${task.process}": {pixel2gene: stub}' > versions.yml
+    touch ${prefix}.h5ad
     """
 }

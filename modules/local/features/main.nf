@@ -2,16 +2,17 @@ process P2G_FEATURES {
     tag "${meta.copy ? "${meta.id} copy ${meta.copy}" : meta.id}"
     label 'process_high'
     label 'process_gpu'
-    container "${params.container_cpu}"
 
     input:
     tuple val(meta), path(rescaled), path(mask)
     path(weights, stageAs: 'weights/*')
+    val(device)
 
     output:
     tuple val(meta), path("features")          , emit: features
     tuple val(meta), path("features/step.json"), emit: stamp
-    path "versions.yml"                         , emit: versions
+    tuple val("${task.process}"), val('pixel2gene'), eval('python -c "import pixel2gene; print(pixel2gene.__version__)"'), emit: versions_pixel2gene, topic: versions
+    tuple val("${task.process}"), val('torch'), eval('python -c "import torch; print(torch.__version__)"'), emit: versions_torch, topic: versions
 
     script:
     def args = task.ext.args ?: ''
@@ -22,23 +23,16 @@ process P2G_FEATURES {
         --rescaled ${rescaled} \\
         --mask ${mask} \\
         --out features \\
-        --device ${params.device} \\
+        --device ${device} \\
         --threads ${task.cpus} \\
         ${checkpoints} \\
         ${copy} \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        pixel2gene: \$(python -c 'import pixel2gene; print(pixel2gene.__version__)')
-        torch: \$(python -c 'import torch; print(torch.__version__)')
-    END_VERSIONS
     """
 
     stub:
     """
     mkdir -p features
     touch features/features.npy features/features.json features/step.json
-    echo '"${task.process}": {pixel2gene: stub}' > versions.yml
     """
 }

@@ -1,16 +1,17 @@
 process P2G_FOLDS {
     tag "${meta.copy ? "${meta.id} copy ${meta.copy}" : meta.id}"
     label 'process_medium'
-    container "${params.container_cpu}"
 
     input:
     tuple val(meta), path(rescaled), path(mask), path(features), path(counts)
     path(genes)
+    val(n_folds)
+    val(fold_block_um)
 
     output:
     tuple val(meta), path("folds")          , emit: trainset
     tuple val(meta), path("folds/step.json"), emit: stamp
-    path "versions.yml"                      , emit: versions
+    tuple val("${task.process}"), val('pixel2gene'), eval('python -c "import pixel2gene; print(pixel2gene.__version__)"'), emit: versions_pixel2gene, topic: versions
 
     script:
     def args = task.ext.args ?: ''
@@ -22,20 +23,14 @@ process P2G_FOLDS {
         --genes ${genes} \\
         --counts ${counts} \\
         --out folds \\
-        --n-folds ${params.n_folds} \\
-        --fold-block-um ${params.fold_block_um} \\
+        --n-folds ${n_folds} \\
+        --fold-block-um ${fold_block_um} \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        pixel2gene: \$(python -c 'import pixel2gene; print(pixel2gene.__version__)')
-    END_VERSIONS
     """
 
     stub:
     """
     mkdir -p folds
     touch folds/trainset.json folds/step.json
-    echo '"${task.process}": {pixel2gene: stub}' > versions.yml
     """
 }

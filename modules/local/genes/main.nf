@@ -1,7 +1,6 @@
 process P2G_GENES {
     tag "genes"
     label 'process_low'
-    container "${params.container_cpu}"
 
     input:
     path(counts, stageAs: 'counts??/*')
@@ -10,7 +9,7 @@ process P2G_GENES {
     output:
     path "genes"          , emit: genes
     path "genes/step.json", emit: stamp
-    path "versions.yml"   , emit: versions
+    tuple val("${task.process}"), val('pixel2gene'), eval('python -c "import pixel2gene; print(pixel2gene.__version__)"'), emit: versions_pixel2gene, topic: versions
 
     script:
     def args = task.ext.args ?: ''
@@ -21,17 +20,11 @@ process P2G_GENES {
         --out genes \\
         ${list} \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        pixel2gene: \$(python -c 'import pixel2gene; print(pixel2gene.__version__)')
-    END_VERSIONS
     """
 
     stub:
     """
     mkdir -p genes
     touch genes/gene-names.txt genes/step.json
-    echo '"${task.process}": {pixel2gene: stub}' > versions.yml
     """
 }

@@ -1,14 +1,13 @@
 process P2G_IMPORT {
     tag "$meta.id $meta.format"
     label 'process_medium'
-    container "${params.container_cpu}"
 
     input:
     tuple val(meta), path(outs, stageAs: 'outs'), path(image, stageAs: 'image/*'), path(alignment, stageAs: 'alignment/*')
 
     output:
     tuple val(meta), path("imported/*"), emit: files
-    path "versions.yml"                , emit: versions
+    tuple val("${task.process}"), val('pixel2gene'), eval('python -c "import pixel2gene; print(pixel2gene.__version__)"'), emit: versions_pixel2gene, topic: versions
 
     script:
     def args = task.ext.args ?: ''
@@ -23,17 +22,11 @@ process P2G_IMPORT {
         ${source} \\
         --out imported/ \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        pixel2gene: \$(python -c 'import pixel2gene; print(pixel2gene.__version__)')
-    END_VERSIONS
     """
 
     stub:
     """
     mkdir -p imported
     touch imported/cnts.h5ad imported/locs-raw.parquet imported/he-raw.tif imported/radius-raw.txt imported/pixel-size-raw.txt
-    echo '"${task.process}": {pixel2gene: stub}' > versions.yml
     """
 }

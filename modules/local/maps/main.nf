@@ -1,7 +1,6 @@
 process P2G_MAPS {
     tag "$meta.id"
     label 'process_low'
-    container "${params.container_cpu}"
 
     input:
     tuple val(meta), path(result), path(rescaled), path(folds)
@@ -9,7 +8,8 @@ process P2G_MAPS {
     output:
     tuple val(meta), path("figures")          , emit: maps
     tuple val(meta), path("figures/step.json"), emit: stamp
-    path "versions.yml"                        , emit: versions
+    tuple val("${task.process}"), val('pixel2gene'), eval('python -c "import pixel2gene; print(pixel2gene.__version__)"'), emit: versions_pixel2gene, topic: versions
+    tuple val("${task.process}"), val('matplotlib'), eval('python -c "import matplotlib; print(matplotlib.__version__)"'), emit: versions_matplotlib, topic: versions
 
     script:
     def args = task.ext.args ?: ''
@@ -21,18 +21,11 @@ process P2G_MAPS {
         --out figures \\
         ${qc} \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        pixel2gene: \$(python -c 'import pixel2gene; print(pixel2gene.__version__)')
-        matplotlib: \$(python -c 'import importlib.metadata as m; print(m.version("matplotlib"))')
-    END_VERSIONS
     """
 
     stub:
     """
     mkdir -p figures/genes
     touch figures/overview.png figures/maps.json figures/step.json
-    echo '"${task.process}": {pixel2gene: stub}' > versions.yml
     """
 }

@@ -1,7 +1,6 @@
 process P2G_MASK {
     tag "$meta.id"
     label 'process_low'
-    container "${params.container_cpu}"
 
     input:
     tuple val(meta), path(rescaled), path(user_mask)
@@ -9,7 +8,7 @@ process P2G_MASK {
     output:
     tuple val(meta), path("mask")          , emit: mask
     tuple val(meta), path("mask/step.json"), emit: stamp
-    path "versions.yml"                     , emit: versions
+    tuple val("${task.process}"), val('pixel2gene'), eval('python -c "import pixel2gene; print(pixel2gene.__version__)"'), emit: versions_pixel2gene, topic: versions
 
     script:
     def args = task.ext.args ?: ''
@@ -21,17 +20,11 @@ process P2G_MASK {
         --threads ${task.cpus} \\
         ${mask} \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        pixel2gene: \$(python -c 'import pixel2gene; print(pixel2gene.__version__)')
-    END_VERSIONS
     """
 
     stub:
     """
     mkdir -p mask
     touch mask/mask.npy mask/mask.png mask/step.json
-    echo '"${task.process}": {pixel2gene: stub}' > versions.yml
     """
 }

@@ -1,7 +1,6 @@
 process P2G_REPORT {
     tag "$meta.id"
     label 'process_low'
-    container "${params.container_cpu}"
 
     input:
     tuple val(meta), path(summary, stageAs: 'result/*'), path(maps), path(evaluations, stageAs: 'evaluation??/*', arity: '0..*'), val(step_labels), path(stamps, stageAs: 'stamp??/*', arity: '1..*')
@@ -9,11 +8,12 @@ process P2G_REPORT {
     path(params_json)
 
     output:
-    tuple val(meta), path("${meta.id}.html"), emit: report
-    path "versions.yml"                     , emit: versions
+    tuple val(meta), path("*.html"), emit: report
+    tuple val("${task.process}"), val('pixel2gene'), eval('python -c "import pixel2gene; print(pixel2gene.__version__)"'), emit: versions_pixel2gene, topic: versions
 
     script:
     def args = task.ext.args ?: ''
+    def prefix = task.ext.prefix ?: "${meta.id}"
     // steps/<label>/step.json: the report names each step after the folder that holds its stamp
     def link = [step_labels, stamps].transpose()
         .collect { label, stamp -> "mkdir -p 'steps/${label}' && ln -s '../../${stamp}' 'steps/${label}/step.json'" }
@@ -27,18 +27,13 @@ process P2G_REPORT {
         --model model*/ \\
         --steps steps/*/step.json \\
         --params ${params_json} \\
-        --out ${meta.id}.html \\
+        --out ${prefix}.html \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        pixel2gene: \$(python -c 'import pixel2gene; print(pixel2gene.__version__)')
-    END_VERSIONS
     """
 
     stub:
+    def prefix = task.ext.prefix ?: "${meta.id}"
     """
-    touch ${meta.id}.html
-    echo '"${task.process}": {pixel2gene: stub}' > versions.yml
+    touch ${prefix}.html
     """
 }

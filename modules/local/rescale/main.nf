@@ -1,7 +1,6 @@
 process P2G_RESCALE {
     tag "$meta.id"
     label 'process_medium'
-    container "${params.container_cpu}"
 
     input:
     // linked: targets of links among the files (an imported he-raw), staged so a container can follow them
@@ -10,7 +9,7 @@ process P2G_RESCALE {
     output:
     tuple val(meta), path("rescale")          , emit: rescaled
     tuple val(meta), path("rescale/step.json"), emit: stamp
-    path "versions.yml"                        , emit: versions
+    tuple val("${task.process}"), val('pixel2gene'), eval('python -c "import pixel2gene; print(pixel2gene.__version__)"'), emit: versions_pixel2gene, topic: versions
 
     script:
     def args = task.ext.args ?: ''
@@ -23,17 +22,11 @@ process P2G_RESCALE {
         --threads ${task.cpus} \\
         ${measured} \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        pixel2gene: \$(python -c 'import pixel2gene; print(pixel2gene.__version__)')
-    END_VERSIONS
     """
 
     stub:
     """
     mkdir -p rescale
     touch rescale/image.npy rescale/sample.json rescale/step.json
-    echo '"${task.process}": {pixel2gene: stub}' > versions.yml
     """
 }

@@ -2,16 +2,17 @@ process P2G_TRAIN {
     tag "folds ${folds}"
     label 'process_medium'
     label 'process_gpu'
-    container "${params.container_cpu}"
 
     input:
     path(trainsets, stageAs: 'data??/*')
     val(folds)
+    val(device)
 
     output:
     tuple val(folds), path("trained")          , emit: trained
     tuple val(folds), path("trained/step.json"), emit: stamp
-    path "versions.yml"                         , emit: versions
+    tuple val("${task.process}"), val('pixel2gene'), eval('python -c "import pixel2gene; print(pixel2gene.__version__)"'), emit: versions_pixel2gene, topic: versions
+    tuple val("${task.process}"), val('torch'), eval('python -c "import torch; print(torch.__version__)"'), emit: versions_torch, topic: versions
 
     script:
     def args = task.ext.args ?: ''
@@ -20,21 +21,14 @@ process P2G_TRAIN {
         --trainset ${trainsets} \\
         --out trained \\
         --folds ${folds} \\
-        --device ${params.device} \\
+        --device ${device} \\
         --threads ${task.cpus} \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        pixel2gene: \$(python -c 'import pixel2gene; print(pixel2gene.__version__)')
-        torch: \$(python -c 'import torch; print(torch.__version__)')
-    END_VERSIONS
     """
 
     stub:
     """
     mkdir -p trained
     touch trained/trained.json trained/step.json
-    echo '"${task.process}": {pixel2gene: stub}' > versions.yml
     """
 }
