@@ -850,6 +850,40 @@ def test_no_module_has_a_when_section():
         assert not re.search(r"^\s*when:", module.read_text(), re.M), module
 
 
+def repository(ast):
+    """manifest.homePage, the project's repository: (url, owner/name)."""
+    url = literal(settings(ast)["manifest.homePage"]["value"])[0]
+    m = re.fullmatch(r"https://github\.com/([\w.-]+/[\w.-]+)", url)
+    assert m, f"manifest.homePage {url} is not a GitHub repository"
+    return url, m.group(1)
+
+
+def test_the_repository_url_is_the_same_everywhere(ast):
+    """#27, nf-core conventions: the manifest uses a real homePage, the repository the images are published from
+    (ghcr.io/OWNER/...); pyproject.toml, the images' source label and the schemas' $id name the same one."""
+    import tomllib
+    url, slug = repository(ast)
+    owner = slug.split("/")[0]
+    for name in ("container_cpu", "container_gpu"):
+        assert config_param(ast, name).startswith(f"ghcr.io/{owner}/"), name
+    urls = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["urls"]
+    assert urls["Homepage"] == url and all(u == url or u.startswith(url + "/") for u in urls.values()), urls
+    for dockerfile in sorted((REPO / "containers").glob("*/Dockerfile")):
+        assert re.findall(r'org\.opencontainers\.image\.source="([^"]+)"', dockerfile.read_text()) == [url], dockerfile
+    for schema_file in ("nextflow_schema.json", "assets/schema_input.json"):
+        schema_id = json.loads((REPO / schema_file).read_text())["$id"]
+        assert schema_id == f"https://raw.githubusercontent.com/{slug}/main/{schema_file}", schema_id
+    texts = [REPO / "nextflow.config", REPO / "pyproject.toml", REPO / "README.md", REPO / "CITATIONS.md",
+             *(REPO / "docs").glob("*.md"), *(REPO / "containers").rglob("*"), *(REPO / ".github").rglob("*.yml")]
+    for path in texts:
+        if path.is_file():
+            text = path.read_text()
+            assert "example.org" not in text, path
+            for other in re.findall(rf"github\.com/{re.escape(owner)}/([\w.-]+)", text):
+                assert other == slug.split("/")[1], f"{path}: github.com/{owner}/{other}"
+    assert url in (REPO / "README.md").read_text() and url in (REPO / "CITATIONS.md").read_text()
+
+
 def test_manifest_names_contributors_and_the_licence_that_ships(ast):
     """#27: `author` is deprecated since Nextflow 24.10 (contributors instead), and the licence the manifest
     declares is the one in LICENSE and pyproject.toml."""
@@ -930,7 +964,7 @@ def test_documented_nextflow_commands_use_real_profiles_and_params(ast):
     runs = list(documented_runs())
     assert len(runs) >= 6
     for doc, target, args in runs:
-        assert target in (".", "pixel2gene/pixel2gene") or target.startswith("https://"), (doc, target)
+        assert target in (".", repository(ast)[1]) or target.startswith("https://"), (doc, target)
         for group in re.findall(r"-profile\s+(\S+)", args):
             assert set(group.split(",")) <= profiles, f"{doc}: -profile {group}"
         for name in re.findall(r"(?<!\S)--([A-Za-z_]\w*)", args):
