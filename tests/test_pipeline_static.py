@@ -34,7 +34,8 @@ DIRECTIVES = {"accelerator", "afterScript", "arch", "array", "beforeScript", "ca
 PROCESSES = {"P2G_IMPORT", "P2G_RESCALE", "P2G_MASK", "P2G_FEATURES", "P2G_GENES", "P2G_FOLDS", "P2G_TRAIN",
              "P2G_SELECT", "P2G_PREDICT", "P2G_COMBINE", "P2G_EXPORT", "P2G_MAPS", "P2G_EVALUATE", "P2G_REPORT"}
 GPU_PROCESSES = {"P2G_FEATURES", "P2G_TRAIN", "P2G_PREDICT"}
-PROFILES = {"docker", "singularity", "apptainer", "gpu", "test", "slurm", "awsbatch", "google"}
+PROFILES = {"docker", "singularity", "apptainer", "conda", "gpu", "test", "slurm", "awsbatch", "google"}
+ENGINES = ["docker", "singularity", "apptainer", "conda"]  # one per run (LaunchChecks); conda is the one without containers
 LOCAL_ONLY_TOOLS = {"p2g-run"}  # the local runner is what the pipeline replaces
 NF_SCHEMA_FUNCTIONS = {"validateParameters", "paramsSummaryLog", "paramsSummaryMap", "paramsHelp", "samplesheetToList"}
 
@@ -688,7 +689,9 @@ def test_profiles_that_combine_set_different_settings_so_their_order_does_not_ma
         if key.startswith("profiles."):
             profile, rest = key.split(".", 2)[1:]
             keys.setdefault(profile, set()).add(rest)
-    kinds = [["docker", "singularity", "apptainer"], ["gpu"], ["test"], ["slurm", "awsbatch", "google"]]
+    kinds = [ENGINES, ["gpu"], ["test"], ["slurm", "awsbatch", "google"]]
+    # the engines may share settings because a run names only one of them, which LaunchChecks enforces
+    assert f"p in {ENGINES}".replace('"', "'") in (REPO / "lib/LaunchChecks.groovy").read_text()
     for i, a_kind in enumerate(kinds):
         for b_kind in kinds[i + 1:]:
             for a in a_kind:
@@ -703,6 +706,33 @@ def test_cpu_runs_use_the_cpu_image_and_the_gpu_profile_the_cuda_image(ast):
         assert container == [["${params.container_cpu}"]], name
     uses_gpu_image = [k for k, s in all_settings(ast).items() if "container_gpu" in s["value"]]
     assert uses_gpu_image == ["profiles.gpu.process.withLabel:process_gpu.container"]
+    # #27: the conda route follows the same split, each image's package list in its environment.yml
+    environments = {k: s["value"] for k, s in all_settings(ast).items() if "environment.yml" in s["value"]}
+    assert environments == {"profiles.conda.process.conda": '"${projectDir}/containers/cpu/environment.yml"',
+                            "profiles.gpu.process.withLabel:process_gpu.conda": '"${projectDir}/containers/gpu/environment.yml"'}
+    assert not [name for name, p in processes(ast).items() if any(d["name"] == "conda" for d in p["directives"])]
+
+
+def test_conda_profile_runs_the_tools_of_this_checkout_without_a_container_engine(ast):
+    """#27, nf-core conventions: a conda route for people without containers. The profile enables conda and turns
+    the container engines off, as each engine's profile turns conda off; the environments it names exist (what
+    they hold, and that the checkout on PYTHONPATH is the package the tools import: test_conda_route.py)."""
+    config = settings(ast)
+    conda = {k.split(".", 2)[2]: s["value"] for k, s in config.items() if k.startswith("profiles.conda.")}
+    assert conda.pop("conda.enabled") == "true"
+    assert conda.pop("env.PYTHONPATH") == '"${projectDir}"'  # the package of the bin/ tools' own commit
+    for value in (conda.pop("process.conda"), config["profiles.gpu.process.withLabel:process_gpu.conda"]["value"]):
+        path = re.fullmatch(r'"\$\{projectDir\}/(.+)"', value).group(1)
+        assert (REPO / path).is_file(), path
+    assert conda.pop("conda.createTimeout") == "'1h'"  # pip fetches PyTorch, GBs for the GPU environment
+    assert conda == {f"{engine}.enabled": "false" for engine in ENGINES if engine != "conda"}
+    for engine in ENGINES[:-1]:
+        assert config[f"profiles.{engine}.conda.enabled"]["value"] == "false", engine
+    # plain conda creates the environments: mamba and micromamba are a site's choice, not a requirement
+    assert not [k for k in all_settings(ast) if "useMamba" in k or "useMicromamba" in k]
+    # its commands are checked with every documented one (test_documented_nextflow_commands_use_real_profiles...)
+    documented = {doc for doc, _, args in documented_runs() if re.search(r"-profile\s+\S*\bconda\b", args)}
+    assert documented == {"README.md", "usage.md"}
 
 
 def test_cloud_profiles_take_their_queue_region_and_project_from_params(ast):
