@@ -20,9 +20,17 @@ class LaunchChecks {
         if ('google' in on && 'gpu' in on && !params.gpu_type) {
             problems << '-profile google,gpu needs --gpu_type, the accelerator type (e.g. nvidia-l4)'
         }
-        def engines = on.findAll { p -> p in ['docker', 'singularity', 'apptainer'] }
+        // conda is the route without an engine: beside one, its environment's host path would be activated
+        // inside the container
+        def engines = on.findAll { p -> p in ['docker', 'singularity', 'apptainer', 'conda'] }
         if (engines.size() > 1) {
-            problems << "-profile ${engines.join(',')}: pick one container engine"
+            problems << "-profile ${engines.join(',')}: pick one container engine, or conda"
+        }
+        // AWS Batch and Google Batch run every task in its container image, on machines that have neither the
+        // conda environments (made where Nextflow runs) nor the pipeline's checkout the conda profile reads
+        def clouds = on.findAll { p -> p in ['awsbatch', 'google'] }
+        if ('conda' in on && !clouds.isEmpty()) {
+            problems << "-profile ${clouds.join(',')},conda: AWS Batch and Google Batch run every task in a container image; use docker there, not conda"
         }
         problems
     }

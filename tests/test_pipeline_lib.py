@@ -192,6 +192,11 @@ LAUNCH = [  # (profile, params) -> phrases of the problems
     ("google,docker,gpu", {"outdir": "gs://b/r", "google_project": "p"}, ["--gpu_type"]),
     ("google,docker,gpu", {"outdir": "gs://b/r", "google_project": "p", "gpu_type": "nvidia-l4"}, []),
     ("test,docker,singularity", {"outdir": "r"}, ["pick one container engine"]),
+    ("test,conda,docker", {"outdir": "r"}, ["pick one container engine, or conda"]),  # #27: conda is an engine
+    ("awsbatch,conda", {"outdir": "s3://b/r", "queue": "cpu-q"}, ["use docker there"]),
+    ("google,conda,gpu", {"outdir": "gs://b/r", "google_project": "p", "gpu_type": "nvidia-l4"}, ["use docker there"]),
+    ("slurm,conda,gpu", {"outdir": "r"}, []),
+    ("test,conda", {"outdir": "r"}, []),
     ("slurm,apptainer,gpu", {"outdir": "r"}, []),
     (None, {"outdir": "r"}, []),
 ]

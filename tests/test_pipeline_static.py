@@ -34,7 +34,8 @@ DIRECTIVES = {"accelerator", "afterScript", "arch", "array", "beforeScript", "ca
 PROCESSES = {"P2G_IMPORT", "P2G_RESCALE", "P2G_MASK", "P2G_FEATURES", "P2G_GENES", "P2G_FOLDS", "P2G_TRAIN",
              "P2G_SELECT", "P2G_PREDICT", "P2G_COMBINE", "P2G_EXPORT", "P2G_MAPS", "P2G_EVALUATE", "P2G_REPORT"}
 GPU_PROCESSES = {"P2G_FEATURES", "P2G_TRAIN", "P2G_PREDICT"}
-PROFILES = {"docker", "singularity", "apptainer", "gpu", "test", "slurm", "awsbatch", "google"}
+PROFILES = {"docker", "singularity", "apptainer", "conda", "gpu", "test", "slurm", "awsbatch", "google"}
+ENGINES = ["docker", "singularity", "apptainer", "conda"]  # one per run (LaunchChecks); conda is the one without containers
 LOCAL_ONLY_TOOLS = {"p2g-run"}  # the local runner is what the pipeline replaces
 NF_SCHEMA_FUNCTIONS = {"validateParameters", "paramsSummaryLog", "paramsSummaryMap", "paramsHelp", "samplesheetToList"}
 
@@ -692,7 +693,9 @@ def test_profiles_that_combine_set_different_settings_so_their_order_does_not_ma
         if key.startswith("profiles."):
             profile, rest = key.split(".", 2)[1:]
             keys.setdefault(profile, set()).add(rest)
-    kinds = [["docker", "singularity", "apptainer"], ["gpu"], ["test"], ["slurm", "awsbatch", "google"]]
+    kinds = [ENGINES, ["gpu"], ["test"], ["slurm", "awsbatch", "google"]]
+    # the engines may share settings because a run names only one of them, which LaunchChecks enforces
+    assert f"p in {ENGINES}".replace('"', "'") in (REPO / "lib/LaunchChecks.groovy").read_text()
     for i, a_kind in enumerate(kinds):
         for b_kind in kinds[i + 1:]:
             for a in a_kind:
@@ -707,6 +710,33 @@ def test_cpu_runs_use_the_cpu_image_and_the_gpu_profile_the_cuda_image(ast):
     assert settings(ast, "conf/base.config")["process.container"]["value"] == "{ params.container_cpu }"
     uses_gpu_image = [k for k, s in all_settings(ast).items() if "container_gpu" in s["value"]]
     assert uses_gpu_image == ["profiles.gpu.process.withLabel:process_gpu.container"]
+    # #27: the conda route follows the same split, each image's package list in its environment.yml
+    environments = {k: s["value"] for k, s in all_settings(ast).items() if "environment.yml" in s["value"]}
+    assert environments == {"profiles.conda.process.conda": '"${projectDir}/containers/cpu/environment.yml"',
+                            "profiles.gpu.process.withLabel:process_gpu.conda": '"${projectDir}/containers/gpu/environment.yml"'}
+    assert not [name for name, p in processes(ast).items() if any(d["name"] == "conda" for d in p["directives"])]
+
+
+def test_conda_profile_runs_the_tools_of_this_checkout_without_a_container_engine(ast):
+    """#27, nf-core conventions: a conda route for people without containers. The profile enables conda and turns
+    the container engines off, as each engine's profile turns conda off; the environments it names exist (what
+    they hold, and that the checkout on PYTHONPATH is the package the tools import: test_conda_route.py)."""
+    config = settings(ast)
+    conda = {k.split(".", 2)[2]: s["value"] for k, s in config.items() if k.startswith("profiles.conda.")}
+    assert conda.pop("conda.enabled") == "true"
+    assert conda.pop("env.PYTHONPATH") == '"${projectDir}"'  # the package of the bin/ tools' own commit
+    for value in (conda.pop("process.conda"), config["profiles.gpu.process.withLabel:process_gpu.conda"]["value"]):
+        path = re.fullmatch(r'"\$\{projectDir\}/(.+)"', value).group(1)
+        assert (REPO / path).is_file(), path
+    assert conda.pop("conda.createTimeout") == "'1h'"  # pip fetches PyTorch, GBs for the GPU environment
+    assert conda == {f"{engine}.enabled": "false" for engine in ENGINES if engine != "conda"}
+    for engine in ENGINES[:-1]:
+        assert config[f"profiles.{engine}.conda.enabled"]["value"] == "false", engine
+    # plain conda creates the environments: mamba and micromamba are a site's choice, not a requirement
+    assert not [k for k in all_settings(ast) if "useMamba" in k or "useMicromamba" in k]
+    # its commands are checked with every documented one (test_documented_nextflow_commands_use_real_profiles...)
+    documented = {doc for doc, _, args in documented_runs() if re.search(r"-profile\s+\S*\bconda\b", args)}
+    assert documented == {"README.md", "usage.md"}
 
 
 def test_cloud_profiles_take_their_queue_region_and_project_from_params(ast):
@@ -918,6 +948,40 @@ def test_no_module_has_a_when_section():
         assert not re.search(r"^\s*when:", module.read_text(), re.M), module
 
 
+def repository(ast):
+    """manifest.homePage, the project's repository: (url, owner/name)."""
+    url = literal(settings(ast)["manifest.homePage"]["value"])[0]
+    m = re.fullmatch(r"https://github\.com/([\w.-]+/[\w.-]+)", url)
+    assert m, f"manifest.homePage {url} is not a GitHub repository"
+    return url, m.group(1)
+
+
+def test_the_repository_url_is_the_same_everywhere(ast):
+    """#27, nf-core conventions: the manifest uses a real homePage, the repository the images are published from
+    (ghcr.io/OWNER/...); pyproject.toml, the images' source label and the schemas' $id name the same one."""
+    import tomllib
+    url, slug = repository(ast)
+    owner = slug.split("/")[0]
+    for name in ("container_cpu", "container_gpu"):
+        assert config_param(ast, name).startswith(f"ghcr.io/{owner}/"), name
+    urls = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["urls"]
+    assert urls["Homepage"] == url and all(u == url or u.startswith(url + "/") for u in urls.values()), urls
+    for dockerfile in sorted((REPO / "containers").glob("*/Dockerfile")):
+        assert re.findall(r'org\.opencontainers\.image\.source="([^"]+)"', dockerfile.read_text()) == [url], dockerfile
+    for schema_file in ("nextflow_schema.json", "assets/schema_input.json"):
+        schema_id = json.loads((REPO / schema_file).read_text())["$id"]
+        assert schema_id == f"https://raw.githubusercontent.com/{slug}/main/{schema_file}", schema_id
+    texts = [REPO / "nextflow.config", REPO / "pyproject.toml", REPO / "README.md", REPO / "CITATIONS.md",
+             *(REPO / "docs").glob("*.md"), *(REPO / "containers").rglob("*"), *(REPO / ".github").rglob("*.yml")]
+    for path in texts:
+        if path.is_file():
+            text = path.read_text()
+            assert "example.org" not in text, path
+            for other in re.findall(rf"github\.com/{re.escape(owner)}/([\w.-]+)", text):
+                assert other == slug.split("/")[1], f"{path}: github.com/{owner}/{other}"
+    assert url in (REPO / "README.md").read_text() and url in (REPO / "CITATIONS.md").read_text()
+
+
 def test_manifest_names_contributors_and_the_licence_that_ships(ast):
     """#27: `author` is deprecated since Nextflow 24.10 (contributors instead), and the licence the manifest
     declares is the one in LICENSE and pyproject.toml."""
@@ -998,7 +1062,7 @@ def test_documented_nextflow_commands_use_real_profiles_and_params(ast):
     runs = list(documented_runs())
     assert len(runs) >= 6
     for doc, target, args in runs:
-        assert target in (".", "pixel2gene/pixel2gene") or target.startswith("https://"), (doc, target)
+        assert target in (".", repository(ast)[1]) or target.startswith("https://"), (doc, target)
         for group in re.findall(r"-profile\s+(\S+)", args):
             assert set(group.split(",")) <= profiles, f"{doc}: -profile {group}"
         for name in re.findall(r"(?<!\S)--([A-Za-z_]\w*)", args):
