@@ -1006,6 +1006,13 @@ def test_container_workflow_builds_on_changes_and_pushes_on_version_tags():
     for step in steps:
         if "uses" in step:
             assert re.fullmatch(r"[\w-]+/[\w-]+@v\d+", step["uses"]), step["uses"]
+    # the version check reads the version where it lives (pyproject.toml's is dynamic): run its own line
+    check = next(s["run"] for s in steps if "GITHUB_REF_NAME" in s.get("run", ""))
+    line = next(x for x in check.splitlines() if x.strip().startswith("version=$("))
+    got = subprocess.run(["bash", "-c", line.strip() + '; printf %s "$version"'], cwd=REPO, capture_output=True,
+                         text=True, check=True).stdout
+    from pixel2gene import __version__
+    assert got == __version__, f"the tag check reads {got!r}, the package is {__version__}"
 
 
 def test_dockerfiles_pin_base_images_and_python_packages_not_debian_versions():
