@@ -220,7 +220,28 @@ def test_process_directives_labels_containers_and_stubs(ast):
 def test_profiles_exist(ast):
     assert PROFILES <= set(ast["nextflow.config"]["config"]["profiles"])
     for inc in ast["nextflow.config"]["config"]["include_config"]:
+        if "nfcore_custom.config" in inc["file"]:
+            continue  # the institutional profiles, fetched at launch (below)
         assert (REPO / inc["file"]).is_file(), inc
+
+
+def test_institutional_profiles_load_the_nf_core_way():
+    """#27: `-profile <institution>` from nf-core/configs, skipped offline or with --custom_config_base ''."""
+    text = (REPO / "nextflow.config").read_text()
+    assert ("includeConfig !System.getenv('NXF_OFFLINE') && params.custom_config_base ? "
+            '"${params.custom_config_base}/nfcore_custom.config" : "/dev/null"') in text
+    assert 'custom_config_base    = "https://raw.githubusercontent.com/nf-core/configs/${params.custom_config_version}"' in text
+    assert schema_params()["custom_config_base"]["default"].endswith("/configs/master")
+
+
+def test_outdir_has_no_default():
+    """#27, as nf-core pipelines: results land where the user says, never in a ./results they did not ask for."""
+    assert "outdir" in schema()["$defs"]["input_output_options"]["required"]
+    assert "default" not in schema_params()["outdir"]
+    assert re.search(r"^\s*outdir\s*= null", (REPO / "nextflow.config").read_text(), re.M)
+    for doc in ("README.md", "docs/usage.md"):
+        for command in re.findall(r"nextflow run [^\n]*", (REPO / doc).read_text().replace("\\\n", " ")):
+            assert "--outdir" in command or "-help" in command or "--help" in command, f"{doc}: {command}"
 
 
 # ---------------------------------------------------------------- parameters and nf-schema
@@ -278,7 +299,7 @@ def test_defaults_and_the_test_profile_pass_the_schema(ast):
     defaults = {k: literal(v)[0] for k, v in ast["nextflow.config"]["config"]["params"].items()
                 if literal(v) and literal(v)[0] is not None}
     test = {k: literal(v)[0] for k, v in ast["conf/test.config"]["config"]["params"].items() if literal(v)}
-    for params in (dict(defaults, input="s.csv"), dict(defaults, **test, input="s.csv")):
+    for params in (dict(defaults, input="s.csv", outdir="r"), dict(defaults, **test, input="s.csv", outdir="r")):
         jsonschema.validate(params, schema(), cls=jsonschema.Draft202012Validator)
 
 
