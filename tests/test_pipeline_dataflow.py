@@ -235,6 +235,26 @@ def test_augment_given_on_the_command_line_is_a_number(project):
     assert counts(none)["P2G_FEATURES"] == 6 and counts(two)["P2G_FEATURES"] == 6 + 6
 
 
+def test_every_numeric_param_the_workflow_reads_may_be_a_string(project):
+    """#27: under the strict parser `--n_folds 6` arrives as '6'. Every numeric param the workflow reads gives
+    the same tasks as a string as it does as a number."""
+    workflow = (REPO / "workflows/pixel2gene.nf").read_text()
+    schema = json.loads((REPO / "nextflow_schema.json").read_text())
+    numeric = {name for group in schema["$defs"].values() for name, prop in group["properties"].items()
+               if prop.get("type") in ("integer", "number") and f"params.{name}" in workflow}
+    assert {"n_folds", "folds_per_task", "fold_block_um", "augment"} <= numeric
+    values = {"n_folds": 6, "folds_per_task": 4, "fold_block_um": 512, "augment": 1}
+    assert numeric <= set(values), f"give a value to {sorted(numeric - set(values))}"
+    as_numbers = dict(PARAMS, **values)
+    as_strings = dict(PARAMS, **{k: str(v) for k, v in values.items()})
+    (a,), (b,) = emulate(request(project["rows"], project["sheet"], seeds=[5], params=as_numbers),
+                         request(project["rows"], project["sheet"], seeds=[5], params=as_strings))
+    assert a["errors"] == [] and b["errors"] == []
+    assert counts(a) == counts(b) and counts(a)["P2G_TRAIN"] == 2
+    folds = lambda run: sorted(t["inputs"][1] for t in run["tasks"]["P2G_TRAIN"])
+    assert folds(a) == folds(b) == ["0,1,2,3", "4,5"]
+
+
 def test_colour_augmented_copies_train_beside_their_sample(project):
     """params.augment = 2: each training sample's copies get features and folds of their own, the training
     tasks get every trainset in (sample, copy) order, and nothing downstream sees a copy."""
