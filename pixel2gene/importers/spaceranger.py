@@ -15,7 +15,7 @@ import pandas as pd
 from ..errors import InputError
 from .images import image_size
 from .prefix import Imported, counts_dtype, warn
-from .tenx_matrix import GENE_TYPE, MTX_NAMES, open_matrix
+from .tenx_matrix import GENE_TYPE, is_matrix, open_matrix
 
 POSITION_COLUMNS = ["barcode", "in_tissue", "array_row", "array_col", "pxl_row_in_fullres", "pxl_col_in_fullres"]
 POSITION_FILES = ("tissue_positions.parquet", "tissue_positions.csv", "tissue_positions_list.csv")
@@ -167,7 +167,7 @@ MATRICES = ("filtered_feature_bc_matrix.h5", "filtered_feature_bc_matrix",
 def find_matrix(folder: Path) -> Path:
     for name in MATRICES:
         path = folder / name
-        if path.is_file() or any((path / m).is_file() for m in MTX_NAMES):
+        if is_matrix(path):
             return path
     raise InputError(folder / MATRICES[0], "no feature-barcode matrix",
                      f"give the Space Ranger output folder that holds {MATRICES[0]} (or the {MATRICES[1]}/ folder)")

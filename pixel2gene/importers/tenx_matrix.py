@@ -196,6 +196,11 @@ class MtxMatrix(FeatureMatrix):
         pass
 
 
+def is_matrix(path: Path) -> bool:
+    """An .h5 file, or a Matrix Market folder: one that holds matrix.mtx(.gz) (lib/TenxInputs.groovy asks the same)."""
+    return path.is_file() if path.suffix == ".h5" else any((path / name).is_file() for name in MTX_NAMES)
+
+
 def open_matrix(path) -> FeatureMatrix:
     path = Path(path)
     return MtxMatrix(path) if path.is_dir() else H5Matrix(path)

@@ -23,7 +23,7 @@ import pandas as pd
 from ..errors import InputError
 from .images import image_size
 from .prefix import Imported, counts_dtype, warn
-from .tenx_matrix import GENE_TYPE, open_matrix
+from .tenx_matrix import GENE_TYPE, is_matrix, open_matrix
 
 FIX_ALIGNMENT = ("give the *_he_imagealignment.csv of this H&E and this run (the 3 x 3 matrix Xenium Explorer "
                  "exports with 'Download transformation matrix', not the keypoints file)")
@@ -58,7 +58,7 @@ def xenium_files(outs) -> XeniumFiles:
     if cells is None:
         raise InputError(folder / CELL_TABLES[0], "cell table is missing",
                          "give the Xenium output folder with cells.parquet or cells.csv.gz")
-    matrix = next((folder / n for n in MATRICES if (folder / n).exists()), None)
+    matrix = next((folder / n for n in MATRICES if is_matrix(folder / n)), None)
     if matrix is None:
         raise InputError(folder / MATRICES[0], "cell-feature matrix is missing",
                          "give the Xenium output folder with cell_feature_matrix.h5")
