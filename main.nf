@@ -17,8 +17,10 @@ workflow {
     def rows = samplesheetToList(params.input, "${projectDir}/assets/schema_input.json")
         .collect { row -> row[0] }
     def sheet = Samplesheet.read(rows, file(params.input).toUriString(), { path -> file(path).isDirectory() })
-    def problems = sheet.errors ?: Samplesheet.missing(sheet.samples,
-        { path -> file(path).exists() }, { prefix -> files("${prefix}*").size() > 0 })
+    def exists = { path -> file(path).exists() }
+    def problems = sheet.errors ?: Samplesheet.missing(sheet.samples, exists, { prefix -> files("${prefix}*").size() > 0 })
+    // then, in 10x output folders that exist, the files p2g-import reads: found now, not when its task fails
+    problems = problems ?: TenxInputs.missing(sheet.samples, exists)
     if (problems) {
         error("Samplesheet ${params.input}:\n  " + problems.join('\n  '))
     }

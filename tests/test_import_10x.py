@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from conftest import SHARED, run_tool
 from pixel2gene.errors import InputError
-from pixel2gene.importers.spaceranger import read_positions, read_scalefactors
+from pixel2gene.importers.spaceranger import positions_file, read_positions, read_scalefactors
 from pixel2gene.importers.visium_hd import import_visium_hd
 from pixel2gene.importers.xenium import to_he_pixels
 from pixel2gene.io.counts import open_counts
@@ -69,7 +69,7 @@ def test_visium_lowres_spots_fall_on_tissue(tmp_path, fixture, n_spots, swapped_
     assert float((sample / "pixel-size-raw.txt").read_text()) == pytest.approx(expected, rel=1e-8)
     assert float((sample / "radius-raw.txt").read_text()) == 55
     # locations are the full-resolution positions times the low-res scale factor
-    positions, _ = read_positions(spatial)
+    positions = read_positions(positions_file(spatial))
     assert np.allclose(locs.x, positions.loc[locs.index, "pxl_col_in_fullres"] * factors["tissue_lowres_scalef"])
     assert (positions.loc[locs.index, "in_tissue"] == 1).all()
 
@@ -121,9 +121,10 @@ def test_visium_sr2_layout_with_header_and_mtx(tmp_path):
 
 def test_visium_hd_positions_and_pixel_size_from_the_real_files():
     bins = TENX / "visium-hd/mouse-brain-2um/binned_outputs/square_002um"
-    factors, _ = read_scalefactors(bins / "spatial", ["microns_per_pixel", "bin_size_um"])
+    factors = read_scalefactors(bins / "spatial/scalefactors_json.json", ["microns_per_pixel", "bin_size_um"])
     assert factors["microns_per_pixel"] == pytest.approx(0.27382, abs=1e-5) and factors["bin_size_um"] == 2
-    positions, path = read_positions(bins / "spatial")
+    path = positions_file(bins / "spatial")
+    positions = read_positions(path)
     assert path.name == "tissue_positions.parquet" and len(positions) == 10
     assert positions.loc["s_002um_00305_01021-1", "pxl_col_in_fullres"] == pytest.approx(13608.742911)
     x = positions.pxl_col_in_fullres * factors["tissue_lowres_scalef"]

@@ -24,6 +24,15 @@ PARAMS = {"n_folds": 10, "fold_block_um": 512, "device": "cuda:1", "folds_per_ta
           "trace_report_suffix": "2026-01-01_00-00-00"}
 
 
+# What p2g-import reads of the sheet's 10x outputs (V: a full-resolution H&E, H: 16 µm bins and lowres)
+VISIUM_READ = ["filtered_feature_bc_matrix.h5", "spatial/scalefactors_json.json", "spatial/tissue_hires_image.png",
+               "spatial/tissue_positions.csv"]
+HD_READ = ["binned_outputs/square_016um/" + name for name in (
+    "filtered_feature_bc_matrix/matrix.mtx.gz", "spatial/scalefactors_json.json", "spatial/tissue_lowres_image.png",
+    "spatial/tissue_positions.parquet")]
+XENIUM_READ = ["cell_feature_matrix.h5", "cells.parquet", "experiment.xenium"]
+
+
 def request(rows, sheet, seeds, params=PARAMS, root=REPO):
     return {"workflow": str(root / "workflows/pixel2gene.nf"), "name": "PIXEL2GENE", "lib": str(root / "lib"),
             "params": params, "project_dir": str(root), "rows": rows, "sheet": str(sheet), "seeds": seeds,
@@ -57,8 +66,16 @@ def project(tmp_path_factory):
     touch(root / "data" / "C" / "truth" / "locs-raw.tsv")
     touch(root / "data" / "C" / "truth" / "radius-raw.txt", "100\n")
     touch(root / "masks" / "C.png")
-    for outs in ("visium/outs/spatial", "hd/outs/binned_outputs", "xenium/bundle"):
-        (root / outs).mkdir(parents=True)
+    # 10x outputs: the files p2g-import reads, beside ones it does not (a BAM, transcripts), which stay unstaged
+    for name in VISIUM_READ + ["possibly_sorted_genome_bam.bam"]:
+        touch(root / "visium" / "outs" / name)
+    for name in HD_READ + ["spatial/tissue_lowres_image.png", "binned_outputs/square_008um/spatial/x.parquet"]:
+        touch(root / "hd" / "outs" / name)
+    for name in XENIUM_READ + ["transcripts.parquet", "morphology_focus/ch0000_dapi.ome.tif"]:
+        touch(root / "xenium" / "bundle" / name)
+    for name in HD_READ:
+        if not name.endswith("scalefactors_json.json"):
+            touch(root / "hd-broken" / "outs" / name)
     touch(root / "images" / "V.tif")
     touch(root / "images" / "X.ome.tif")
     touch(root / "xenium" / "bundle" / "he_imagealignment.csv")
@@ -90,12 +107,15 @@ def emulated(project, tmp_path_factory):
     wf.write_text(unsorted)
     test_rows = list(csv.DictReader((REPO / "assets/samplesheet_test.csv").open()))
     missing = [dict(r, mask="masks/none.png") if r["sample"] == "C" else r for r in project["rows"]]
-    runs, test_profile, unsorted_runs, missing_runs = emulate(
+    broken = [dict(r, prefix="hd-broken/outs/") if r["sample"] == "H" else r for r in project["rows"]]
+    runs, test_profile, unsorted_runs, missing_runs, broken_runs = emulate(
         request(project["rows"], project["sheet"], seeds=[1, 2, 3]),
         request(test_rows, REPO / "assets/samplesheet_test.csv", seeds=[7], params=dict(PARAMS, n_folds=3, folds_per_task=2)),
         request(project["rows"], project["sheet"], seeds=[1, 2, 3, 4], root=mutant),
-        request(missing, project["sheet"], seeds=[1]))
-    return {"runs": runs, "test_profile": test_profile[0], "unsorted": unsorted_runs, "missing": missing_runs[0]}
+        request(missing, project["sheet"], seeds=[1]),
+        request(broken, project["sheet"], seeds=[1]))
+    return {"runs": runs, "test_profile": test_profile[0], "unsorted": unsorted_runs, "missing": missing_runs[0],
+            "broken_10x": broken_runs[0]}
 
 
 @pytest.fixture(scope="module")
@@ -145,11 +165,28 @@ def test_samples_reach_their_tasks_with_their_files(runs, project):
     genes, = run["tasks"]["P2G_GENES"]
     assert [f.split("/")[-1] for f in genes["inputs"][0]] == ["cnts.tsv", "B-cnts.tsv", "cnts.h5ad"]  # A, B, H
     x = task(run, "P2G_IMPORT", "X")["inputs"][0]
-    assert x[2].endswith("images/X.ome.tif") and x[3].endswith("he_imagealignment.csv")
+    assert x[3].endswith("images/X.ome.tif") and x[4].endswith("he_imagealignment.csv")
     h = task(run, "P2G_IMPORT", "H")["inputs"][0]
-    assert h[0]["bin_size"] == 16 and h[2].endswith("assets/NO_IMAGE")
+    assert h[0]["bin_size"] == 16 and h[3].endswith("assets/NO_IMAGE")
     c_mask = task(run, "P2G_MASK", "C")["inputs"][0]
     assert c_mask[2].endswith("masks/C.png")
+
+
+def test_imports_get_only_the_files_p2g_import_reads(runs, project):
+    """#27 A6: not the whole 10x folder (its BAM, transcripts, other bin sizes), and each file's place in it."""
+    root, run = project["root"], runs[0]
+    for sample, outs, read in (("V", "visium/outs", VISIUM_READ), ("X", "xenium/bundle", XENIUM_READ),
+                               ("H", "hd/outs", [n.replace("/matrix.mtx.gz", "") for n in HD_READ])):
+        _, files, relpaths = task(run, "P2G_IMPORT", sample)["inputs"][0][:3]
+        assert relpaths == sorted(read), sample
+        assert files == [f"{root}/{outs}/{rel}" for rel in relpaths], sample
+
+
+def test_a_10x_output_without_a_file_it_needs_stops_the_run_before_any_task(emulated, project):
+    run = emulated["broken_10x"]
+    assert run["tasks"] == {}
+    assert (f"sample 'H': the visium-hd output {project['root']}/hd-broken/outs/ has no "
+            "binned_outputs/square_016um/spatial/scalefactors_json.json") in run["errors"][0]
 
 
 def test_training_tasks_are_gathered_in_fold_order_and_one_model_serves_every_step(runs):

@@ -3,7 +3,8 @@
 lib/Samplesheet.groovy turns samplesheet rows into samples (paths resolved against the
 sheet's location as a URI, existing directories as folder prefixes, one error line per
 problem), lib/Folds.groovy splits and orders folds, lib/LaunchChecks.groovy checks the
-settings an executor needs.
+settings an executor needs, lib/TenxInputs.groovy finds the files of a 10x output that
+p2g-import reads.
 """
 import json
 import os
@@ -169,6 +170,27 @@ def test_missing_paths_are_found_at_launch_one_line_each(answers):
     assert found[5] == ["sample 'W': the visium output folder s3://b/nothing/ does not exist"]
     assert [p.split(": ", 1)[1] for p in found[6]] == ["alignment s3://b/a.csv does not exist",
                                                        "image s3://b/x.tif does not exist"]
+
+
+TENX_STORE = ["s3://b/v/outs/spatial/scalefactors_json.json", "s3://b/v/outs/spatial/tissue_positions_list.csv",
+              "s3://b/v/outs/spatial/tissue_lowres_image.png", "s3://b/v/outs/possorted_genome_bam.bam",
+              "s3://b/v/outs/filtered_feature_bc_matrix/features.tsv.gz",  # no matrix.mtx: not a matrix
+              "s3://b/v/outs/raw_feature_bc_matrix/matrix.mtx.gz", "s3://b/v/outs/raw_feature_bc_matrix/barcodes.tsv.gz"]
+TENX = calls("tenx", ("TenxInputs", "paths", ("visium", "s3://b/v", None, "lowres", {"files": TENX_STORE})),
+             ("TenxInputs", "paths", ("visium", "s3://b/v/", None, "hires", {"files": TENX_STORE})),
+             ("TenxInputs", "missing", ([{"id": "V", "format": "visium", "prefix": "s3://b/v/", "image": "hires"},
+                                         {"id": "L", "format": "visium", "prefix": "s3://b/v/", "image": "lowres"},
+                                         {"id": "A", "format": "seed", "prefix": "s3://b/a/"}], {"files": TENX_STORE})))
+
+
+def test_the_files_p2g_import_reads_are_found_on_an_object_store(answers):
+    """#27 A6: P2G_IMPORT stages these, not the whole folder; tests/test_import_inputs.py holds them equal to
+    p2g-import --list-inputs on real outputs. Here: the folder above outs/, a matrix folder without its matrix."""
+    listed, no_hires, missing = answers[TENX]
+    assert listed == ["outs/raw_feature_bc_matrix", "outs/spatial/scalefactors_json.json",
+                      "outs/spatial/tissue_lowres_image.png", "outs/spatial/tissue_positions_list.csv"]
+    assert no_hires["error"] == "the visium output s3://b/v/ has no outs/spatial/tissue_hires_image.png"
+    assert missing == ["sample 'V': the visium output s3://b/v/ has no outs/spatial/tissue_hires_image.png"]
 
 
 FOLDS = calls("folds", ("Folds", "groups", ("10", 4)), ("Folds", "groups", (3, 10)), ("Folds", "groups", (10, 1)),

@@ -194,11 +194,12 @@ def test_out_references_name_real_emits(ast):
 
 def test_lib_classes_the_pipeline_calls_exist(ast):
     defined = {c["name"]: set(c["methods"]) for f, info in ast.items() if f.startswith("lib/") for c in info["classes"]}
+    classes = "|".join(p.stem for p in lib_files())  # every class in lib/, one new file included
     for path in nf_files():
         text = path.read_text()
-        for cls, method in re.findall(r"\b(Samplesheet|Folds|LaunchChecks|Staging)\.([a-zA-Z]+)\s*\(", text):
+        for cls, method in re.findall(rf"\b({classes})\.([a-zA-Z]+)\s*\(", text):
             assert method in defined.get(cls, ()), f"{path}: {cls}.{method}() is not in lib/"
-        for cls, constant in re.findall(r"\b(Samplesheet|Folds|LaunchChecks|Staging)\.([A-Z_]+)\b", text):
+        for cls, constant in re.findall(rf"\b({classes})\.([A-Z_]+)\b", text):
             assert re.search(rf"static final \S+ {constant}\b", (REPO / "lib" / f"{cls}.groovy").read_text()), constant
 
 
@@ -403,15 +404,28 @@ def many(*paths):
     return {"paths": list(paths)}
 
 
+def tenx(*relpaths):
+    """P2G_IMPORT's inputs: the files of a 10x output it reads, each staged in its own folder, and their places."""
+    return {"inputs": many(*(f"staged{i:02d}/{rel.split('/')[-1]}" for i, rel in enumerate(relpaths, 1))),
+            "relpaths": list(relpaths)}
+
+
+HD_BINS = "binned_outputs/square_016um/"
 META = {"id": "C2", "stem": "", "train": True, "predict": True, "format": "seed"}
 # Representative inputs for every process, covering each branch of its script.
 RENDER_CASES = [
-    ("P2G_IMPORT", {"meta": dict(META, format="visium", image="hires"), "outs": staged("outs"),
-                    "image": staged("image/NO_IMAGE"), "alignment": staged("alignment/NO_ALIGNMENT")}),
-    ("P2G_IMPORT", {"meta": dict(META, format="visium-hd", image="/d/he.tif", bin_size=16), "outs": staged("outs"),
-                    "image": staged("image/he.tif"), "alignment": staged("alignment/NO_ALIGNMENT")}),
+    ("P2G_IMPORT", {"meta": dict(META, format="visium", image="hires"), "image": staged("image/NO_IMAGE"),
+                    "alignment": staged("alignment/NO_ALIGNMENT"),
+                    **tenx("outs/filtered_feature_bc_matrix.h5", "outs/spatial/scalefactors_json.json",
+                           "outs/spatial/tissue_hires_image.png", "outs/spatial/tissue_positions.csv")}),
+    ("P2G_IMPORT", {"meta": dict(META, format="visium-hd", image="/d/he.tif", bin_size=16),
+                    "image": staged("image/he.tif"), "alignment": staged("alignment/NO_ALIGNMENT"),
+                    **tenx(HD_BINS + "filtered_feature_bc_matrix", HD_BINS + "spatial/scalefactors_json.json",
+                           HD_BINS + "spatial/tissue_positions.parquet", "spatial/tissue_hires_image.png",
+                           "spatial/tissue_lowres_image.png")}),
     ("P2G_IMPORT", {"meta": dict(META, format="xenium", image="/d/he.ome.tif", alignment="/d/a.csv"),
-                    "outs": staged("outs"), "image": staged("image/he.ome.tif"), "alignment": staged("alignment/a.csv")}),
+                    "image": staged("image/he.ome.tif"), "alignment": staged("alignment/a.csv"),
+                    **tenx("cell_feature_matrix.h5", "cells.parquet", "experiment.xenium")}),
     ("P2G_RESCALE", {"meta": META, "files": many("sample/he-raw.jpg", "sample/cnts.tsv"), "linked": many()}),
     ("P2G_RESCALE", {"meta": dict(META, stem="C3-", train=False), "files": many("sample/C3-he-raw.jpg"),
                      "linked": many("linked/C3.ome.tif")}),
@@ -537,6 +551,28 @@ def test_module_commands_parse_with_the_tools_own_parser(rendered):
                     pytest.fail(f"{name}: {argv[0]} cannot parse {' '.join(argv[1:])}")
                 if hasattr(args, "threads"):
                     assert args.threads == 4, f"{name}: pass --threads ${{task.cpus}}, or the tool takes every core"
+
+
+def test_import_rebuilds_outs_from_only_the_staged_files(rendered, tmp_path):
+    """#27 A6: P2G_IMPORT stages only the files p2g-import reads; its script links each back at its place in
+    outs/ (relative links, which hold wherever a container mounts the work folder) and imports that outs/."""
+    cases = [(inputs, r["script"]) for (name, inputs), (_, r) in zip(RENDER_CASES, rendered) if name == "P2G_IMPORT"]
+    assert len(cases) == 3
+    for inputs, script in cases:
+        work = tmp_path / inputs["meta"]["format"]
+        staged = inputs["inputs"]["paths"]
+        for path in staged:
+            (work / path).parent.mkdir(parents=True)
+            (work / path).write_text(path)
+        setup, call = script.split("p2g-import", 1)
+        subprocess.run(["bash", "-euo", "pipefail", "-c", setup], cwd=work, check=True)
+        for path, rel in zip(staged, inputs["relpaths"]):
+            link = work / "outs" / rel
+            assert link.is_symlink() and not os.readlink(link).startswith("/"), rel
+            assert link.read_text() == path, rel
+        assert sorted(p.relative_to(work / "outs").as_posix() for p in (work / "outs").rglob("*")
+                      if p.is_symlink()) == sorted(inputs["relpaths"])
+        assert re.match(rf"\s*{inputs['meta']['format']}\s+\\\s+outs\s", call), call
 
 
 def test_contract_check_catches_a_wrong_flag_and_a_missing_required_one():

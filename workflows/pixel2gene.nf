@@ -66,12 +66,14 @@ def truthFiles(Map meta) {
     [counts, locs, radius ? radius.text.trim() : '0']
 }
 
-// Vendor output for p2g-import: the outs folder, and the H&E and alignment files when named.
+// Vendor output for p2g-import: the files of the outs folder it reads and their places there (issue #27 A6: not
+// the whole folder, whose BAMs and transcripts run to tens of GB), and the H&E and alignment files when named.
 def importInputs(Map meta, noImage, noAlignment) {
     def outs = file(meta.prefix, checkIfExists: true)
+    def relpaths = TenxInputs.paths(meta.format, meta.prefix, meta.bin_size, meta.image, { path -> file(path).exists() })
     def image = meta.image in Samplesheet.COARSE_IMAGES ? noImage : file(meta.image, checkIfExists: true)
     def alignment = meta.alignment ? file(meta.alignment, checkIfExists: true) : noAlignment
-    [importMeta(meta), outs, image, alignment]
+    [importMeta(meta), relpaths.collect { rel -> outs.resolve(rel) }, relpaths, image, alignment]
 }
 
 // What a sample's tasks are keyed on (issue #27 B2): a task's hash covers its meta, so a predict row or a truth

@@ -15,7 +15,7 @@ import pandas as pd
 from ..errors import InputError
 from .images import image_size
 from .prefix import Imported, counts_dtype, warn
-from .tenx_matrix import GENE_TYPE, open_matrix
+from .tenx_matrix import GENE_TYPE, is_matrix, open_matrix
 
 POSITION_COLUMNS = ["barcode", "in_tissue", "array_row", "array_col", "pxl_row_in_fullres", "pxl_col_in_fullres"]
 POSITION_FILES = ("tissue_positions.parquet", "tissue_positions.csv", "tissue_positions_list.csv")
@@ -38,11 +38,15 @@ def spatial_folder(folder: Path) -> Path:
     return spatial
 
 
-def read_scalefactors(spatial: Path, need) -> tuple:
-    """(scale factors, their file), with every key in `need` a positive number."""
+def scalefactors_file(spatial: Path) -> Path:
     path = spatial / "scalefactors_json.json"
     if not path.is_file():
         raise InputError(path, "scale factors are missing", "copy scalefactors_json.json from Space Ranger's spatial/")
+    return path
+
+
+def read_scalefactors(path: Path, need) -> dict:
+    """The scale factors, with every key in `need` a positive number."""
     try:
         factors = json.loads(path.read_text())
     except ValueError:
@@ -52,15 +56,19 @@ def read_scalefactors(spatial: Path, need) -> tuple:
         if not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
             raise InputError(path, f"scale factor '{key}' is missing or not a positive number",
                              "use the scalefactors_json.json Space Ranger wrote for this run")
-    return factors, path
+    return factors
 
 
-def read_positions(spatial: Path) -> tuple:
-    """(positions indexed by barcode, the file read)."""
+def positions_file(spatial: Path) -> Path:
     path = next((spatial / n for n in POSITION_FILES if (spatial / n).is_file()), None)
     if path is None:
         raise InputError(spatial / POSITION_FILES[1], "spot/bin positions are missing",
                          f"give the outs/ folder with spatial/{' or '.join(POSITION_FILES)}")
+    return path
+
+
+def read_positions(path: Path) -> pd.DataFrame:
+    """Positions indexed by barcode."""
     try:
         if path.suffix == ".parquet":
             table = pd.read_parquet(path)
@@ -86,7 +94,7 @@ def read_positions(spatial: Path) -> tuple:
     if table.index.has_duplicates:
         raise InputError(path, f"barcode '{table.index[table.index.duplicated()][0]}' appears twice",
                          "give the positions file exactly as Space Ranger wrote it")
-    return table, path
+    return table
 
 
 @dataclass
@@ -102,12 +110,21 @@ def downscaled_image(spatial: Path, which: str) -> Path:
     return spatial / f"tissue_{which}_image.png"
 
 
-def choose_image(image: str, spatial: Path, factors: dict, factors_path: Path) -> ImageChoice:
+def spatial_images(folder: Path, image: str) -> dict:
+    """The hires/lowres PNGs in `folder` that an import opens, by name: the one chosen, or with a
+    full-resolution H&E the ones check_fit compares it with (passing one of them instead is a common mistake)."""
     if image in SCALEF:
-        path = downscaled_image(spatial, image)
+        path = downscaled_image(folder, image)
         if not path.is_file():
             raise InputError(path, f"the {image} image is missing",
                              "give --image PATH with the full-resolution H&E, or the other of hires/lowres")
+        return {image: path}
+    return {name: downscaled_image(folder, name) for name in SCALEF if downscaled_image(folder, name).is_file()}
+
+
+def choose_image(image: str, images: dict, factors: dict, factors_path: Path) -> ImageChoice:
+    if image in SCALEF:
+        path = images[image]
         key = SCALEF[image]
         if not isinstance(factors.get(key), (int, float)) or factors[key] <= 0:
             raise InputError(factors_path, f"scale factor '{key}' is missing", "use Space Ranger's own scalefactors file")
@@ -117,7 +134,7 @@ def choose_image(image: str, spatial: Path, factors: dict, factors_path: Path) -
 
 
 def check_fit(choice: ImageChoice, x: np.ndarray, y: np.ndarray, factors: dict, positions_path: Path,
-              spatial: Path) -> None:
+              images: dict) -> None:
     """Every in-tissue spot/bin must fall inside the image; say which image it looks like when not."""
     w, h = choice.size
     if len(x) and x.min() >= 0 and y.min() >= 0 and x.max() < w and y.max() < h:
@@ -128,8 +145,8 @@ def check_fit(choice: ImageChoice, x: np.ndarray, y: np.ndarray, factors: dict, 
             s = factors.get(key)
             if not isinstance(s, (int, float)) or s <= 0:
                 continue
-            own = downscaled_image(spatial, name)
-            same_size = own.is_file() and image_size(own) == (w, h)
+            own = images.get(name)
+            same_size = own is not None and image_size(own) == (w, h)
             # the positions scaled by this factor fill the image the way they would fill that image
             fills = x.max() * s < w and y.max() * s < h and x.max() * s > 0.3 * w and y.max() * s > 0.3 * h
             if same_size or fills:
@@ -150,7 +167,7 @@ MATRICES = ("filtered_feature_bc_matrix.h5", "filtered_feature_bc_matrix",
 def find_matrix(folder: Path) -> Path:
     for name in MATRICES:
         path = folder / name
-        if path.is_file() or (path.is_dir() and any(path.glob("matrix.mtx*"))):
+        if is_matrix(path):
             return path
     raise InputError(folder / MATRICES[0], "no feature-barcode matrix",
                      f"give the Space Ranger output folder that holds {MATRICES[0]} (or the {MATRICES[1]}/ folder)")
@@ -170,24 +187,40 @@ def in_tissue_rows(matrix, positions: pd.DataFrame, positions_path: Path):
     return np.flatnonzero(in_tissue), in_tissue
 
 
-def import_spots(vendor: str, folder: Path, spatial: Path, image: str, diameter_um: float,
-                 um_per_fullres: float, derivation: str, factors: dict, factors_path: Path,
-                 image_folder: Path = None) -> Imported:
-    """In-tissue spots/bins of a Space Ranger output with counts, placed on the chosen image.
+@dataclass
+class SpotFiles:
+    """Every file a Space Ranger import opens, found before any is read. The import reads these and no
+    others, so `p2g-import --list-inputs` (what the pipeline stages, issue #27 A6) cannot leave one out."""
+    folder: Path        # outs/, or a Visium HD bin size's folder: where the matrix is
+    scalefactors: Path
+    positions: Path
+    images: dict        # hires/lowres PNGs by name (spatial_images)
+    matrix: Path        # an .h5 file or a Matrix Market folder
 
-    `image_folder` holds the hires/lowres images when they are not beside the positions.
-    """
-    image_folder = image_folder or spatial
-    positions, positions_path = read_positions(spatial)
-    choice = choose_image(image, image_folder, factors, factors_path)
-    matrix_path = find_matrix(folder)
+    def inputs(self) -> list:
+        return [self.scalefactors, self.positions, *self.images.values(), self.matrix]
+
+
+def locate_spots(folder: Path, spatial: Path, image: str, image_folder: Path) -> SpotFiles:
+    """The files of one import, found in the order they are read; `image_folder` holds the hires/lowres
+    images (beside the positions or not)."""
+    return SpotFiles(folder=folder, scalefactors=scalefactors_file(spatial), positions=positions_file(spatial),
+                     images=spatial_images(image_folder, image), matrix=find_matrix(folder))
+
+
+def import_spots(vendor: str, files: SpotFiles, image: str, diameter_um: float, um_per_fullres: float,
+                 derivation: str, factors: dict) -> Imported:
+    """In-tissue spots/bins of a Space Ranger output with counts, placed on the chosen image."""
+    folder, factors_path, positions_path, matrix_path = files.folder, files.scalefactors, files.positions, files.matrix
+    positions = read_positions(positions_path)
+    choice = choose_image(image, files.images, factors, factors_path)
     matrix = open_matrix(matrix_path)
     matrix.check_has_counts()
     rows, in_tissue = in_tissue_rows(matrix, positions, positions_path)
     spots = positions.loc[matrix.barcodes[rows]]
     x = spots["pxl_col_in_fullres"].to_numpy(np.float64) * choice.scale
     y = spots["pxl_row_in_fullres"].to_numpy(np.float64) * choice.scale
-    check_fit(choice, x, y, factors, positions_path, image_folder)
+    check_fit(choice, x, y, factors, positions_path, files.images)
     cols, genes, renamed = matrix.gene_columns()
     pixel_size_raw = um_per_fullres / choice.scale
     notes = []

@@ -21,6 +21,7 @@ from ..io.csr_stream import as_index_array, check_indptr, csr_row_blocks
 GENE_TYPE = "Gene Expression"
 FIX_H5 = "give the feature-barcode matrix .h5 exactly as Space Ranger / Xenium wrote it"
 FIX_MTX = "give the matrix folder exactly as Space Ranger / Xenium wrote it (matrix.mtx, features.tsv, barcodes.tsv)"
+MTX_NAMES = ("matrix.mtx.gz", "matrix.mtx")  # what makes a folder a Matrix Market matrix
 
 
 def _text(values) -> np.ndarray:
@@ -142,7 +143,7 @@ class MtxMatrix(FeatureMatrix):
 
     def __init__(self, folder):
         folder = Path(folder)
-        self.path = _first(folder, ("matrix.mtx.gz", "matrix.mtx"))
+        self.path = _first(folder, MTX_NAMES)
         barcodes_path = _first(folder, ("barcodes.tsv.gz", "barcodes.tsv"))
         features_path = _first(folder, ("features.tsv.gz", "features.tsv", "genes.tsv.gz", "genes.tsv"))
         with _open_text(barcodes_path) as fh:
@@ -193,6 +194,11 @@ class MtxMatrix(FeatureMatrix):
 
     def close(self):
         pass
+
+
+def is_matrix(path: Path) -> bool:
+    """An .h5 file, or a Matrix Market folder: one that holds matrix.mtx(.gz) (lib/TenxInputs.groovy asks the same)."""
+    return path.is_file() if path.suffix == ".h5" else any((path / name).is_file() for name in MTX_NAMES)
 
 
 def open_matrix(path) -> FeatureMatrix:

@@ -3,16 +3,20 @@
 µm per full-resolution pixel = 55 / spot_diameter_fullres (the spots'
 physical size over their size in pixels, both from Space Ranger).
 """
-from .spaceranger import import_spots, outs_folder, read_scalefactors, spatial_folder
+from .spaceranger import SpotFiles, import_spots, locate_spots, outs_folder, read_scalefactors, spatial_folder
 
 SPOT_DIAMETER_UM = 55.0
 
 
-def import_visium(outs, image: str):
+def visium_files(outs, image: str) -> SpotFiles:
     folder = outs_folder(outs)
     spatial = spatial_folder(folder)
-    factors, factors_path = read_scalefactors(spatial, ["spot_diameter_fullres"])
+    return locate_spots(folder, spatial, image, spatial)
+
+
+def import_visium(outs, image: str):
+    files = visium_files(outs, image)
+    factors = read_scalefactors(files.scalefactors, ["spot_diameter_fullres"])
     um_per_fullres = SPOT_DIAMETER_UM / factors["spot_diameter_fullres"]
     derivation = f"55 µm / spot_diameter_fullres ({factors['spot_diameter_fullres']:.6g} px)"
-    return import_spots("visium", folder, spatial, image, SPOT_DIAMETER_UM, um_per_fullres, derivation,
-                        factors, factors_path)
+    return import_spots("visium", files, image, SPOT_DIAMETER_UM, um_per_fullres, derivation, factors)

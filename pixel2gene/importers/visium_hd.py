@@ -6,7 +6,8 @@ and the bin size (`bin_size_um`), which is the diameter we record.
 from pathlib import Path
 
 from ..errors import InputError
-from .spaceranger import downscaled_image, import_spots, outs_folder, read_scalefactors
+from .spaceranger import (SCALEF, SpotFiles, downscaled_image, import_spots, locate_spots, outs_folder,
+                          read_scalefactors)
 
 
 def bin_folder(folder: Path, bin_size: int) -> Path:
@@ -23,7 +24,15 @@ def bin_folder(folder: Path, bin_size: int) -> Path:
     return path
 
 
-def import_visium_hd(outs, image: str, bin_size: int = 8):
+def hd_image_folder(folder: Path, spatial: Path, image: str) -> Path:
+    """Where the hires/lowres images are read: beside the bin size's positions when the chosen one is there,
+    else in outs/spatial/ (Space Ranger writes the same images in both)."""
+    if image in SCALEF and downscaled_image(spatial, image).is_file():
+        return spatial
+    return folder / "spatial" if (folder / "spatial").is_dir() else spatial
+
+
+def visium_hd_files(outs, image: str, bin_size: int = 8) -> SpotFiles:
     if bin_size < 1:
         raise InputError("--bin-size", f"{bin_size} µm", "give the bin size in µm, e.g. 8")
     folder = outs_folder(outs)
@@ -31,13 +40,15 @@ def import_visium_hd(outs, image: str, bin_size: int = 8):
     spatial = bins / "spatial"
     if not spatial.is_dir():
         raise InputError(spatial, "spatial/ folder is missing", f"give the Visium HD outs/ folder with {bins.name}/spatial/")
-    factors, factors_path = read_scalefactors(spatial, ["microns_per_pixel", "bin_size_um"])
+    return locate_spots(bins, spatial, image, hd_image_folder(folder, spatial, image))
+
+
+def import_visium_hd(outs, image: str, bin_size: int = 8):
+    files = visium_hd_files(outs, image, bin_size)
+    factors = read_scalefactors(files.scalefactors, ["microns_per_pixel", "bin_size_um"])
     if abs(factors["bin_size_um"] - bin_size) > 1e-6:
-        raise InputError(factors_path, f"bin_size_um is {factors['bin_size_um']:g}, not {bin_size}",
-                         f"use the scalefactors_json.json of {bins.name}")
+        raise InputError(files.scalefactors, f"bin_size_um is {factors['bin_size_um']:g}, not {bin_size}",
+                         f"use the scalefactors_json.json of {files.folder.name}")
     derivation = f"microns_per_pixel ({factors['microns_per_pixel']:.6g})"
-    # hires/lowres images sit beside each bin size's positions, and in outs/spatial/ (the same images)
-    images = spatial if downscaled_image(spatial, image).is_file() else folder / "spatial"
-    return import_spots("visium-hd", bins, spatial, image, float(factors["bin_size_um"]),
-                        float(factors["microns_per_pixel"]), derivation, factors, factors_path,
-                        images if images.is_dir() else spatial)
+    return import_spots("visium-hd", files, image, float(factors["bin_size_um"]),
+                        float(factors["microns_per_pixel"]), derivation, factors)

@@ -14,6 +14,7 @@ median over cells, and each cell's own is kept in locs-raw.parquet.
 """
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,17 +23,49 @@ import pandas as pd
 from ..errors import InputError
 from .images import image_size
 from .prefix import Imported, counts_dtype, warn
-from .tenx_matrix import GENE_TYPE, open_matrix
+from .tenx_matrix import GENE_TYPE, is_matrix, open_matrix
 
 FIX_ALIGNMENT = ("give the *_he_imagealignment.csv of this H&E and this run (the 3 x 3 matrix Xenium Explorer "
                  "exports with 'Download transformation matrix', not the keypoints file)")
 
 
-def read_pixel_size(folder: Path) -> tuple:
-    path = folder / "experiment.xenium"
-    if not path.is_file():
-        raise InputError(path, "file is missing (it holds the morphology image's pixel size)",
+CELL_TABLES = ("cells.parquet", "cells.csv.gz", "cells.csv")
+MATRICES = ("cell_feature_matrix.h5", "cell_feature_matrix")  # HDF5, or the Matrix Market folder
+
+
+@dataclass
+class XeniumFiles:
+    """Every file of a Xenium output folder that an import opens, found before any is read (see
+    spaceranger.SpotFiles); the H&E and its alignment are given on their own."""
+    folder: Path
+    experiment: Path
+    cells: Path
+    matrix: Path
+
+    def inputs(self) -> list:
+        return [self.experiment, self.cells, self.matrix]
+
+
+def xenium_files(outs) -> XeniumFiles:
+    folder = Path(outs)
+    if not folder.is_dir():
+        raise InputError(folder, "folder is missing", "give the Xenium output folder")
+    experiment = folder / "experiment.xenium"
+    if not experiment.is_file():
+        raise InputError(experiment, "file is missing (it holds the morphology image's pixel size)",
                          "give the Xenium output folder as the instrument wrote it, with experiment.xenium")
+    cells = next((folder / n for n in CELL_TABLES if (folder / n).is_file()), None)
+    if cells is None:
+        raise InputError(folder / CELL_TABLES[0], "cell table is missing",
+                         "give the Xenium output folder with cells.parquet or cells.csv.gz")
+    matrix = next((folder / n for n in MATRICES if is_matrix(folder / n)), None)
+    if matrix is None:
+        raise InputError(folder / MATRICES[0], "cell-feature matrix is missing",
+                         "give the Xenium output folder with cell_feature_matrix.h5")
+    return XeniumFiles(folder, experiment, cells, matrix)
+
+
+def read_pixel_size(path: Path) -> float:
     try:
         value = json.loads(path.read_text()).get("pixel_size")
     except (ValueError, AttributeError):
@@ -40,7 +73,7 @@ def read_pixel_size(folder: Path) -> tuple:
     if not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
         raise InputError(path, "'pixel_size' is missing or not a positive number",
                          "give experiment.xenium as the instrument wrote it")
-    return float(value), path
+    return float(value)
 
 
 def read_alignment(path) -> np.ndarray:
@@ -65,11 +98,7 @@ def read_alignment(path) -> np.ndarray:
     return m
 
 
-def read_cells(folder: Path) -> tuple:
-    path = next((folder / n for n in ("cells.parquet", "cells.csv.gz", "cells.csv") if (folder / n).is_file()), None)
-    if path is None:
-        raise InputError(folder / "cells.parquet", "cell table is missing",
-                         "give the Xenium output folder with cells.parquet or cells.csv.gz")
+def read_cells(path: Path) -> pd.DataFrame:
     try:
         cells = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     except Exception as exc:  # any parser failure is a user-fixable layout problem
@@ -82,7 +111,7 @@ def read_cells(folder: Path) -> tuple:
     cells = cells[need[1:]].apply(pd.to_numeric, errors="coerce").set_axis(pd.Index(ids), axis=0)
     if cells.isna().any().any() or cells.index.has_duplicates:
         raise InputError(path, "cell ids repeat or centroids/areas are not numbers", "give the file as Xenium wrote it")
-    return cells, path
+    return cells
 
 
 def to_he_pixels(xy_um: np.ndarray, pixel_size: float, alignment: np.ndarray) -> np.ndarray:
@@ -109,16 +138,10 @@ def place_cells(xy_um, pixel_size, alignment, size, alignment_path):
 
 
 def import_xenium(outs, he_image, alignment_csv) -> Imported:
-    folder = Path(outs)
-    if not folder.is_dir():
-        raise InputError(folder, "folder is missing", "give the Xenium output folder")
-    pixel_size, experiment = read_pixel_size(folder)
-    cells, cells_path = read_cells(folder)
-    matrix_path = next((folder / n for n in ("cell_feature_matrix.h5", "cell_feature_matrix")
-                        if (folder / n).exists()), None)
-    if matrix_path is None:
-        raise InputError(folder / "cell_feature_matrix.h5", "cell-feature matrix is missing",
-                         "give the Xenium output folder with cell_feature_matrix.h5")
+    files = xenium_files(outs)
+    folder, experiment, cells_path, matrix_path = files.folder, files.experiment, files.cells, files.matrix
+    pixel_size = read_pixel_size(experiment)
+    cells = read_cells(cells_path)
     alignment = read_alignment(alignment_csv)
     he_image = Path(he_image)
     size = image_size(he_image)

@@ -3,14 +3,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..importers.prefix import Imported, out_folder, write_prefix
-from ..importers.visium import import_visium
-from ..importers.visium_hd import import_visium_hd
-from ..importers.xenium import import_xenium
+from ..importers.visium import import_visium, visium_files
+from ..importers.visium_hd import import_visium_hd, visium_hd_files
+from ..importers.xenium import import_xenium, xenium_files
 from ..tool.progress import say
 
 OUT_HELP = "sample folder to write (cnts.h5ad, locs-raw.parquet, he-raw link, ...): the prefix for p2g-run --train"
 IMAGE_HELP = ("the full-resolution H&E given to Space Ranger (a path), or hires / lowres for the image in "
               "spatial/ (coarse)")
+LIST_HELP = ("print the files and folders of OUTS that this import reads (one a line, relative to OUTS) and "
+             "import nothing: a copy of OUTS with only these imports the same (the pipeline stages only these)")
 
 
 @dataclass
@@ -18,6 +20,7 @@ class VisiumArgs:
     outs: str = field(metadata=dict(args=["outs"], help="Space Ranger output folder (outs/, or the folder above it)"))
     image: str = field(metadata=dict(help=IMAGE_HELP))
     out: str = field(metadata=dict(help=OUT_HELP))
+    list_inputs: bool = field(default=False, metadata=dict(help=LIST_HELP))
 
 
 @dataclass
@@ -26,6 +29,7 @@ class VisiumHDArgs:
     image: str = field(metadata=dict(help=IMAGE_HELP))
     out: str = field(metadata=dict(help=OUT_HELP))
     bin_size: int = field(default=8, metadata=dict(help="bin size in µm: binned_outputs/square_NNNum/"))
+    list_inputs: bool = field(default=False, metadata=dict(help=LIST_HELP))
 
 
 @dataclass
@@ -36,6 +40,7 @@ class XeniumArgs:
     alignment: str = field(metadata=dict(help="*_he_imagealignment.csv: the 3x3 matrix from H&E pixels to "
                                               "morphology pixels (Xenium Explorer exports it)"))
     out: str = field(metadata=dict(help=OUT_HELP))
+    list_inputs: bool = field(default=False, metadata=dict(help=LIST_HELP))
 
 
 def _write(args, make) -> Path:
@@ -47,15 +52,27 @@ def _write(args, make) -> Path:
     return write_prefix(args.out, imp)
 
 
-def run_visium(args: VisiumArgs) -> Path:
+def list_inputs(outs, files) -> None:
+    """What the importer's own file finder found, so the list is what an import reads."""
+    for name in sorted(p.relative_to(Path(outs)).as_posix() for p in files.inputs()):
+        print(name)
+
+
+def run_visium(args: VisiumArgs):
+    if args.list_inputs:
+        return list_inputs(args.outs, visium_files(args.outs, args.image))
     return _write(args, lambda: import_visium(args.outs, args.image))
 
 
-def run_visium_hd(args: VisiumHDArgs) -> Path:
+def run_visium_hd(args: VisiumHDArgs):
+    if args.list_inputs:
+        return list_inputs(args.outs, visium_hd_files(args.outs, args.image, args.bin_size))
     return _write(args, lambda: import_visium_hd(args.outs, args.image, args.bin_size))
 
 
-def run_xenium(args: XeniumArgs) -> Path:
+def run_xenium(args: XeniumArgs):
+    if args.list_inputs:
+        return list_inputs(args.outs, xenium_files(args.outs))
     return _write(args, lambda: import_xenium(args.outs, args.he_image, args.alignment))
 
 

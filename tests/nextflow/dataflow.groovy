@@ -290,10 +290,11 @@ def sections(String file) {
     found
 }
 
-// What Nextflow adds to Path: name and text.
+// What Nextflow adds to Path: name, text and exists().
 ExpandoMetaClass.enableGlobally()
 Path.metaClass.getName = { -> delegate.fileName.toString() }
 Path.metaClass.getText = { -> new String(Files.readAllBytes(delegate)) }
+Path.metaClass.exists = { -> Files.exists(delegate) }
 
 def emulate(Map req) {
     Run.globs = req.globs ?: [:]
@@ -304,10 +305,11 @@ def emulate(Map req) {
     def samplesheet = loader.loadClass('Samplesheet')
     def sheet = samplesheet.read(req.rows, req.sheet, { p -> Files.isDirectory(Paths.get(p)) })
     if (!sheet.errors) {  // and the paths that do not exist, as main.nf checks them
-        sheet.errors = samplesheet.missing(sheet.samples, { p -> Files.exists(Paths.get(p)) }, { String p ->
+        def exists = { p -> Files.exists(Paths.get(p)) }
+        sheet.errors = samplesheet.missing(sheet.samples, exists, { String p ->
             def dir = Paths.get(p.substring(0, p.lastIndexOf('/') + 1))
             Files.isDirectory(dir) && Files.list(dir).withCloseable { st -> st.anyMatch { f -> f.toString().startsWith(p) } }
-        })
+        }) ?: loader.loadClass('TenxInputs').missing(sheet.samples, exists)
     }
 
     def wfText = new File(req.workflow).text

@@ -4,7 +4,7 @@
  * An argument {"dirs": [...]} becomes a closure telling whether a path is one of those
  * directories (with or without its trailing '/'), {"files": [...]} one telling whether a path
  * is one of those files or a folder above one, {"prefix_of": [...]} whether a prefix starts
- * one of them: stand-ins for Nextflow's file systems.
+ * one of them: stand-ins for Nextflow's file systems. {"on_disk": true} asks the local disk.
  * stdout: [{"result": ...} or {"error": "...", "type": "..."}, ...]
  * Usage: java -cp groovy-4.x.jar:groovy-json-4.x.jar groovy.ui.GroovyMain lib_call.groovy LIBDIR
  */
@@ -21,6 +21,9 @@ def argument(Object a) {
     }
     if (a instanceof Map && a.keySet() == ['files'] as Set) {  // exists(path): a listed file, or a folder above one
         return { String p -> a.files.any { f -> f == p || f.startsWith(p.endsWith('/') ? p : p + '/') } }
+    }
+    if (a instanceof Map && a.keySet() == ['on_disk'] as Set) {  // exists(path) on this machine's disk
+        return { String p -> new File(p).exists() }
     }
     if (a instanceof Map && a.keySet() == ['prefix_of'] as Set) {  // anyFile(prefix): a listed file starts with it
         return { String p -> a.prefix_of.any { f -> f.startsWith(p) } }

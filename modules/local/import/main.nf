@@ -3,7 +3,7 @@ process P2G_IMPORT {
     label 'process_medium'
 
     input:
-    tuple val(meta), path(outs, stageAs: 'outs'), path(image, stageAs: 'image/*'), path(alignment, stageAs: 'alignment/*')
+    tuple val(meta), path(inputs, stageAs: 'staged??/*', arity: '1..*'), val(relpaths), path(image, stageAs: 'image/*'), path(alignment, stageAs: 'alignment/*')
 
     output:
     tuple val(meta), path("imported/*"), emit: files
@@ -15,7 +15,17 @@ process P2G_IMPORT {
     def he = meta.image in ['hires', 'lowres'] ? meta.image : image
     def source = meta.format == 'xenium' ? "--he-image ${image} --alignment ${alignment}" : "--image ${he}"
     def bins = meta.format == 'visium-hd' ? "--bin-size ${meta.bin_size ?: 8}" : ''
+    // Only the files p2g-import reads are staged (lib/TenxInputs.groovy), each in its own stagedNN/ folder so
+    // that equal names cannot collide; outs/ is rebuilt from links to them at the places relpaths names.
+    // Relative links hold wherever a container mounts the work folder.
+    def links = (0..<relpaths.size()).collect { i ->
+        def link = "outs/${relpaths[i]}"
+        def up = '../' * link.count('/')
+        "mkdir -p '${link.replaceFirst('/[^/]*$', '')}' && ln -s '${up}${inputs[i]}' '${link}'"
+    }.join('\n    ')
     """
+    ${links}
+
     p2g-import ${meta.format} \\
         outs \\
         ${bins} \\
