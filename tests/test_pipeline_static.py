@@ -761,6 +761,67 @@ def test_profiles_that_combine_set_different_settings_so_their_order_does_not_ma
                     assert not both, (a, b, both)
 
 
+def effective(directive, process, labels, layers):
+    """A process directive as Nextflow resolves it (docs: "Selector priority"): a withName selector beats a
+    withLabel one, which beats the module's own directive (none here: modules set no container), which beats
+    the generic `process.*` setting; among settings of one kind the one loaded last wins. `layers`: lists of
+    settings in load order (the pipeline's configs, the profiles in -profile order, then a site's -c config)."""
+    best = (-1, None)
+    for settings in layers:
+        for s in settings:
+            scope = s["scope"].split("process", 1)[1] if "process" in s["scope"] else None
+            if scope is None or s["name"] != directive:
+                continue
+            if scope == "":
+                rank = 0
+            elif scope.startswith(".withName:"):
+                rank = 3 if re.fullmatch(scope.split(":", 1)[1].strip("'\""), process) else -1
+            elif scope.startswith(".withLabel:"):
+                rank = 2 if scope.split(":", 1)[1].strip("'\"") in labels else -1
+            else:
+                rank = -1
+            if rank >= best[0] and rank >= 0:
+                best = (rank, s["value"])
+    return best[1]
+
+
+def config_layers(ast, profiles, site=None):
+    own = settings(ast)
+    pipeline = [s for f in ("conf/base.config", "conf/modules.config") for s in ast[f]["config"]["settings"]]
+    pipeline += [s for k, s in own.items() if not k.startswith("profiles.")]
+    chosen = [[dict(s, scope=s["scope"].split(".", 2)[2] if s["scope"].count(".") >= 2 else "")
+               for k, s in own.items() if k.startswith(f"profiles.{p}.")] for p in profiles]
+    return [pipeline] + chosen + ([site] if site else [])
+
+
+def test_images_and_gpu_flags_hold_in_any_profile_order_and_beside_a_site_config(ast, tmp_path):
+    """#27: the static harness resolves directives as Nextflow does, for both profile orders and against a site's
+    own config (loaded last with -c)."""
+    labels = {name: [d["value"].strip("()'") for d in p["directives"] if d["name"] == "label"]
+              for name, p in processes(ast).items()}
+    for order in (["docker", "gpu"], ["gpu", "docker"], ["slurm", "apptainer", "gpu"], ["gpu", "apptainer", "slurm"]):
+        layers = config_layers(ast, order)
+        for name in PROCESSES:
+            image = effective("container", name, labels[name], layers)
+            gpu = name in GPU_PROCESSES
+            assert image == ("{ params.container_gpu }" if gpu else "{ params.container_cpu }"), (order, name)
+            assert ("--gpus all" in (effective("containerOptions", name, labels[name], layers) or "")) == gpu
+    (tmp_path / "site.config").write_text(
+        "process {\n    container = 'site/cpu:1'\n    clusterOptions = '--account=lab'\n"
+        "    withLabel: 'process_gpu' {\n        container = 'site/gpu:1'\n    }\n"
+        "    withName: 'P2G_EXPORT' {\n        ext.args = '--thumbnail-px 4000'\n    }\n}\n")
+    site = groovy("nf_ast.groovy", tmp_path / "site.config")[str(tmp_path / "site.config")]["config"]["settings"]
+    layers = config_layers(ast, ["slurm", "apptainer", "gpu"], site)
+    assert effective("container", "P2G_MASK", labels["P2G_MASK"], layers) == "'site/cpu:1'"
+    assert effective("container", "P2G_PREDICT", labels["P2G_PREDICT"], layers) == "'site/gpu:1'"
+    assert effective("ext.args", "P2G_EXPORT", labels["P2G_EXPORT"], layers) == "'--thumbnail-px 4000'"
+    # a site's generic clusterOptions loses to the gpu profile's selector on GPU jobs: hence --cluster_options
+    assert effective("clusterOptions", "P2G_MASK", labels["P2G_MASK"], layers) == "'--account=lab'"
+    gpu_jobs = effective("clusterOptions", "P2G_PREDICT", labels["P2G_PREDICT"], layers)
+    assert "params.cluster_options" in gpu_jobs and "--account" not in gpu_jobs
+    assert "--cluster_options" in (REPO / "docs/usage.md").read_text()
+
+
 def test_cpu_runs_use_the_cpu_image_and_the_gpu_profile_the_cuda_image(ast):
     for name, p in processes(ast).items():
         assert not [d for d in p["directives"] if d["name"] == "container"], f"{name}: the image comes from the config"
