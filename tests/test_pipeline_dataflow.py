@@ -292,6 +292,27 @@ def test_every_numeric_param_the_workflow_reads_may_be_a_string(project):
     assert folds(a) == folds(b) == ["0,1,2,3", "4,5"]
 
 
+def test_the_dataflow_runs_under_every_profile(project):
+    """#27: each profile's own params (the test profile's folds, the gpu profile's device, ...) as the config
+    sets them, on the sheet with every kind of row: every task gets inputs shaped as its process declares."""
+    from test_pipeline_static import PROFILES, groovy, literal
+    ast = groovy("nf_ast.groovy", "nextflow.config", "conf/test.config")
+    settings = ast["nextflow.config"]["config"]["settings"] + [
+        dict(s, full="profiles.test." + s["full"]) for s in ast["conf/test.config"]["config"]["settings"]]
+    requests, names = [], sorted(PROFILES)
+    for profile in names:
+        own = {s["full"].split(".", 3)[3]: literal(s["value"]) for s in settings
+               if s["full"].startswith(f"profiles.{profile}.params.")}
+        assert all(v is not None for v in own.values()), (profile, own)
+        requests.append(request(project["rows"], project["sheet"], seeds=[3],
+                                params=dict(PARAMS, **{k: v[0] for k, v in own.items()})))
+    changed = {p for p in names if any(s["full"].startswith(f"profiles.{p}.params.") for s in settings)}
+    assert {"test", "gpu"} <= changed
+    for profile, (run,) in zip(names, emulate(*requests)):
+        assert run["errors"] == [], profile
+        assert run["tasks"]["P2G_REPORT"], profile
+
+
 def test_colour_augmented_copies_train_beside_their_sample(project):
     """params.augment = 2: each training sample's copies get features and folds of their own, the training
     tasks get every trainset in (sample, copy) order, and nothing downstream sees a copy."""
