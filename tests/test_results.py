@@ -107,6 +107,24 @@ def test_metrics_are_one_and_zero_on_a_perfect_prediction():
     assert ssim(m, m, region) == pytest.approx(1.0)
 
 
+def test_ranks_are_scipys_to_the_bit():
+    """metrics.rank_columns (#31: counting for counts, one sort for the rest) gives rankdata's average ranks:
+    counts with many ties, floats with ties, negatives, huge whole numbers, a constant column, NaN."""
+    from scipy.stats import rankdata
+    from pixel2gene.evaluation.metrics import rank_columns
+    rng = np.random.default_rng(3)
+    n = 5000
+    cols = [rng.poisson(0.4, n), rng.poisson(30, n), rng.gamma(2, 3, n), np.round(rng.normal(0, 2, n), 1),
+            rng.integers(0, 1 << 40, n), np.full(n, 7.0), rng.random(n)]
+    cols[-1][::7] = np.nan
+    for dtype in (np.float32, np.float64):
+        a = np.stack(cols, 1).astype(dtype)
+        ours, theirs = rank_columns(a), rankdata(a, axis=0)
+        assert np.array_equal(ours[:, :-1], theirs[:, :-1])
+        assert np.array_equal(np.isnan(ours[:, -1]), np.isnan(theirs[:, -1]))
+        assert np.allclose(ours[:, -1], theirs[:, -1], equal_nan=True)
+
+
 def test_metrics_are_near_zero_on_a_shuffled_prediction():
     rng = np.random.default_rng(1)
     n = 900

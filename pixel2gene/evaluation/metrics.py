@@ -20,11 +20,39 @@ def pearson(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
 
 
 def spearman(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Pearson of the columns' ranks, ties sharing their mean rank; the two sides are ranked on two threads
-    (sorting is most of the time: 600k Visium HD bins x 64 genes take seconds)."""
-    with ThreadPoolExecutor(2) as pool:
-        ranked = list(pool.map(lambda a: rankdata(a, axis=0), (pred, truth)))
-    return pearson(*ranked)
+    """Pearson of the columns' ranks, ties sharing their mean rank (scipy's rankdata, to the bit)."""
+    return pearson(rank_columns(pred), rank_columns(truth))
+
+
+def rank_columns(a: np.ndarray) -> np.ndarray:
+    """Each column's average ranks (1-based), as scipy.stats.rankdata(a, axis=0) gives them, but faster: columns
+    are ranked as contiguous rows on two threads, counts (whole numbers) by counting instead of sorting, and the
+    rest by one unstable sort plus the tie runs (sorting is most of an evaluation: 600k Visium HD bins)."""
+    rows = np.ascontiguousarray(np.asarray(a).T)
+    out = np.empty(rows.shape, np.float64)
+    with ThreadPoolExecutor(2) as pool:  # numpy's sort and bincount release the GIL
+        list(pool.map(lambda j: _rank_into(rows[j], out[j]), range(len(rows))))
+    return out.T
+
+
+def _rank_into(values: np.ndarray, out: np.ndarray):
+    if np.isnan(values).any():  # rankdata's NaN handling, whatever it is
+        out[:] = rankdata(values)
+        return
+    if len(values) and values.min() >= 0 and values.max() < 1 << 20:
+        whole = values.astype(np.int64)
+        if np.array_equal(whole, values):  # counts: the mean rank of value v is known from how many lie below
+            n_at = np.bincount(whole)
+            out[:] = (np.cumsum(n_at) - (n_at - 1) / 2)[whole]
+            return
+    order = np.argsort(values)
+    ordered = values[order]
+    starts_run = np.empty(len(values), bool)
+    starts_run[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts_run[1:])
+    starts = np.flatnonzero(starts_run)
+    mean_rank = (starts + np.append(starts[1:], len(values)) + 1) / 2  # runs [s, e): ranks s+1..e
+    out[order] = mean_rank[np.cumsum(starts_run) - 1]
 
 
 def rmse(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
