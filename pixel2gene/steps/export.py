@@ -1,18 +1,15 @@
 """Write a sample's predictions as an AnnData .h5ad for scanpy and squidpy."""
-import json
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .. import __version__
 from ..artifacts.files import AnnDataFile
 from ..artifacts.rescaled import Rescaled
 from ..artifacts.result import Result
 from ..errors import InputError
 from ..figures.thumbnail import thumbnail
-from ..image import SUPERPIXEL
 from ..io.counts import open_counts
 from ..io.plausible import check_free_space
 from ..tool.progress import Progress, say
@@ -52,26 +49,8 @@ def _measured(args: Args, rescaled: Rescaled, genes):
     return values, ids, have, locs.loc[ids, ["x", "y"]].to_numpy(), sample["diameter_px"]
 
 
-def _uns(sample: dict, meta: dict) -> dict:
-    pred = meta["prediction"][0] if meta.get("prediction") else {}
-    return {AnnDataFile.UNS_KEY: {
-        "sample": sample["name"], "version": __version__,
-        "pixel_size_um": sample["pixel_size"], "pixel_size_raw_um": sample["pixel_size_raw"],
-        "superpixel_px": SUPERPIXEL, "superpixel_um": SUPERPIXEL * sample["pixel_size"],
-        "spatial_units": "pixels of he-raw (x = column, y = row)",
-        "X_units": meta.get("units", "counts per superpixel"),
-        "encoder": pred.get("encoder", {}).get("name", "unknown"), "n_models": meta.get("n_models", 0),
-        # how far to trust the maps: a flag, the warnings in words (one per line), and the numbers behind them
-        "warning": bool(meta.get("warnings")), "warnings": "\n".join(meta.get("warnings") or []),
-        # nested run parameters as JSON text: h5ad stores no None values and no ragged lists
-        "trust_json": json.dumps({"skill": meta.get("skill"), "familiarity": meta.get("familiarity")}),
-        "run_json": json.dumps({"encoder": pred.get("encoder"), "training": pred.get("training"),
-                                "versions": meta.get("versions")}, default=str),
-    }}
-
-
 def run(args: Args) -> AnnDataFile:
-    from ..export.anndata import write_h5ad  # anndata is imported only by the steps that need it
+    from ..export.anndata import sample_uns, write_h5ad  # anndata is imported only by the steps that need it
     out = Path(args.out)
     AnnDataFile.check_out(out)
     input_stamp(args)  # not reused (one file), but its inputs are checked the same way
@@ -93,7 +72,7 @@ def run(args: Args) -> AnnDataFile:
     say(f"export {sample['name']}: {int(mask.sum())} superpixels x {len(genes)} genes -> {out}"
         + (" (with measured counts)" if measured else ""))
     with AnnDataFile.writing(out) as tmp:
-        write_h5ad(tmp, result, genes, mask, sample["scale"], _uns(sample, meta), thumb, factor, measured,
+        write_h5ad(tmp, result, genes, mask, sample["scale"], sample_uns(sample, meta), thumb, factor, measured,
                    Progress(f"export {sample['name']}"))
     say(f"export {sample['name']}: done in {time.time() - t0:.0f} s")
     return AnnDataFile(out)
