@@ -95,7 +95,8 @@ def sample_uns(sample: dict, meta: dict) -> dict:
 
 
 def write_h5ad(path: Path, result: Result, genes, mask, scale: float, uns: dict, thumb=None, thumb_factor=1,
-               measured=None, progress=None):
+               measured=None, progress=None, domains=None):
+    """`domains`: (the domain of each tissue superpixel, the domains' colours), from p2g-domains."""
     obs, xy = superpixel_table(mask, scale)
     var = gene_table(result, genes)
     for column, part in (("novelty", result.novelty), ("colour_share", result.colour_share)):
@@ -108,12 +109,24 @@ def write_h5ad(path: Path, result: Result, genes, mask, scale: float, uns: dict,
         obs["measured"] = bin_id != ""
         obs["bin"] = pd.Categorical(bin_id, categories=pd.Index(np.unique(bin_id), dtype=object))
         var["measured"] = in_table
+    extra = {}
+    if domains is not None:
+        labels, colours = domains
+        obs["domain"] = domain_categories(labels, len(colours))
+        extra["domain_colors"] = np.asarray(colours, dtype=object)  # scanpy draws obs['domain'] in these
     library = uns[AnnDataFile.UNS_KEY]["sample"]
     spatial = spatial_uns(library, scale, thumb, thumb_factor, SUPERPIXEL / scale)
     # object strings: pandas 3's default string arrays are refused by anndata's writer (allow_write_nullable_strings)
-    adata = ad.AnnData(obs=obs, var=var, obsm={"spatial": xy}, layers=layers, uns={**uns, "spatial": spatial})
+    adata = ad.AnnData(obs=obs, var=var, obsm={"spatial": xy}, layers=layers,
+                       uns={**uns, "spatial": spatial, **extra})
     adata.write_h5ad(path, compression="gzip")  # X is written below, uncompressed
     stream_x(path, int(mask.sum()), len(genes), lambda g0, g1: result.tissue_values(genes[g0:g1], mask), progress)
+
+
+def domain_categories(labels: np.ndarray, k: int) -> pd.Categorical:
+    """Domain numbers as scanpy's clusters are: strings '0'..'k-1', a categorical in that order."""
+    names = pd.Index([str(d) for d in range(k)], dtype=object)
+    return pd.Categorical.from_codes(np.asarray(labels, np.int64), categories=names)
 
 
 def stream_x(path, n: int, n_genes: int, block, progress=None):

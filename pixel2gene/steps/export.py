@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from ..artifacts.domains import Domains
 from ..artifacts.files import AnnDataFile
 from ..artifacts.rescaled import Rescaled
 from ..artifacts.result import Result
@@ -26,6 +27,19 @@ class Args:
         role="file", help="measured counts to join (default: the sample's own, when it was measured)"))
     thumbnail_px: int = field(default=2000, metadata=dict(
         least=0, help="longest side of the H&E image stored for scanpy.pl.spatial (0: none)"))
+    tissue_domains: Optional[str] = upstream_field(Domains, "for this sample (adds obs['domain'])", default=None)
+
+
+def _domains(args: Args, mask):
+    """(each tissue superpixel's domain, the domains' colours), or None when no domains were given."""
+    if not args.tissue_domains:
+        return None
+    domains = Domains(args.tissue_domains)
+    grid = domains.labels.read()
+    if grid.shape != mask.shape or ((grid >= 0) != mask).any():
+        raise InputError(domains.path, "domains were made on another tissue mask than this result's",
+                         "give --tissue-domains the p2g-domains output of this same result")
+    return grid[mask], domains.record.read()["colours"]
 
 
 def _measured(args: Args, rescaled: Rescaled, genes):
@@ -67,12 +81,13 @@ def run(args: Args) -> AnnDataFile:
         thumb, factor = thumbnail(rescaled.image.read(mmap=True), sample["shape"], args.thumbnail_px,
                                   min_factor=math.ceil(sample["scale"]))  # never finer than he-raw itself
     measured = _measured(args, rescaled, genes)
+    domains = _domains(args, mask)
     check_free_space(out.parent, int(mask.sum()) * len(genes) * 4 + (0 if thumb is None else thumb.nbytes),
                      "the .h5ad")
     say(f"export {sample['name']}: {int(mask.sum())} superpixels x {len(genes)} genes -> {out}"
         + (" (with measured counts)" if measured else ""))
     with AnnDataFile.writing(out) as tmp:
         write_h5ad(tmp, result, genes, mask, sample["scale"], sample_uns(sample, meta), thumb, factor, measured,
-                   Progress(f"export {sample['name']}"))
+                   Progress(f"export {sample['name']}"), domains)
     say(f"export {sample['name']}: done in {time.time() - t0:.0f} s")
     return AnnDataFile(out)
