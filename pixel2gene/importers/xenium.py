@@ -179,7 +179,8 @@ def read_boundaries(path):
                          "give cell_boundaries.parquet as Xenium wrote it (cell_id, vertex_x, vertex_y in µm)")
     xy = table[["vertex_x", "vertex_y"]].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
     if len(xy) == 0 or not np.isfinite(xy).all():
-        raise InputError(path, "holds no vertices, or vertices that are not numbers", "give the file as Xenium wrote it")
+        raise InputError(path, "holds no vertices, or vertices that are not numbers",
+                         "give the file as Xenium wrote it")
     return polygons_from_vertices(path, table["cell_id"].to_numpy(), xy)
 
 

@@ -58,7 +58,8 @@ def read_label_image(path, he_raw_shape) -> np.ndarray:
                          "save the labels as integers (uint16/uint32/int32), 0 for no cell")
     if tuple(labels.shape) != tuple(he_raw_shape):
         raise InputError(path, f"is {labels.shape[1]}x{labels.shape[0]} px but he-raw is "
-                         f"{he_raw_shape[1]}x{he_raw_shape[0]} px", "give labels drawn on he-raw itself, pixel for pixel")
+                         f"{he_raw_shape[1]}x{he_raw_shape[0]} px",
+                         "give labels drawn on he-raw itself, pixel for pixel")
     if np.issubdtype(labels.dtype, np.signedinteger) and int(np.min(labels)) < 0:
         raise InputError(path, "holds negative labels", "use 0 for no cell and positive integers for cells")
     return labels
