@@ -9,6 +9,8 @@ import pytest
 
 from conftest import REPO
 from pixel2gene.artifacts.base import STAMP, File, Npy, StepFolder, read_stamp
+from pixel2gene.artifacts.cells import Cells
+from pixel2gene.artifacts.domains import Domains
 from pixel2gene.artifacts.evaluation import Evaluation
 from pixel2gene.artifacts.features import Features
 from pixel2gene.artifacts.genes import Genes
@@ -21,7 +23,7 @@ from pixel2gene.artifacts.result import Result
 from pixel2gene.artifacts.trainset import TrainingSet
 from pixel2gene.errors import InputError
 
-FOLDERS = (Rescaled, Mask, Features, Genes, TrainingSet, Model, Predictions, Result, Maps, Evaluation)
+FOLDERS = (Rescaled, Mask, Features, Genes, TrainingSet, Model, Predictions, Result, Maps, Evaluation, Domains, Cells)
 FILE_NAME = re.compile(r"^[\w.~-]+\.(npy|json|parquet|tsv|txt|pt|png|h5ad|html)$")  # a name, not a bare suffix
 
 
@@ -52,8 +54,9 @@ def test_every_step_folder_name_lives_in_the_artifacts():
 
 
 def test_steps_name_their_upstream_folders_by_class():
-    from pixel2gene.steps import combine, evaluate, export, features, folds, mask, maps, predict, report, train
-    for module in (combine, evaluate, export, features, folds, mask, maps, predict, report, train):
+    from pixel2gene.steps import (cells, combine, domains, evaluate, export, features, folds, mask, maps, predict,
+                                  report, train)
+    for module in (cells, combine, domains, evaluate, export, features, folds, mask, maps, predict, report, train):
         for f in fields(module.Args):
             if "upstream" in f.metadata:
                 assert f.metadata["upstream"] in FOLDERS, (module.__name__, f.name)

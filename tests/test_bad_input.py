@@ -59,6 +59,11 @@ def up(tmp_path_factory):
     step("p2g-maps", "--result", w / "result", "--rescaled", w / "P" / "rescale", "--out", w / "maps", "--map-top", 1)
     step("p2g-evaluate", "--rescaled", w / "T" / "rescale", "--mask", w / "T" / "mask", "--trainset", w / "folds",
          "--model", w / "model", "--out", w / "eval")
+    circles = [[[[300 + 40 * i + 8 * np.cos(t), 300 + 8 * np.sin(t)] for t in np.linspace(0, 6.28, 12)]]
+               for i in range(3)]
+    (root / "cells.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": f"c{i}", "geometry": {"type": "Polygon", "coordinates": c}}
+        for i, c in enumerate(circles)]}))
     return root
 
 
@@ -82,6 +87,9 @@ def good_argv(tool, root):
         "p2g-evaluate": ["--rescaled", t / "rescale", "--mask", t / "mask", "--trainset", w / "folds",
                          "--model", w / "model", "--out", "OUT"],
         "p2g-report": ["--result", w / "result", "--maps", w / "maps", "--out", "OUT.html"],
+        "p2g-cells": ["--result", w / "result", "--rescaled", p / "rescale", "--segmentation", root / "cells.geojson",
+                      "--out", "OUT", "--thumbnail-px", 0],
+        "p2g-domains": ["--result", w / "result", "--rescaled", p / "rescale", "--out", "OUT", "--domains", 2],
         "p2g-run": ["--train", f"{root}/T/", "--predict", f"{root}/P/", "--outdir", "OUT", "--encoder", "texture"],
     }[tool]
 

@@ -9,11 +9,12 @@ from pixel2gene.runner import run as runner
 from synthetic import make_sample
 
 EVERY_STEP = {"rescale train", "mask train", "features train", "rescale test", "mask test", "features test",
-              "genes", "folds train", "train", "select", "predict test", "combine test", "export test", "maps test",
-              "report test"}
+              "genes", "folds train", "train", "select", "predict test", "combine test", "domains test", "export test",
+              "maps test", "report test"}
 ALWAYS = {"export test", "report test"}  # one-file outputs, rewritten on every run
-TEST_IMAGE = {"rescale test", "mask test", "features test", "predict test", "combine test", "maps test"}
-TRAIN_BINS = {"rescale train", "folds train", "train", "select", "predict test", "combine test", "maps test"}
+TEST_IMAGE = {"rescale test", "mask test", "features test", "predict test", "combine test", "domains test", "maps test"}
+TRAIN_BINS = {"rescale train", "folds train", "train", "select", "predict test", "combine test", "domains test",
+              "maps test"}
 
 
 def steps_that_ran(log):
@@ -85,7 +86,8 @@ def test_each_input_change_reruns_exactly_the_affected_steps(samples, capsys):
     assert run() == TRAIN_BINS | {"genes"} | ALWAYS, "cnts.tsv"
 
     options["epochs"] = 3
-    assert run() == {"train", "select", "predict test", "combine test", "maps test"} | ALWAYS, "--epochs"
+    assert run() == {"train", "select", "predict test", "combine test", "domains test", "maps test"} | ALWAYS, \
+        "--epochs"
 
     options["map_top"] = 2
     assert run() == {"maps test"} | ALWAYS, "--map-top"

@@ -56,6 +56,10 @@ class Result(StepFolder):
     def gene_map(self, gene: str, mmap: bool = True) -> np.ndarray:
         return Npy.at(self.map_file(gene), self.STEP).read(mmap=mmap)
 
+    def tissue_values(self, genes, mask: np.ndarray) -> np.ndarray:
+        """(tissue superpixels in row-major order, genes) float32: what every reader of the maps multiplies."""
+        return np.stack([self.gene_map(g)[mask] for g in genes], 1).astype(np.float32, copy=False)
+
     def start_maps(self, genes) -> None:
         """Before the maps are written: their folder, the genes and the gene -> file stem table."""
         self.maps_dir.mkdir(parents=True, exist_ok=True)

@@ -183,3 +183,42 @@ def import_xenium(outs, he_image, alignment_csv) -> Imported:
                     blocks=lambda: matrix.blocks(rows, cols), dtype=counts_dtype(matrix.dtype),
                     matrix_path=matrix_path, locs=locs, image=he_image, diameter_um=diameter_um,
                     pixel_size_raw=pixel_size_raw, record=record)
+
+
+def read_boundaries(path):
+    """Xenium's cell (or nucleus) boundaries as polygons in µm of the Xenium frame (io/segmentation.py)."""
+    from ..io.segmentation import polygons_from_vertices
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        raise InputError(path, "boundaries file is missing or empty",
+                         "give cell_boundaries.parquet (or nucleus_boundaries.parquet) from the Xenium output folder")
+    try:
+        table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except Exception as exc:  # any parser failure is a user-fixable layout problem
+        raise InputError(path, f"cannot be read ({type(exc).__name__})", "give the file as Xenium wrote it") from None
+    missing = [c for c in ("cell_id", "vertex_x", "vertex_y") if c not in table.columns]
+    if missing:
+        raise InputError(path, f"columns {missing} are missing",
+                         "give cell_boundaries.parquet as Xenium wrote it (cell_id, vertex_x, vertex_y in µm)")
+    xy = table[["vertex_x", "vertex_y"]].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+    if len(xy) == 0 or not np.isfinite(xy).all():
+        raise InputError(path, "holds no vertices, or vertices that are not numbers",
+                         "give the file as Xenium wrote it")
+    return polygons_from_vertices(path, table["cell_id"].to_numpy(), xy)
+
+
+def boundaries_on_he(path, alignment_csv=None, import_record: dict = None):
+    """Xenium boundaries in H&E pixels, through the matrix the importer uses: --alignment with the
+    experiment.xenium beside the boundaries, or else the record p2g-import xenium kept of the sample."""
+    path = Path(path)
+    if alignment_csv:
+        pixel_size, _ = read_pixel_size(path.parent)
+        alignment = read_alignment(alignment_csv)
+    elif import_record and import_record.get("vendor") == "xenium" and "alignment" in import_record:
+        pixel_size = float(import_record["alignment"]["morphology_pixel_size_um"])
+        alignment = np.asarray(import_record["alignment"]["matrix"], np.float64)
+    else:
+        raise InputError(path, "Xenium boundaries are in µm and this sample has no Xenium alignment",
+                         "give --alignment the *_he_imagealignment.csv of this H&E, or predict the sample that "
+                         "p2g-import xenium wrote")
+    return read_boundaries(path).transformed(lambda xy: to_he_pixels(xy, pixel_size, alignment))

@@ -43,6 +43,7 @@ var b=t.tBodies[0],r=[].slice.call(b.rows),up=th.dataset.up!=='1';th.dataset.up=
 r.sort(function(x,y){var a=x.cells[i].dataset.v||x.cells[i].textContent,c=y.cells[i].dataset.v||y.cells[i].textContent,
 m=parseFloat(a),n=parseFloat(c);if(!isNaN(m)&&!isNaN(n)){return up?n-m:m-n;}return up?c.localeCompare(a):a.localeCompare(c);});
 r.forEach(function(x){b.appendChild(x);});});});});</script>"""
+TOP_DOMAIN_GENES = 8  # genes named per domain in the report (top-genes.tsv holds more)
 COMPOSITION_R = ("Composition r: for each gene, the Pearson correlation across bins between predicted and measured "
                  "counts after each bin is divided by its total and log-transformed (log1p of counts per 10,000), so "
                  "it scores where a gene is relatively high or low, not how deep a bin was sequenced; 1 is perfect, 0 "
@@ -150,6 +151,25 @@ def gallery_section(maps) -> str:
             f'of the tissue.</p><div class="gallery">{figs}</div>')
 
 
+def domains_section(domains) -> str:
+    """The domain map (artifacts/domains.py) and, per domain, its size and the genes most higher inside it."""
+    record, table, picture = domains
+    sizes = record["sizes"]
+    rows = []
+    for d in range(record["k"]):
+        genes = table.loc[table["domain"] == d].head(TOP_DOMAIN_GENES)
+        listed = ", ".join(f"{escape(str(g))} ({v:+.2f})" for g, v in zip(genes["gene"], genes["log_fold"]))
+        swatch = f'<span style="color:{escape(record["colours"][d])}">■</span>'
+        rows.append(f"<tr><td>{swatch} {d}</td><td>{sizes[d]}</td><td>{100 * sizes[d] / max(sum(sizes), 1):.0f}%</td>"
+                    f"<td style='text-align:left'>{listed}</td></tr>")
+    return (f'<div class="wide"><img alt="tissue domains" src="{png_data(picture)}"></div>'
+            f"<p class='note'>{record['k']} domains: k-means (seed {record['seed']}) on {record['n_pcs']} principal "
+            "components of the log-normalised predictions; domain 0 is the largest. Top genes: mean log-normalised "
+            "prediction inside the domain minus outside it.</p>"
+            "<table><thead><tr><th>domain</th><th>superpixels</th><th>share</th><th>top genes (log fold)</th></tr>"
+            f"</thead><tbody>{''.join(rows)}</tbody></table>")
+
+
 def curves_section(models) -> str:
     if not models:
         return '<p class="note">No training record was given.</p>'
@@ -254,7 +274,8 @@ def steps_section(steps) -> str:
     return table_html(df) + f"<p class='note'>Total {total:.1f} s of compute (reused steps show their original time).</p>"
 
 
-def build_page(*, sample: dict, meta: dict, evaluations, maps, models, steps, params, skill=None) -> str:
+def build_page(*, sample: dict, meta: dict, evaluations, maps, models, steps, params, skill=None,
+               domains=None) -> str:
     enc = (meta.get("prediction") or [{}])[0].get("encoder", {}) or {}
     facts = [("tissue superpixels", meta.get("n_tissue", "—")),
              ("genes", meta.get("n_genes")), ("fold models", meta.get("n_models")),
@@ -267,6 +288,7 @@ def build_page(*, sample: dict, meta: dict, evaluations, maps, models, steps, pa
             warning_banner(meta),
             "<section><h2>Sample</h2>" + cards(facts) + "</section>",
             "<section><h2>Maps</h2>" + gallery_section(maps) + "</section>",
+            ("<section><h2>Tissue domains</h2>" + domains_section(domains) + "</section>") if domains else "",
             "<section><h2>How far to trust these maps</h2>" + trust_section(meta, skill, maps) + "</section>",
             "<section><h2>Accuracy</h2>" + evaluation_section(evaluations) + "</section>",
             "<section><h2>Training</h2>" + curves_section(models) + "</section>",

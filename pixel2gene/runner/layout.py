@@ -1,6 +1,7 @@
 """Where p2g-run puts every output, and the checks made before it writes any.
 
 OUTDIR/<sample>/ (results), <sample>.h5ad, <sample>.html, figures/<sample>/,
+domains/<sample>/ (unless --domains 0), cells/<sample>/ (with --cells),
 evaluation/<sample>.held-out|truth/, run.json, and work/ for intermediates:
 work/<sample>/{rescale,mask,features-ENCODER,folds,pred}, work/genes, work/trained (the fold MLPs),
 work/model (the model in the form chosen by CV); with --augment N also
@@ -17,12 +18,14 @@ from ..io.sample import check_sample_name
 
 # names of OUTDIR's and OUTDIR/work's own entries (and the Nextflow pipeline's), which no sample may take
 RESERVED = frozenset({"work", "figures", "evaluation", "genes", "trained", "model", "qc", "pipeline_info",
-                      RunRecord.NAME})
+                      "domains", "cells", RunRecord.NAME})
 
 
 class Layout:
-    def __init__(self, outdir, encoder: str, augment: int = 0):
+    def __init__(self, outdir, encoder: str, augment: int = 0, domains: bool = False, segmentations=()):
         self.outdir = Path(outdir)
+        self.with_domains = domains              # p2g-domains runs for each predicted sample
+        self.segmented = set(segmentations)      # the predicted samples p2g-cells runs for
         self.augment = augment  # colour-augmented copies of each training sample
         self.work = self.outdir / "work"
         self.encoder = encoder
@@ -56,6 +59,12 @@ class Layout:
     def figures(self, name):
         return self.outdir / "figures" / name
 
+    def domains(self, name):
+        return self.outdir / "domains" / name
+
+    def cells(self, name):
+        return self.outdir / "cells" / name
+
     def evaluation(self, name, kind):
         return self.outdir / "evaluation" / f"{name}.{kind}"
 
@@ -76,6 +85,10 @@ class Layout:
         for name in preds:
             out += [(self.pred(name), "predict"), (self.result(name), "combine"), (self.figures(name), "maps"),
                     (self.h5ad(name), None), (self.html(name), None)]
+            if self.with_domains:
+                out.append((self.domains(name), "domains"))
+            if name in self.segmented:
+                out.append((self.cells(name), "cells"))
             if name in trains:
                 out.append((self.evaluation(name, "held-out"), "evaluate"))
             if name in truths:

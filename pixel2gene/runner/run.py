@@ -23,18 +23,22 @@ from ..choices import Select
 from ..errors import InputError
 from ..features import check_settings
 from ..io.sample import locate, locate_truth
-from ..steps import combine, evaluate, export, features, folds, genes, mask, maps, predict, report, rescale, select
+from ..io.segmentation import segmentation_kind
+from ..steps import cells, combine, domains, evaluate, export, features, folds, genes, mask, maps, predict, report
+from ..steps import rescale, select
 from ..steps import train as training
+from ..steps.domains import DEFAULT_DOMAINS
 from ..tool.device import describe, resolve_device
 from ..tool.options import check, compose, device_field, values_for
 from ..tool.progress import say
 from .layout import Layout, check_outdir, remove_work
 from .lock import run_lock
 
-STEPS = (rescale, mask, features, genes, folds, training, select, predict, combine, export, maps, evaluate, report)
+STEPS = (rescale, mask, features, genes, folds, training, select, predict, combine, domains, export, maps, evaluate,
+         cells, report)
 # step options the runner sets for each sample or call itself: not options of the run
 PER_CALL = {"measured", "name", "mask_file", "augment_copy", "counts", "folds", "truth_counts", "truth_locs",
-            "truth_diameter_um", "steps", "params"}
+            "truth_diameter_um", "steps", "params", "segmentation", "alignment"}
 
 
 @dataclass
@@ -55,6 +59,13 @@ class RunArgs:
     mask_file: List[str] = field(default_factory=list, metadata=dict(
         nargs="*", renamed_from="--mask",
         help="SAMPLE=FILE: your own tissue mask for a sample (.png/.tif/.npy, nonzero = tissue)"))
+    cells: List[str] = field(default_factory=list, metadata=dict(
+        nargs="*", help="SAMPLE=FILE: a cell segmentation of a predicted sample, in he-raw pixels (label image "
+                        ".tif/.png/.npy, GeoJSON, or Xenium's cell_boundaries.parquet for a sample p2g-import xenium "
+                        "wrote): its predictions summed per cell into OUTDIR/cells/SAMPLE/cells.h5ad"))
+    domains: int = field(default=DEFAULT_DOMAINS, metadata=dict(
+        least=0, most=40, help="number of tissue domains per predicted sample (PCA + k-means of the predictions; "
+                               "in the .h5ad's obs['domain'], OUTDIR/domains/SAMPLE/ and the report); 0: none"))
     keep_work: bool = field(default=True, metadata=dict(
         help="keep OUTDIR/work/ (rescaled images, features, models) so that a re-run reuses finished steps; "
              "--no-keep-work deletes this run's intermediates at the end"))
@@ -112,12 +123,17 @@ def _truths(entries, preds):
                                                  "--predict").items()}
 
 
-def _results(step, args, name, lay, truth, trained):
-    """What a user opens: the .h5ad, the maps and, where truth exists, the accuracy tables (returned)."""
+def _results(step, args, name, lay, truth, trained, segmentation):
+    """What a user opens: the domains, the .h5ad, the maps, the cells and, where truth exists, the accuracy
+    tables (returned)."""
     result, rescaled, tissue = str(lay.result(name)), str(lay.rescale(name)), str(lay.mask(name))
     evals = []
+    if args.domains:
+        step(f"domains {name}", domains.run, step_args(domains, args, result=result, rescaled=rescaled,
+                                                       out=str(lay.domains(name))))
     step(f"export {name}", export.run, step_args(export, args, result=result, rescaled=rescaled,
-                                                 out=str(lay.h5ad(name))))
+                                                 out=str(lay.h5ad(name)),
+                                                 tissue_domains=str(lay.domains(name)) if args.domains else None))
     step(f"maps {name}", maps.run, step_args(maps, args, result=result, rescaled=rescaled, out=str(lay.figures(name)),
                                              trainset=str(lay.folds(name)) if trained else None))
     if trained and args.n_folds > 1:  # one fold holds nothing out
@@ -131,17 +147,20 @@ def _results(step, args, name, lay, truth, trained):
             result=result, truth_counts=str(truth.counts), truth_locs=str(truth.locs),
             truth_diameter_um=truth.diameter_um or 0.0))
         evals.append(lay.evaluation(name, "truth"))
+    if segmentation:
+        step(f"cells {name}", cells.run, step_args(cells, args, result=result, rescaled=rescaled,
+                                                   segmentation=segmentation, out=str(lay.cells(name))))
     return evals
 
 
-def _inputs(args, every, truths, masks):
+def _inputs(args, every, truths, masks, segmentations):
     """Every path the run reads, so that no output can land on one."""
     paths = [Path(f.prefix) for f in every.values() if f.prefix.endswith("/")]
     for f in every.values():
         paths += [p for p in (f.image, f.counts, f.locs, f.pixel_size_raw, f.pixel_size, f.radius) if p and p.exists()]
     for t in truths.values():
         paths += [t.counts, t.locs]
-    return paths + [Path(m) for m in masks.values()] + [Path(w) for w in args.weights] + \
+    return paths + [Path(m) for m in (*masks.values(), *segmentations.values())] + [Path(w) for w in args.weights] + \
         ([Path(args.gene_list)] if args.gene_list else [])
 
 
@@ -178,17 +197,24 @@ def run(args: Args) -> Path:
     truths = _truths(args.truth, preds)
     masks = _per_sample(args.mask_file, "--mask-file", "SAMPLE=FILE", "C3=data/C3-mask.png", every,
                         "--train or --predict")
-    lay = Layout(args.outdir, args.encoder, args.augment)
-    check_outdir(lay, _inputs(args, every, truths, masks), every, trains, preds, truths)
+    segmentations = _per_sample(args.cells, "--cells", "SAMPLE=FILE", "C3=data/C3-cells.geojson", preds, "--predict")
+    for name, path in segmentations.items():
+        segmentation_kind(path)  # an unknown kind fails now, not after training
+        if not Path(path).is_file():
+            raise InputError(path, "segmentation file is missing", f"give --cells {name}=FILE an existing file")
+    lay = Layout(args.outdir, args.encoder, args.augment, args.domains > 0, segmentations)
+    check_outdir(lay, _inputs(args, every, truths, masks, segmentations), every, trains, preds, truths)
     with run_lock(lay.outdir):
-        return _run_steps(given, args, t0, lay, trains, preds, every, truths, masks)
+        return _run_steps(given, args, t0, lay, trains, preds, every, truths, masks, segmentations)
 
 
-def _run_steps(given, args: Args, t0: float, lay: Layout, trains, preds, every, truths, masks) -> Path:
+def _run_steps(given, args: Args, t0: float, lay: Layout, trains, preds, every, truths, masks,
+               segmentations) -> Path:
     say(f"device: {describe(args.device)}" + (" (chosen by --device auto)" if given.device == "auto" else ""))
     timer = Timer()
-    n_steps = (3 * len(every) + 1 + len(trains) * (1 + 2 * args.augment) + 2 + 5 * len(preds)
-               + len(truths) + (len([n for n in preds if n in trains]) if args.n_folds > 1 else 0))
+    n_steps = (3 * len(every) + 1 + len(trains) * (1 + 2 * args.augment) + 2 + (5 + (args.domains > 0)) * len(preds)
+               + len(truths) + (len([n for n in preds if n in trains]) if args.n_folds > 1 else 0)
+               + len(segmentations))
     k = [0]
 
     def step(label, fn, a):
@@ -225,7 +251,7 @@ def _run_steps(given, args: Args, t0: float, lay: Layout, trains, preds, every, 
         step(f"combine {name}", combine.run, step_args(combine, args, pred=[str(lay.pred(name))],
                                                        rescaled=str(lay.rescale(name)), mask=str(lay.mask(name)),
                                                        out=str(lay.result(name))))
-        evals_of[name] = _results(step, args, name, lay, truths.get(name), name in trains)
+        evals_of[name] = _results(step, args, name, lay, truths.get(name), name in trains, segmentations.get(name))
     warned = {n: Result(lay.result(n)).record.read().get("warnings", []) for n in preds}
     RunRecord(lay.run_json).write({"version": __version__, "args": vars(given), "device": describe(args.device),
                                    "steps": timer.steps, "seconds": round(time.time() - t0, 2),
@@ -235,12 +261,13 @@ def _run_steps(given, args: Args, t0: float, lay: Layout, trains, preds, every, 
     for name in preds:  # last, so the reports carry the whole run's record
         own = [lay.rescale(name), lay.mask(name), lay.features(name)] if name not in trains else []
         evals = evals_of[name]  # this run's only: an older run's truth must not reappear
+        extra = ([lay.domains(name)] if args.domains else []) + ([lay.cells(name)] if name in segmentations else [])
         stamped = own + training_steps + [lay.genes, lay.trained, lay.model, lay.pred(name), lay.result(name),
-                                          lay.figures(name)] + evals
+                                          lay.figures(name)] + extra + evals
         step(f"report {name}", report.run, step_args(
             report, args, result=str(lay.result(name)), out=str(lay.html(name)), maps=str(lay.figures(name)),
             evaluation=[str(e) for e in evals], model=[str(lay.model)], steps=[str(d) for d in stamped],
-            params=str(lay.run_json)))
+            params=str(lay.run_json), tissue_domains=str(lay.domains(name)) if args.domains else None))
     if not args.keep_work:
         removed = remove_work(lay, every, trains, preds, truths)
         say(f"--no-keep-work: removed {removed / 2**20:.0f} MiB of intermediates from {lay.work}")

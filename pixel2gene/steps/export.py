@@ -1,18 +1,16 @@
 """Write a sample's predictions as an AnnData .h5ad for scanpy and squidpy."""
-import json
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .. import __version__
+from ..artifacts.domains import Domains
 from ..artifacts.files import AnnDataFile
 from ..artifacts.rescaled import Rescaled
 from ..artifacts.result import Result
 from ..errors import InputError
 from ..figures.thumbnail import thumbnail
-from ..image import SUPERPIXEL
 from ..io.counts import open_counts
 from ..io.plausible import check_free_space
 from ..tool.progress import Progress, say
@@ -29,6 +27,19 @@ class Args:
         role="file", help="measured counts to join (default: the sample's own, when it was measured)"))
     thumbnail_px: int = field(default=2000, metadata=dict(
         least=0, help="longest side of the H&E image stored for scanpy.pl.spatial (0: none)"))
+    tissue_domains: Optional[str] = upstream_field(Domains, "for this sample (adds obs['domain'])", default=None)
+
+
+def _domains(args: Args, mask):
+    """(each tissue superpixel's domain, the domains' colours), or None when no domains were given."""
+    if not args.tissue_domains:
+        return None
+    domains = Domains(args.tissue_domains)
+    grid = domains.labels.read()
+    if grid.shape != mask.shape or ((grid >= 0) != mask).any():
+        raise InputError(domains.path, "domains were made on another tissue mask than this result's",
+                         "give --tissue-domains the p2g-domains output of this same result")
+    return grid[mask], domains.record.read()["colours"]
 
 
 def _measured(args: Args, rescaled: Rescaled, genes):
@@ -52,26 +63,8 @@ def _measured(args: Args, rescaled: Rescaled, genes):
     return values, ids, have, locs.loc[ids, ["x", "y"]].to_numpy(), sample["diameter_px"]
 
 
-def _uns(sample: dict, meta: dict) -> dict:
-    pred = meta["prediction"][0] if meta.get("prediction") else {}
-    return {AnnDataFile.UNS_KEY: {
-        "sample": sample["name"], "version": __version__,
-        "pixel_size_um": sample["pixel_size"], "pixel_size_raw_um": sample["pixel_size_raw"],
-        "superpixel_px": SUPERPIXEL, "superpixel_um": SUPERPIXEL * sample["pixel_size"],
-        "spatial_units": "pixels of he-raw (x = column, y = row)",
-        "X_units": meta.get("units", "counts per superpixel"),
-        "encoder": pred.get("encoder", {}).get("name", "unknown"), "n_models": meta.get("n_models", 0),
-        # how far to trust the maps: a flag, the warnings in words (one per line), and the numbers behind them
-        "warning": bool(meta.get("warnings")), "warnings": "\n".join(meta.get("warnings") or []),
-        # nested run parameters as JSON text: h5ad stores no None values and no ragged lists
-        "trust_json": json.dumps({"skill": meta.get("skill"), "familiarity": meta.get("familiarity")}),
-        "run_json": json.dumps({"encoder": pred.get("encoder"), "training": pred.get("training"),
-                                "versions": meta.get("versions")}, default=str),
-    }}
-
-
 def run(args: Args) -> AnnDataFile:
-    from ..export.anndata import write_h5ad  # anndata is imported only by the steps that need it
+    from ..export.anndata import sample_uns, write_h5ad  # anndata is imported only by the steps that need it
     out = Path(args.out)
     AnnDataFile.check_out(out)
     input_stamp(args)  # not reused (one file), but its inputs are checked the same way
@@ -88,12 +81,13 @@ def run(args: Args) -> AnnDataFile:
         thumb, factor = thumbnail(rescaled.image.read(mmap=True), sample["shape"], args.thumbnail_px,
                                   min_factor=math.ceil(sample["scale"]))  # never finer than he-raw itself
     measured = _measured(args, rescaled, genes)
+    domains = _domains(args, mask)
     check_free_space(out.parent, int(mask.sum()) * len(genes) * 4 + (0 if thumb is None else thumb.nbytes),
                      "the .h5ad")
     say(f"export {sample['name']}: {int(mask.sum())} superpixels x {len(genes)} genes -> {out}"
         + (" (with measured counts)" if measured else ""))
     with AnnDataFile.writing(out) as tmp:
-        write_h5ad(tmp, result, genes, mask, sample["scale"], _uns(sample, meta), thumb, factor, measured,
-                   Progress(f"export {sample['name']}"))
+        write_h5ad(tmp, result, genes, mask, sample["scale"], sample_uns(sample, meta), thumb, factor, measured,
+                   Progress(f"export {sample['name']}"), domains)
     say(f"export {sample['name']}: done in {time.time() - t0:.0f} s")
     return AnnDataFile(out)

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from ..artifacts.base import read_stamp
+from ..artifacts.domains import Domains
 from ..artifacts.evaluation import Evaluation
 from ..artifacts.files import ReportFile, RunRecord
 from ..artifacts.maps import Maps
@@ -28,6 +29,8 @@ class Args:
         nargs="*", help="the steps that made this result (timings): their output directories or step.json files, "
                         "each named after the folder that holds it"))
     params: Optional[str] = field(default=None, metadata=dict(role="file", help="JSON file of the run's parameters"))
+    tissue_domains: Optional[str] = upstream_field(Domains, "for this sample (the domain map and top genes)",
+                                                   default=None)
 
 
 def _stamp(path: Path):
@@ -71,8 +74,10 @@ def run(args: Args) -> ReportFile:
     models = [Model(d).record.read() for d in args.model]
     params = RunRecord(args.params).read() if args.params else {}
     skill = result.skill.read() if result.skill.exists() else None  # the pipeline stages it with metadata.json
+    domains = Domains(args.tissue_domains) if args.tissue_domains else None
     page = build_page(sample=meta["sample"], meta=meta, evaluations=evaluations, maps=maps,
-                      models=models, steps=_steps(args.steps), params=params, skill=skill)
+                      models=models, steps=_steps(args.steps), params=params, skill=skill,
+                      domains=(domains.record.read(), domains.top_genes.read(), domains.picture) if domains else None)
     with ReportFile.writing(out) as tmp:
         tmp.write_text(page, encoding="utf-8")
     say(f"report {meta['sample']['name']}: {out} ({len(page) / 1e6:.1f} MB)")
