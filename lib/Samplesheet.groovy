@@ -14,7 +14,7 @@ class Samplesheet {
     static final List<String> FORMATS = ['seed', 'visium', 'visium-hd', 'xenium']
     static final List<String> COARSE_IMAGES = ['hires', 'lowres']
     // Names the pipeline publishes beside the samples' results in --outdir.
-    static final List<String> RESERVED = ['figures', 'evaluation', 'qc', 'pipeline_info']
+    static final List<String> RESERVED = ['figures', 'evaluation', 'qc', 'pipeline_info', 'domains', 'cells']
     static final String ID_PATTERN = /[A-Za-z0-9][A-Za-z0-9._-]*/
 
     // 's3://', 'gs://', 'az://', 'file:', 'https://' ...
@@ -106,7 +106,7 @@ class Samplesheet {
 
     /*
      * rows: maps with the sheet's columns (sample, role, prefix, mask, truth, format, image,
-     * alignment, bin_size). sheet: the sheet's location. isDirectory: whether a resolved
+     * alignment, bin_size, segmentation). sheet: the sheet's location. isDirectory: whether a resolved
      * path is an existing directory. Returns [samples: [meta, ...] sorted by id, errors: [...]];
      * samples is empty when there is any error.
      */
@@ -188,12 +188,25 @@ class Samplesheet {
             errors << "sample '${id}' has a truth prefix but no predict row; truth scores a prediction"
         }
         def mask = single(id, group, 'mask', errors, resolveIn)
+        def segmentation = single(id, group, 'segmentation', errors, resolveIn)
+        if (segmentation && !('predict' in roles)) {
+            errors << "sample '${id}' has a segmentation but no predict row; its cells are summed from the prediction"
+        }
+        if (segmentation?.matches(/.*\.(parquet|csv|csv\.gz)$/) && format != 'xenium') {
+            errors << "sample '${id}': Xenium cell boundaries (${segmentation}) are placed on the H&E through the xenium sample's alignment; give the sample as format xenium, or its cells as a label image or GeoJSON"
+        }
         if (errors.size() > before) {
             return null
         }
         [id: id, prefix: prefix, stem: vendor ? '' : stem(prefix), format: format,
          train: 'train' in roles, predict: 'predict' in roles, mask: mask, truth: truth,
-         image: image, alignment: alignment, bin_size: binSize ? binSize.toInteger() : null]
+         image: image, alignment: alignment, bin_size: binSize ? binSize.toInteger() : null,
+         segmentation: segmentation]
+    }
+
+    // Xenium's experiment.xenium beside its cell boundaries: p2g-cells reads the pixel size there.
+    static String xeniumExperiment(String boundaries) {
+        boundaries.substring(0, boundaries.lastIndexOf('/') + 1) + 'experiment.xenium'
     }
 
     /*
@@ -213,8 +226,11 @@ class Samplesheet {
             if (s.truth && !anyFile(s.truth)) {
                 problems << "sample '${s.id}': no file starts with truth prefix ${s.truth}"
             }
-            ['mask', 'alignment'].findAll { k -> s[k] && !exists(s[k]) }.each { k ->
+            ['mask', 'alignment', 'segmentation'].findAll { k -> s[k] && !exists(s[k]) }.each { k ->
                 problems << "sample '${s.id}': ${k} ${s[k]} does not exist"
+            }
+            if (s.segmentation?.matches(/.*\.(parquet|csv|csv\.gz)$/) && !exists(xeniumExperiment(s.segmentation))) {
+                problems << "sample '${s.id}': Xenium cell boundaries need ${xeniumExperiment(s.segmentation)} beside them (its pixel size)"
             }
             if (s.image && !(s.image in COARSE_IMAGES) && !exists(s.image)) {
                 problems << "sample '${s.id}': image ${s.image} does not exist"

@@ -20,7 +20,7 @@ from conftest import REPO, need_groovy
 GROOVY_LIB = os.environ.get("P2G_GROOVY_LIB", str(REPO / ".ci/tools/node_modules/npm-groovy-lint/lib/java/groovy/lib"))
 JARS = [os.path.join(GROOVY_LIB, "groovy-4.0.26.jar"), os.path.join(GROOVY_LIB, "groovy-json-4.0.26.jar")]
 IMPORTED = ["cnts.h5ad", "locs-raw.parquet", "he-raw.tif", "radius-raw.txt", "pixel-size-raw.txt", "pixel-size.txt"]
-PARAMS = {"n_folds": 10, "fold_block_um": 512, "device": "cuda:1", "folds_per_task": 4, "encoder_weights": None, "gene_list": None, "outdir": "results",
+PARAMS = {"n_folds": 10, "fold_block_um": 512, "device": "cuda:1", "domains": 8, "folds_per_task": 4, "encoder_weights": None, "gene_list": None, "outdir": "results",
           "trace_report_suffix": "2026-01-01_00-00-00"}
 
 
@@ -66,12 +66,13 @@ def project(tmp_path_factory):
     touch(root / "data" / "C" / "truth" / "locs-raw.tsv")
     touch(root / "data" / "C" / "truth" / "radius-raw.txt", "100\n")
     touch(root / "masks" / "C.png")
+    touch(root / "cells" / "C.geojson")
     # 10x outputs: the files p2g-import reads, beside ones it does not (a BAM, transcripts), which stay unstaged
     for name in VISIUM_READ + ["possibly_sorted_genome_bam.bam"]:
         touch(root / "visium" / "outs" / name)
     for name in HD_READ + ["spatial/tissue_lowres_image.png", "binned_outputs/square_008um/spatial/x.parquet"]:
         touch(root / "hd" / "outs" / name)
-    for name in XENIUM_READ + ["transcripts.parquet", "morphology_focus/ch0000_dapi.ome.tif"]:
+    for name in XENIUM_READ + ["transcripts.parquet", "morphology_focus/ch0000_dapi.ome.tif", "cell_boundaries.parquet"]:
         touch(root / "xenium" / "bundle" / name)
     for name in HD_READ:
         if not name.endswith("scalefactors_json.json"):
@@ -83,11 +84,12 @@ def project(tmp_path_factory):
         {"sample": "A", "role": "train", "prefix": "data/A"},  # a folder without its '/'
         {"sample": "A", "role": "predict", "prefix": "data/A/"},
         {"sample": "B", "role": "train", "prefix": "data/B-"},
-        {"sample": "C", "role": "predict", "prefix": "data/C/", "truth": "data/C/truth/", "mask": "masks/C.png"},
+        {"sample": "C", "role": "predict", "prefix": "data/C/", "truth": "data/C/truth/", "mask": "masks/C.png",
+         "segmentation": "cells/C.geojson"},
         {"sample": "V", "role": "predict", "prefix": "visium/outs/", "format": "visium", "image": "images/V.tif"},
         {"sample": "H", "role": "train", "prefix": "hd/outs/", "format": "visium-hd", "image": "lowres", "bin_size": 16},
         {"sample": "X", "role": "predict", "prefix": "xenium/bundle/", "format": "xenium", "image": "images/X.ome.tif",
-         "alignment": "xenium/bundle/he_imagealignment.csv"},
+         "alignment": "xenium/bundle/he_imagealignment.csv", "segmentation": "xenium/bundle/cell_boundaries.parquet"},
     ]
     return {"root": root, "rows": rows, "sheet": root / "samplesheet.csv"}
 
@@ -136,7 +138,7 @@ def test_each_process_runs_once_per_sample_or_fold_group(runs):
     # 6 samples (3 imported), 3 train (A, B, H), 4 predict (A, C, V, X), 10 folds in tasks of 4 -> 3 groups
     assert counts(runs[0]) == {"P2G_IMPORT": 3, "P2G_RESCALE": 6, "P2G_MASK": 6, "P2G_FEATURES": 6, "P2G_GENES": 1,
                                "P2G_FOLDS": 3, "P2G_TRAIN": 3, "P2G_SELECT": 1, "P2G_PREDICT": 4, "P2G_COMBINE": 4,
-                               "P2G_EXPORT": 4,
+                               "P2G_EXPORT": 4, "P2G_DOMAINS": 4, "P2G_CELLS": 2,
                                "P2G_MAPS": 4, "P2G_EVALUATE": 2, "P2G_REPORT": 4}
 
 
@@ -228,12 +230,14 @@ def test_every_task_reports_its_versions_on_the_topic(runs):
 def test_each_report_lists_every_step_of_its_sample(runs):
     run = runs[0]
     shared = ["genes", "train-0,1,2,3", "train-4,5,6,7", "train-8,9", "select"]
-    per_sample = ["rescale", "mask", "features", "predict", "combine", "maps"]
-    want = {"A": per_sample + shared + ["folds", "evaluate-held-out"], "C": per_sample + shared + ["evaluate-truth"],
-            "V": per_sample + shared, "X": per_sample + shared}
+    per_sample = ["rescale", "mask", "features", "predict", "combine", "maps", "domains"]
+    want = {"A": per_sample + shared + ["folds", "evaluate-held-out"],
+            "C": per_sample + shared + ["evaluate-truth", "cells"], "V": per_sample + shared,
+            "X": per_sample + shared + ["cells"]}
     for sample, labels in want.items():
         report = task(run, "P2G_REPORT", sample)["inputs"]
-        meta, summary, maps, evaluations, step_labels, stamps = report[0]
+        meta, summary, maps, evaluations, step_labels, stamps, domains = report[0]
+        assert [d.rsplit("/", 1)[1] for d in domains] == ["domains.json", "top-genes.tsv", "domains.png", "step.json"]
         assert step_labels == sorted(labels)
         assert all(s.endswith("/step.json") for s in stamps) and len(stamps) == len(labels)
         assert [s.rsplit("/", 1)[1] for s in summary] == ["metadata.json", "mask.npy", "skill.tsv"]
@@ -246,7 +250,7 @@ def test_the_test_profile_sheet_flows(emulated):
     assert run["errors"] == []
     assert counts(run) == {"P2G_IMPORT": 0, "P2G_RESCALE": 2, "P2G_MASK": 2, "P2G_FEATURES": 2, "P2G_GENES": 1,
                            "P2G_FOLDS": 1, "P2G_TRAIN": 2, "P2G_SELECT": 1, "P2G_PREDICT": 2, "P2G_COMBINE": 2,
-                           "P2G_EXPORT": 2,
+                           "P2G_EXPORT": 2, "P2G_DOMAINS": 2, "P2G_CELLS": 0,
                            "P2G_MAPS": 2, "P2G_EVALUATE": 1, "P2G_REPORT": 2}
 
 
@@ -280,7 +284,7 @@ def test_every_numeric_param_the_workflow_reads_may_be_a_string(project):
     numeric = {name for group in schema["$defs"].values() for name, prop in group["properties"].items()
                if prop.get("type") in ("integer", "number") and f"params.{name}" in workflow}
     assert {"n_folds", "folds_per_task", "fold_block_um", "augment"} <= numeric
-    values = {"n_folds": 6, "folds_per_task": 4, "fold_block_um": 512, "augment": 1}
+    values = {"n_folds": 6, "folds_per_task": 4, "fold_block_um": 512, "augment": 1, "domains": 3}
     assert numeric <= set(values), f"give a value to {sorted(numeric - set(values))}"
     as_numbers = dict(PARAMS, **values)
     as_strings = dict(PARAMS, **{k: str(v) for k, v in values.items()})
@@ -290,6 +294,30 @@ def test_every_numeric_param_the_workflow_reads_may_be_a_string(project):
     assert counts(a) == counts(b) and counts(a)["P2G_TRAIN"] == 2
     folds = lambda run: sorted(t["inputs"][1] for t in run["tasks"]["P2G_TRAIN"])
     assert folds(a) == folds(b) == ["0,1,2,3", "4,5"]
+
+
+def test_cells_are_summed_where_the_sheet_gives_a_segmentation(runs):
+    """#28: P2G_CELLS for the predict rows with a segmentation: a GeoJSON alone; Xenium boundaries with the
+    experiment.xenium beside them and the sample's H&E alignment."""
+    run = runs[0]
+    c = task(run, "P2G_CELLS", "C")["inputs"][0]
+    assert [os.path.basename(f) for f in c[3]] == ["C.geojson"] and c[4] == "C.geojson"
+    assert c[5].endswith("assets/NO_ALIGNMENT")
+    x = task(run, "P2G_CELLS", "X")["inputs"][0]
+    assert [os.path.basename(f) for f in x[3]] == ["cell_boundaries.parquet", "experiment.xenium"]
+    assert x[4] == "cell_boundaries.parquet" and x[5].endswith("he_imagealignment.csv")
+    for sample in ("A", "C", "V", "X"):
+        export = task(run, "P2G_EXPORT", sample)["inputs"][0]
+        assert export[4] == task(run, "P2G_DOMAINS", sample)["dir"] + "/domains"
+
+
+def test_no_domains_with_domains_zero(project):
+    """--domains 0 (a string from the command line): no P2G_DOMAINS task; export and report are told so."""
+    (run,) = emulate(request(project["rows"], project["sheet"], seeds=[2], params=dict(PARAMS, domains="0")))[0]
+    assert run["errors"] == [] and counts(run)["P2G_DOMAINS"] == 0
+    assert all(t["inputs"][0][4].endswith("assets/NO_DOMAINS") for t in run["tasks"]["P2G_EXPORT"])
+    assert all([d.rsplit("/", 1)[1] for d in t["inputs"][0][6]] == ["NO_DOMAINS"] for t in run["tasks"]["P2G_REPORT"])
+    assert all("domains" not in t["inputs"][0][4] for t in run["tasks"]["P2G_REPORT"])
 
 
 def test_the_dataflow_runs_under_every_profile(project):

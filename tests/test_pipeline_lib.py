@@ -115,6 +115,13 @@ BAD_SHEETS = [  # rows -> a phrase of the error
     ([{"sample": "a/b", "role": "train", "prefix": "a/"}], "may hold only letters"),
     ([{"sample": "figures", "role": "predict", "prefix": "a/"}], "used by the pipeline's own results"),
     ([{"sample": "qc", "role": "predict", "prefix": "a/"}], "used by the pipeline's own results"),
+    ([{"sample": "domains", "role": "predict", "prefix": "a/"}], "used by the pipeline's own results"),
+    ([{"sample": "cells", "role": "predict", "prefix": "a/"}], "used by the pipeline's own results"),
+    ([{"sample": "A", "role": "train", "prefix": "a/", "segmentation": "c.geojson"},
+      {"sample": "B", "role": "predict", "prefix": "b/"}], "has a segmentation but no predict row"),
+    ([{"sample": "A", "role": "train", "prefix": "a/"},
+      {"sample": "B", "role": "predict", "prefix": "b/", "segmentation": "x/cell_boundaries.parquet"}],
+     "Xenium cell boundaries"),
     ([{"sample": "", "role": "train", "prefix": "a/"}], "has no sample name"),
     ([{"sample": "A", "role": "test", "prefix": "a/"}], "has role 'test'"),
     ([{"sample": "A", "role": "train", "prefix": "a/"}, {"sample": "A", "role": "train", "prefix": "a/"}],
@@ -158,6 +165,11 @@ MISSING = calls("missing", *[("Samplesheet", "missing", ([sample], {"files": STO
     {"id": "V", "format": "visium", "prefix": "s3://b/outs/", "image": "s3://b/he.tif"},
     {"id": "W", "format": "visium", "prefix": "s3://b/nothing/", "image": "lowres"},
     {"id": "X", "format": "xenium", "prefix": "s3://b/outs/", "image": "s3://b/x.tif", "alignment": "s3://b/a.csv"},
+    {"id": "S", "format": "seed", "prefix": "s3://b/data/A/", "segmentation": "s3://b/cells/S.geojson"},
+    {"id": "Y", "format": "xenium", "prefix": "s3://b/outs/", "image": "s3://b/he.tif",
+     "alignment": "s3://b/outs/spatial/x.png", "segmentation": "s3://b/outs/spatial/x.png"},
+    {"id": "Z", "format": "xenium", "prefix": "s3://b/outs/", "image": "s3://b/he.tif",
+     "alignment": "s3://b/outs/spatial/x.png", "segmentation": "s3://b/he.parquet"},
 ]])
 
 
@@ -170,6 +182,11 @@ def test_missing_paths_are_found_at_launch_one_line_each(answers):
     assert found[5] == ["sample 'W': the visium output folder s3://b/nothing/ does not exist"]
     assert [p.split(": ", 1)[1] for p in found[6]] == ["alignment s3://b/a.csv does not exist",
                                                        "image s3://b/x.tif does not exist"]
+    assert found[7] == ["sample 'S': segmentation s3://b/cells/S.geojson does not exist"]
+    assert found[8] == []  # a label image needs nothing beside it
+    assert [p.split(": ", 1)[1] for p in found[9]] == [
+        "segmentation s3://b/he.parquet does not exist",
+        "Xenium cell boundaries need s3://b/experiment.xenium beside them (its pixel size)"]
 
 
 TENX_STORE = ["s3://b/v/outs/spatial/scalefactors_json.json", "s3://b/v/outs/spatial/tissue_positions_list.csv",

@@ -31,7 +31,7 @@ DIRECTIVES = {"accelerator", "afterScript", "arch", "array", "beforeScript", "ca
               "label", "machineType", "maxErrors", "maxForks", "maxRetries", "maxSubmitAwait", "memory", "module",
               "penv", "pod", "publishDir", "queue", "resourceLabels", "resourceLimits", "scratch", "secret", "shell",
               "spack", "stageInMode", "stageOutMode", "storeDir", "tag", "time"}
-PROCESSES = {"P2G_IMPORT", "P2G_RESCALE", "P2G_MASK", "P2G_FEATURES", "P2G_GENES", "P2G_FOLDS", "P2G_TRAIN",
+PROCESSES = {"P2G_DOMAINS", "P2G_CELLS", "P2G_IMPORT", "P2G_RESCALE", "P2G_MASK", "P2G_FEATURES", "P2G_GENES", "P2G_FOLDS", "P2G_TRAIN",
              "P2G_SELECT", "P2G_PREDICT", "P2G_COMBINE", "P2G_EXPORT", "P2G_MAPS", "P2G_EVALUATE", "P2G_REPORT"}
 GPU_PROCESSES = {"P2G_FEATURES", "P2G_TRAIN", "P2G_PREDICT"}
 PROFILES = {"docker", "singularity", "apptainer", "conda", "gpu", "test", "slurm", "awsbatch", "google"}
@@ -340,7 +340,7 @@ RUNNER_ONLY = {"--train": "samplesheet role", "--predict": "samplesheet role", "
                "--mask-file": "samplesheet mask column", "--mask": "the old spelling of --mask-file",
                "--weights": "--encoder_weights", "--threads": "task.cpus",
                "--random-init": "tests and benchmarks only", "--help": "",
-               "--keep-work": "Nextflow's own work directory (-resume)"}
+               "--keep-work": "Nextflow's own work directory (-resume)", "--cells": "samplesheet segmentation column"}
 
 
 def test_pipeline_params_cover_the_local_runners_options():
@@ -446,8 +446,17 @@ RENDER_CASES = [
                      "device": "auto"}),
     ("P2G_COMBINE", {"meta": META, "preds": many("pred01/pred", "pred02/pred"), "rescaled": staged("rescale"),
                      "mask": staged("mask")}),
-    ("P2G_EXPORT", {"meta": META, "result": staged("result"), "rescaled": staged("rescale"), "counts": staged("NO_FILE")}),
-    ("P2G_EXPORT", {"meta": META, "result": staged("result"), "rescaled": staged("rescale"), "counts": staged("cnts.tsv")}),
+    ("P2G_EXPORT", {"meta": META, "result": staged("result"), "rescaled": staged("rescale"), "counts": staged("NO_FILE"),
+                    "domains": staged("NO_DOMAINS")}),
+    ("P2G_EXPORT", {"meta": META, "result": staged("result"), "rescaled": staged("rescale"), "counts": staged("cnts.tsv"),
+                    "domains": staged("domains")}),
+    ("P2G_DOMAINS", {"meta": META, "result": staged("result"), "rescaled": staged("rescale")}),
+    ("P2G_CELLS", {"meta": META, "result": staged("result"), "rescaled": staged("rescale"),
+                   "segmentation": many("segmentation/cells.geojson"), "cells_file": "cells.geojson",
+                   "alignment": staged("alignment/NO_ALIGNMENT")}),
+    ("P2G_CELLS", {"meta": META, "result": staged("result"), "rescaled": staged("rescale"),
+                   "segmentation": many("segmentation/cell_boundaries.parquet", "segmentation/experiment.xenium"),
+                   "cells_file": "cell_boundaries.parquet", "alignment": staged("alignment/he_imagealignment.csv")}),
     ("P2G_MAPS", {"meta": META, "result": staged("result"), "rescaled": staged("rescale"), "folds": staged("NO_FOLDS")}),
     ("P2G_MAPS", {"meta": META, "result": staged("result"), "rescaled": staged("rescale"), "folds": staged("folds")}),
     ("P2G_EVALUATE", {"meta": dict(META, truth_kind="held-out"), "rescaled": staged("rescale"), "mask": staged("mask"),
@@ -461,6 +470,8 @@ RENDER_CASES = [
                     "maps": staged("figures"),
                     "evaluations": many(), "step_labels": ["combine", "train-0,1"],
                     "stamps": many("stamp01/step.json", "stamp02/step.json"), "curves": many("model01/model.json"),
+                    "domains": many("domains/domains.json", "domains/top-genes.tsv", "domains/domains.png",
+                                    "domains/step.json"),
                     "params_json": staged("parameters.json")}),
 ]
 
@@ -888,7 +899,11 @@ def test_published_folders_never_nest(ast):
             assert "saveAs" in s["value"], k
             paths[k] = re.search(r'path: \{ "([^"]+)" \}', s["value"]).group(1)
     assert set(paths.values()) <= {"${params.outdir}", "${params.outdir}/figures", "${params.outdir}/evaluation",
-                                   "${params.outdir}/qc/${meta.id}"}, paths
+                                   "${params.outdir}/qc/${meta.id}", "${params.outdir}/domains",
+                                   "${params.outdir}/cells"}, paths
+    # a sample named after one of those folders would land inside it (or it inside the sample's result)
+    reserved = re.search(r"RESERVED = \[([^\]]*)\]", (REPO / "lib/Samplesheet.groovy").read_text()).group(1)
+    assert {"figures", "evaluation", "qc", "pipeline_info", "domains", "cells"} <= set(re.findall(r"'(\w+)'", reserved))
 
 
 # ---------------------------------------------------------------- linters

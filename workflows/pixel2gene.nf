@@ -17,6 +17,8 @@ include { P2G_TRAIN    } from '../modules/local/train/main'
 include { P2G_SELECT   } from '../modules/local/select/main'
 include { P2G_PREDICT  } from '../modules/local/predict/main'
 include { P2G_COMBINE  } from '../modules/local/combine/main'
+include { P2G_DOMAINS  } from '../modules/local/domains/main'
+include { P2G_CELLS    } from '../modules/local/cells/main'
 include { P2G_EXPORT   } from '../modules/local/export/main'
 include { P2G_MAPS     } from '../modules/local/maps/main'
 include { P2G_EVALUATE } from '../modules/local/evaluate/main'
@@ -88,6 +90,16 @@ def importMeta(Map sample) {
     taskMeta(sample) + [format: sample.format, image: sample.image, bin_size: sample.bin_size]
 }
 
+// p2g-cells' inputs: the segmentation (with experiment.xenium beside Xenium boundaries, for their pixel size)
+// and, for Xenium boundaries, the sample's H&E alignment.
+def cellsInputs(Map meta, result, rescaled, Map sample, noAlignment) {
+    def segmentation = file(sample.segmentation, checkIfExists: true)
+    def xenium = sample.segmentation ==~ /.*\.(parquet|csv|csv\.gz)$/
+    def files = xenium ? [segmentation, file(Samplesheet.xeniumExperiment(sample.segmentation), checkIfExists: true)] : [segmentation]
+    def alignment = xenium ? file(sample.alignment, checkIfExists: true) : noAlignment
+    [meta, result, rescaled, files, segmentation.name, alignment]
+}
+
 // A step of a training sample's colour-augmented copy is named after the copy: folds-aug1, ...
 def copyName(String step, Map meta) {
     meta.copy ? "${step}-aug${meta.copy}".toString() : step
@@ -106,6 +118,7 @@ workflow PIXEL2GENE {
     no_truth_locs = file("${projectDir}/assets/NO_TRUTH_LOCS")
     no_image = file("${projectDir}/assets/NO_IMAGE")
     no_alignment = file("${projectDir}/assets/NO_ALIGNMENT")
+    no_domains = file("${projectDir}/assets/NO_DOMAINS")
     fold_groups = Folds.groups(params.n_folds, params.folds_per_task)
 
     // 10x output (visium, visium-hd, xenium) becomes a seed-layout folder first.
@@ -196,9 +209,30 @@ workflow PIXEL2GENE {
     ch_counts_any = ch_samples
         .map { meta, found -> [meta, firstNamed(found, countsNames(meta.stem)) ?: no_file] }
     ch_result = P2G_COMBINE.out.results.join(ch_prepared)
+
+    // Tissue domains of every predicted sample (--domains 0: none); the number as a number, as for --augment.
+    P2G_DOMAINS(Folds.count(params.domains) > 0
+        ? ch_result.map { meta, result, rescaled, mask -> [meta, result, rescaled] }
+        : channel.empty())
+    ch_domains = Folds.count(params.domains) > 0
+        ? P2G_DOMAINS.out.domains
+        : ch_result.map { meta, result, rescaled, mask -> [meta, no_domains] }
+    ch_domain_files = Folds.count(params.domains) > 0
+        ? P2G_DOMAINS.out.summary.map { meta, record, genes, picture, stamp -> [meta.id, [record, genes, picture, stamp]] }
+        : P2G_COMBINE.out.stamp.map { meta, stamp -> [meta.id, [no_domains]] }  // the report stages small files only
+
+    // Predicted expression summed into the user's cells, for samples with a segmentation.
+    P2G_CELLS(
+        ch_result
+            .map { meta, result, rescaled, mask -> [meta.id, meta, result, rescaled] }
+            .join(ch_about)
+            .filter { id, meta, result, rescaled, sample -> sample.segmentation }
+            .map { id, meta, result, rescaled, sample -> cellsInputs(meta, result, rescaled, sample, no_alignment) }
+    )
+
     P2G_EXPORT(
-        ch_result.join(ch_counts_any)
-            .map { meta, result, rescaled, mask, counts -> [meta, result, rescaled, counts] }
+        ch_result.join(ch_counts_any).join(ch_domains)
+            .map { meta, result, rescaled, mask, counts, domains -> [meta, result, rescaled, counts, domains] }
     )
 
     ch_folds_of = P2G_FOLDS.out.trainset.filter { meta, folds -> !meta.copy }
@@ -244,6 +278,8 @@ workflow PIXEL2GENE {
             P2G_PREDICT.out.stamp.map { meta, stamp -> [meta.id, ['predict', stamp]] },
             P2G_COMBINE.out.stamp.map { meta, stamp -> [meta.id, ['combine', stamp]] },
             P2G_MAPS.out.stamp.map { meta, stamp -> [meta.id, ['maps', stamp]] },
+            P2G_DOMAINS.out.stamp.map { meta, stamp -> [meta.id, ['domains', stamp]] },
+            P2G_CELLS.out.stamp.map { meta, stamp -> [meta.id, ['cells', stamp]] },
             P2G_EVALUATE.out.stamp.map { meta, stamp -> [meta.id, ["evaluate-${meta.truth_kind}".toString(), stamp]] }
         )
         .groupTuple()
@@ -253,10 +289,11 @@ workflow PIXEL2GENE {
         .map { meta, metadata, mask, skill, maps -> [meta.id, meta, [metadata, mask, skill], maps] }
         .join(ch_sample_stamps)
         .join(ch_evals, remainder: true)
+        .join(ch_domain_files)
         .combine(ch_shared_stamps.map { stamps -> [stamps] })
-        .map { id, meta, summary, maps, own, evals, shared ->
+        .map { id, meta, summary, maps, own, evals, domains, shared ->
             def steps = (own + shared).toSorted { a, b -> a[0] <=> b[0] }
-            [meta, summary, maps, evals ?: [], steps.collect { step -> step[0] }, steps.collect { step -> step[1] }] }
+            [meta, summary, maps, evals ?: [], steps.collect { step -> step[0] }, steps.collect { step -> step[1] }, domains] }
     ch_curves = P2G_SELECT.out.summary.map { summary -> [summary] }
     // The run's parameters, without the launch timestamp that would re-run every report on -resume.
     ch_params = channel.of(groovy.json.JsonOutput.prettyPrint(groovy.json.JsonOutput.toJson(
@@ -275,6 +312,8 @@ workflow PIXEL2GENE {
 
     emit:
     results  = P2G_COMBINE.out.results
+    domains  = P2G_DOMAINS.out.domains
+    cells    = P2G_CELLS.out.cells
     h5ad     = P2G_EXPORT.out.h5ad
     reports  = P2G_REPORT.out.report
     versions = ch_versions

@@ -3,7 +3,7 @@ process P2G_EXPORT {
     label 'process_medium'
 
     input:
-    tuple val(meta), path(result), path(rescaled), path(counts)
+    tuple val(meta), path(result), path(rescaled), path(counts), path(domains)
 
     output:
     tuple val(meta), path("*.h5ad"), emit: h5ad
@@ -14,12 +14,14 @@ process P2G_EXPORT {
     def args = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${meta.id}"
     def measured = counts.name != 'NO_FILE' ? "--counts ${counts}" : ''
+    def tissue = domains.name != 'NO_DOMAINS' ? "--tissue-domains ${domains}" : ''
     """
     p2g-export \\
         --result ${result} \\
         --rescaled ${rescaled} \\
         --out ${prefix}.h5ad \\
         ${measured} \\
+        ${tissue} \\
         ${args}
     """
 

@@ -3,7 +3,7 @@ process P2G_REPORT {
     label 'process_low'
 
     input:
-    tuple val(meta), path(summary, stageAs: 'result/*'), path(maps), path(evaluations, stageAs: 'evaluation??/*', arity: '0..*'), val(step_labels), path(stamps, stageAs: 'stamp??/*', arity: '1..*')
+    tuple val(meta), path(summary, stageAs: 'result/*'), path(maps), path(evaluations, stageAs: 'evaluation??/*', arity: '0..*'), val(step_labels), path(stamps, stageAs: 'stamp??/*', arity: '1..*'), path(domains, stageAs: 'domains/*', arity: '1..*')
     path(curves, stageAs: 'model??/*', arity: '1..*')
     path(params_json)
 
@@ -14,6 +14,8 @@ process P2G_REPORT {
     script:
     def args = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${meta.id}"
+    // the domains' small files, or assets/NO_DOMAINS when the run made none
+    def tissue = domains*.name.contains('domains.json') ? '--tissue-domains domains' : ''
     // steps/<label>/step.json: the report names each step after the folder that holds its stamp
     def link = [step_labels, stamps].transpose()
         .collect { label, stamp -> "mkdir -p 'steps/${label}' && ln -s '../../${stamp}' 'steps/${label}/step.json'" }
@@ -28,6 +30,7 @@ process P2G_REPORT {
         --steps steps/*/step.json \\
         --params ${params_json} \\
         --out ${prefix}.html \\
+        ${tissue} \\
         ${args}
     """
 
