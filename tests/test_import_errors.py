@@ -94,8 +94,8 @@ def test_image_missing(visium, tmp_path):
 
 
 def test_unsupported_image_format(visium, tmp_path):
-    (tmp_path / "slide.svs").write_bytes(b"II*\x00")
-    import_fails(tmp_path, *visium_args(visium, tmp_path / "slide.svs"), names=tmp_path / "slide.svs",
+    (tmp_path / "slide.kfb").write_bytes(b"KFB\x00")  # KFBio's format: neither OpenSlide nor tifffile reads it
+    import_fails(tmp_path, *visium_args(visium, tmp_path / "slide.kfb"), names=tmp_path / "slide.kfb",
                  says="unsupported image format")
 
 

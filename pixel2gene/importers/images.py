@@ -3,7 +3,9 @@ import warnings
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.image_reader import ImageReader
 from ..io.sample import HE_RAW, IMAGE_ENDINGS
+from ..io.slides import SLIDE_SUFFIXES
 
 # he-raw names the sample locator (io/sample.py) accepts, by the user's file ending (longest ending first)
 HE_RAW_NAMES = ((".ome.tiff", HE_RAW + ".ome.tif"),) + tuple((e, HE_RAW + e) for e in IMAGE_ENDINGS)
@@ -14,7 +16,8 @@ def he_raw_name(path) -> str:
     for ending, he_raw in HE_RAW_NAMES:
         if name.endswith(ending):
             return he_raw
-    raise InputError(path, "unsupported image format", "give the H&E as TIFF/OME-TIFF/BigTIFF, JPEG or PNG")
+    raise InputError(path, "unsupported image format",
+                     "give the H&E as TIFF/OME-TIFF/BigTIFF, JPEG, PNG or a slide OpenSlide reads (.svs, .ndpi, ...)")
 
 
 def image_size(path) -> tuple:
@@ -24,6 +27,9 @@ def image_size(path) -> tuple:
         raise InputError(path, "image file is missing", "give the path of the H&E image")
     he_raw_name(path)
     try:
+        if path.name.lower().endswith(SLIDE_SUFFIXES):
+            with ImageReader(path) as reader:
+                return reader.shape[1], reader.shape[0]
         if path.name.lower().endswith((".tif", ".tiff", ".btf")):
             import tifffile
             with tifffile.TiffFile(path) as tif:
