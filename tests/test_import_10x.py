@@ -243,3 +243,43 @@ def test_xenium_genes_without_control_probes(tmp_path, xenium_outs):
         assert counts.shape == (len(cells), len(genes))
     assert genes == [n for n in names if not n.startswith(("NegControl", "BLANK", "Unassigned", "Deprecated"))]
     assert len(genes) == (27 if len(cells) == 526 else 4)
+
+
+def test_import_record_counts_each_dropped_feature_once(tmp_path):
+    """crop-526-cells: 30 features = 27 genes + 1 negative control probe + 2 unassigned codewords; the record
+    counted those 3 both as control features and as not-gene features."""
+    src = TENX / "xenium/crop-526-cells"
+    outs = tmp_path / "outs"
+    outs.mkdir()
+    for name in ("cells.parquet", "cell_feature_matrix.h5"):
+        (outs / name).symlink_to(src / name)
+    (outs / "experiment.xenium").symlink_to(TENX / "xenium/breast-rep1-6-cells/experiment.xenium")
+    xy_um = pd.read_parquet(outs / "cells.parquet")[["x_centroid", "y_centroid"]].to_numpy()
+    warped_he(tmp_path / "he.png", xy_um, 0.2125, alignment_for(xy_um))
+    np.savetxt(tmp_path / "a.csv", alignment_for(xy_um), delimiter=",")
+    sample = import_ok(tmp_path, "xenium", outs, "--he-image", tmp_path / "he.png", "--alignment", tmp_path / "a.csv")
+    record = json.loads((sample / "import.json").read_text())
+    features = [k for k in record["dropped"] if k.endswith("_features")]
+    assert record["n_genes"] + sum(record["dropped"][k] for k in features) == 30
+    assert record["dropped"]["control_features"] == 3
+
+
+def test_var_keeps_feature_ids_and_types(tmp_path):
+    """As scanpy's read_10x_h5 does: var holds gene_ids and feature_types beside the gene symbols."""
+    import anndata
+    outs = TENX / "visium/human-heart-sr1.0"
+    sample = import_ok(tmp_path, "visium", outs, "--image", "lowres")
+    var = anndata.read_h5ad(sample / "cnts.h5ad", backed="r").var
+    with h5py.File(outs / "filtered_feature_bc_matrix.h5") as f:
+        features = pd.DataFrame({k: [v.decode() for v in f["matrix/features"][k][:]]
+                                 for k in ("id", "name", "feature_type")})
+    assert list(var.index) == list(features.name)
+    assert list(var["gene_ids"]) == list(features.id)
+    assert list(var["feature_types"]) == list(features.feature_type)
+    try:
+        import scanpy
+    except ImportError:
+        return
+    theirs = scanpy.read_10x_h5(outs / "filtered_feature_bc_matrix.h5").var
+    assert list(var["gene_ids"]) == list(theirs["gene_ids"])
+    assert list(var["feature_types"]) == list(theirs["feature_types"])

@@ -207,11 +207,10 @@ def import_spots(vendor: str, folder: Path, spatial: Path, image: str, diameter_
         "derivation": {"pixel_size_raw_um": f"{derivation} / {choice.scale:g} (image px per full-res px)",
                        "locations": "pxl_col_in_fullres, pxl_row_in_fullres x the image's scale",
                        "genes": f"'{GENE_TYPE}' features without control probes"},
-        "dropped": {"not_in_tissue": int((~in_tissue).sum()),
-                    "not_gene_features": int(len(matrix.feature_ids) - len(cols))},
+        "dropped": {"not_in_tissue": int((~in_tissue).sum()), **matrix.dropped_features(cols)},
         "renamed_genes": renamed, "warnings": notes,
     }
     return Imported(vendor=vendor, ids=pd.Index(matrix.barcodes[rows]), genes=genes,
                     blocks=lambda: matrix.blocks(rows, cols), dtype=counts_dtype(matrix.dtype),
                     matrix_path=matrix_path, locs=locs, image=choice.path, diameter_um=diameter_um,
-                    pixel_size_raw=pixel_size_raw, record=record)
+                    pixel_size_raw=pixel_size_raw, record=record, var=matrix.var_columns(cols))

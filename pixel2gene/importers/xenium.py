@@ -139,7 +139,6 @@ def import_xenium(outs, he_image, alignment_csv) -> Imported:
     pixel_size_raw = pixel_size * float(np.sqrt(abs(np.linalg.det(alignment[:2, :2]))))
     notes = [f"{int((~inside).sum())} cells fall outside the H&E image and were left out"] if (~inside).any() else []
     warn("xenium", notes, renamed)
-    controls = [n for n, t in zip(matrix.feature_names, matrix.feature_types) if t != GENE_TYPE]
     locs = pd.DataFrame({"x": xy[rows, 0], "y": xy[rows, 1], "x_um": xy_um[rows, 0], "y_um": xy_um[rows, 1],
                          "diameter_um": diameters})
     record = {
@@ -152,11 +151,10 @@ def import_xenium(outs, he_image, alignment_csv) -> Imported:
                        "locations": "alignment^-1 (x_centroid, y_centroid) / pixel_size",
                        "diameter_um": "median over cells of 2 sqrt(cell_area / pi); each cell's in locs-raw",
                        "genes": f"'{GENE_TYPE}' features without control probes"},
-        "dropped": {"outside_image": int((~inside).sum()), "control_features": len(controls),
-                    "not_gene_features": int(len(matrix.feature_ids) - len(cols))},
+        "dropped": {"outside_image": int((~inside).sum()), **matrix.dropped_features(cols)},
         "renamed_genes": renamed, "warnings": notes,
     }
     return Imported(vendor="xenium", ids=pd.Index(matrix.barcodes[rows]), genes=genes,
                     blocks=lambda: matrix.blocks(rows, cols), dtype=counts_dtype(matrix.dtype),
                     matrix_path=matrix_path, locs=locs, image=he_image, diameter_um=diameter_um,
-                    pixel_size_raw=pixel_size_raw, record=record)
+                    pixel_size_raw=pixel_size_raw, record=record, var=matrix.var_columns(cols))
