@@ -217,3 +217,12 @@ def test_help_of_the_tool_and_each_command():
         assert text.startswith(f"usage: p2g-import {command}") and all(f in text for f in expected), text
     proc = run_tool("p2g-import", "visum", check=False)
     assert proc.returncode == 2 and "'visum' is not a command" in proc.stderr
+
+
+def test_all_white_image_is_refused_at_import(visium, tmp_path):
+    """A blank export used to import with exit 0 and fail only at the mask step."""
+    import tifffile
+    shape = tifffile.imread(visium / "he-fullres.tif").shape
+    white = tmp_path / "white.tif"
+    tifffile.imwrite(white, np.full(shape, 255, np.uint8), photometric="rgb")
+    import_fails(tmp_path, *visium_args(visium, white), names=white, says="image is blank: every pixel is white")

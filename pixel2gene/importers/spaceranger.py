@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .images import image_size
+from .images import check_not_blank, image_size
 from .prefix import Imported, counts_dtype, warn
 from .tenx_matrix import GENE_TYPE, open_matrix
 
@@ -188,6 +188,7 @@ def import_spots(vendor: str, folder: Path, spatial: Path, image: str, diameter_
     x = spots["pxl_col_in_fullres"].to_numpy(np.float64) * choice.scale
     y = spots["pxl_row_in_fullres"].to_numpy(np.float64) * choice.scale
     check_fit(choice, x, y, factors, positions_path, image_folder)
+    check_not_blank(choice.path)
     cols, genes, renamed = matrix.gene_columns()
     pixel_size_raw = um_per_fullres / choice.scale
     notes = []

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .images import image_size
+from .images import check_not_blank, image_size
 from .prefix import Imported, counts_dtype, warn
 from .tenx_matrix import GENE_TYPE, open_matrix
 
@@ -132,6 +132,7 @@ def import_xenium(outs, he_image, alignment_csv) -> Imported:
     cells = cells.loc[matrix.barcodes]
     xy_um = cells[["x_centroid", "y_centroid"]].to_numpy(np.float64)
     xy, inside = place_cells(xy_um, pixel_size, alignment, size, alignment_csv)
+    check_not_blank(he_image)
     rows = np.flatnonzero(inside)
     cols, genes, renamed = matrix.gene_columns()
     diameters = 2 * np.sqrt(cells["cell_area"].to_numpy(np.float64)[rows] / np.pi)
