@@ -101,8 +101,9 @@ def test_visium_sr2_layout_with_header_and_mtx(tmp_path):
     outs = TENX / "visium/sr2-layout"
     positions = pd.read_csv(outs / "outs/spatial/tissue_positions.csv")
     w, h = int(positions.pxl_col_in_fullres.max()) + 100, int(positions.pxl_row_in_fullres.max()) + 100
-    image = tmp_path / "fullres.tif"  # its header is all the importer reads; tiles of zeros compress to little
+    image = tmp_path / "fullres.tif"  # its header and a few rows are all the importer reads; plain tiles compress
     tile = np.zeros((512, 512, 3), np.uint8)
+    tile[100:400] = (180, 90, 160)  # not blank: a blank image is refused
     n_tiles = -(-h // 512) * -(-w // 512)
     tifffile.imwrite(image, (tile for _ in range(n_tiles)), shape=(h, w, 3), dtype=np.uint8, tile=(512, 512),
                      photometric="rgb", compression="zlib")
@@ -244,3 +245,71 @@ def test_xenium_genes_without_control_probes(tmp_path, xenium_outs):
         assert counts.shape == (len(cells), len(genes))
     assert genes == [n for n in names if not n.startswith(("NegControl", "BLANK", "Unassigned", "Deprecated"))]
     assert len(genes) == (27 if len(cells) == 526 else 4)
+
+
+# ---- #28 item 5: what a new user met on these fixtures
+
+
+def import_refused(tmp_path, *args):
+    """The tool's one error line; nothing left in the output's folder."""
+    out = tmp_path / "out" / "sample"
+    proc = run_tool("p2g-import", *args, "--out", out, check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert not out.exists() and not (out.parent.exists() and list(out.parent.iterdir()))
+    return lines[0]
+
+
+def test_all_black_placeholder_image_is_refused_at_import(tmp_path):
+    """Space Ranger 1.0's tissue_hires_image.png in this fixture is all black: once imported with exit 0, it
+    failed only at the mask step."""
+    outs = TENX / "visium/human-heart-sr1.0"
+    line = import_refused(tmp_path, "visium", outs, "--image", "hires")
+    assert str(outs / "spatial/tissue_hires_image.png") in line and "image is blank: every pixel is black" in line
+
+
+def test_visium_given_a_visium_hd_folder_says_so(tmp_path):
+    outs = TENX / "visium-hd/mouse-brain-2um"
+    line = import_refused(tmp_path, "visium", outs, "--image", "lowres")
+    assert line.startswith(f"error: {outs}: ")
+    assert "this looks like a Visium HD output; use p2g-import visium-hd" in line
+
+
+def test_import_record_counts_each_dropped_feature_once(tmp_path):
+    """crop-526-cells: 30 features = 27 genes + 1 negative control probe + 2 unassigned codewords; the record
+    counted those 3 both as control features and as not-gene features."""
+    src = TENX / "xenium/crop-526-cells"
+    outs = tmp_path / "outs"
+    outs.mkdir()
+    for name in ("cells.parquet", "cell_feature_matrix.h5"):
+        (outs / name).symlink_to(src / name)
+    (outs / "experiment.xenium").symlink_to(TENX / "xenium/breast-rep1-6-cells/experiment.xenium")
+    xy_um = pd.read_parquet(outs / "cells.parquet")[["x_centroid", "y_centroid"]].to_numpy()
+    warped_he(tmp_path / "he.png", xy_um, 0.2125, alignment_for(xy_um))
+    np.savetxt(tmp_path / "a.csv", alignment_for(xy_um), delimiter=",")
+    sample = import_ok(tmp_path, "xenium", outs, "--he-image", tmp_path / "he.png", "--alignment", tmp_path / "a.csv")
+    record = json.loads((sample / "import.json").read_text())
+    features = [k for k in record["dropped"] if k.endswith("_features")]
+    assert record["n_genes"] + sum(record["dropped"][k] for k in features) == 30
+    assert record["dropped"]["control_features"] == 3
+
+
+def test_var_keeps_feature_ids_and_types(tmp_path):
+    """As scanpy's read_10x_h5 does: var holds gene_ids and feature_types beside the gene symbols."""
+    import anndata
+    outs = TENX / "visium/human-heart-sr1.0"
+    sample = import_ok(tmp_path, "visium", outs, "--image", "lowres")
+    var = anndata.read_h5ad(sample / "cnts.h5ad", backed="r").var
+    with h5py.File(outs / "filtered_feature_bc_matrix.h5") as f:
+        features = pd.DataFrame({k: [v.decode() for v in f["matrix/features"][k][:]]
+                                 for k in ("id", "name", "feature_type")})
+    assert list(var.index) == list(features.name)
+    assert list(var["gene_ids"]) == list(features.id)
+    assert list(var["feature_types"]) == list(features.feature_type)
+    try:
+        import scanpy
+    except ImportError:
+        return
+    theirs = scanpy.read_10x_h5(outs / "filtered_feature_bc_matrix.h5").var
+    assert list(var["gene_ids"]) == list(theirs["gene_ids"])
+    assert list(var["feature_types"]) == list(theirs["feature_types"])

@@ -94,8 +94,8 @@ def test_image_missing(visium, tmp_path):
 
 
 def test_unsupported_image_format(visium, tmp_path):
-    (tmp_path / "slide.svs").write_bytes(b"II*\x00")
-    import_fails(tmp_path, *visium_args(visium, tmp_path / "slide.svs"), names=tmp_path / "slide.svs",
+    (tmp_path / "slide.kfb").write_bytes(b"KFB\x00")  # KFBio's format: neither OpenSlide nor tifffile reads it
+    import_fails(tmp_path, *visium_args(visium, tmp_path / "slide.kfb"), names=tmp_path / "slide.kfb",
                  says="unsupported image format")
 
 
@@ -217,3 +217,12 @@ def test_help_of_the_tool_and_each_command():
         assert text.startswith(f"usage: p2g-import {command}") and all(f in text for f in expected), text
     proc = run_tool("p2g-import", "visum", check=False)
     assert proc.returncode == 2 and "'visum' is not a command" in proc.stderr
+
+
+def test_all_white_image_is_refused_at_import(visium, tmp_path):
+    """A blank export used to import with exit 0 and fail only at the mask step."""
+    import tifffile
+    shape = tifffile.imread(visium / "he-fullres.tif").shape
+    white = tmp_path / "white.tif"
+    tifffile.imwrite(white, np.full(shape, 255, np.uint8), photometric="rgb")
+    import_fails(tmp_path, *visium_args(visium, white), names=white, says="image is blank: every pixel is white")

@@ -8,6 +8,7 @@ from . import PAD_MULTIPLE, SUPERPIXEL
 from ..io.image_reader import ImageReader
 from ..io.memmaps import new_npy, release_pages
 from ..io.prefetch import prefetch, resolve_threads
+from ..io.slides import pick_level
 from .resample import apply_columns, apply_rows, axis_table, to_uint8
 
 STRIP_ROWS = 512
@@ -27,26 +28,33 @@ def strip_rows(width: int) -> int:
     return max(16, min(STRIP_ROWS, STRIP_BYTES // (12 * width)))
 
 
-def rescale_image(reader: ImageReader, scale: float, out_path: Path, progress=None, threads: int = 0):
+def rescale_image(reader: ImageReader, scale: float, out_path: Path, progress=None, threads: int = 0,
+                  level: int = None):
     """Stream `reader` into a padded uint8 .npy memmap at `out_path`; returns shapes.
 
-    Strips are read and resampled on `threads` threads (0 = all cores) and
-    written in order; each strip's pixels are the whole-image result.
+    `scale` is relative to level 0, and the output's size is level 0's times
+    `scale`, whichever pyramid level the pixels come from: by default the
+    coarsest one at least as fine as the output (`level` forces one). Strips
+    are read and resampled on `threads` threads (0 = all cores) and written in
+    order; each strip's pixels are the whole-image result.
     """
     raw = reader.shape
     h, w = rescaled_size(raw, scale)
+    levels = getattr(reader, "levels", [raw])
+    level = pick_level(levels, (h, w)) if level is None else level
+    source = reader.level(level) if level else reader
     ph, pw = padded_size((h, w))
     out = new_npy(out_path, (ph, pw, 3), np.uint8)
     out[h:] = 255
     out[:h, w:] = 255
-    row_idx, row_w = axis_table(raw[0], h)
-    col_idx, col_w = axis_table(raw[1], w)
+    row_idx, row_w = axis_table(source.shape[0], h)
+    col_idx, col_w = axis_table(source.shape[1], w)
 
     def resample(span):
         y0, y1 = span
         ridx = row_idx[y0:y1]
         lo, hi = int(ridx.min()), int(ridx.max()) + 1
-        strip = apply_columns(reader.read_rows(lo, hi), col_idx, col_w)
+        strip = apply_columns(source.read_rows(lo, hi), col_idx, col_w)
         return to_uint8(apply_rows(strip, ridx, row_w[y0:y1], lo))
 
     rows = strip_rows(w)
@@ -60,4 +68,5 @@ def rescale_image(reader: ImageReader, scale: float, out_path: Path, progress=No
     out.flush()
     del out
     return dict(raw_shape=list(raw), shape=[h, w], padded_shape=[ph, pw],
-                grid_shape=[ph // SUPERPIXEL, pw // SUPERPIXEL])
+                grid_shape=[ph // SUPERPIXEL, pw // SUPERPIXEL], read_level=level,
+                read_level_shape=list(source.shape))

@@ -47,6 +47,7 @@ class Imported:
     diameter_um: float
     pixel_size_raw: float
     record: dict = field(default_factory=dict)
+    var: dict = field(default_factory=dict)   # per-gene columns of cnts.h5ad's var (gene_ids, feature_types)
 
 
 def out_folder(out) -> Path:
@@ -87,7 +88,7 @@ def write_prefix(out, imp: Imported, pixel_size: float = 0.5) -> Path:
 
 
 def _write_counts(path: Path, imp: Imported) -> float:
-    writer = H5adCountsWriter(path, imp.ids, imp.genes, imp.dtype)
+    writer = H5adCountsWriter(path, imp.ids, imp.genes, imp.dtype, imp.var)
     total, rows = 0.0, 0
     try:
         for block in imp.blocks():

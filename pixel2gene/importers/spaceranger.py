@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .images import image_size
+from .images import check_not_blank, image_size
 from .prefix import Imported, counts_dtype, warn
 from .tenx_matrix import GENE_TYPE, is_matrix, open_matrix
 
@@ -221,6 +221,7 @@ def import_spots(vendor: str, files: SpotFiles, image: str, diameter_um: float, 
     x = spots["pxl_col_in_fullres"].to_numpy(np.float64) * choice.scale
     y = spots["pxl_row_in_fullres"].to_numpy(np.float64) * choice.scale
     check_fit(choice, x, y, factors, positions_path, files.images)
+    check_not_blank(choice.path)
     cols, genes, renamed = matrix.gene_columns()
     pixel_size_raw = um_per_fullres / choice.scale
     notes = []
@@ -240,11 +241,10 @@ def import_spots(vendor: str, files: SpotFiles, image: str, diameter_um: float, 
         "derivation": {"pixel_size_raw_um": f"{derivation} / {choice.scale:g} (image px per full-res px)",
                        "locations": "pxl_col_in_fullres, pxl_row_in_fullres x the image's scale",
                        "genes": f"'{GENE_TYPE}' features without control probes"},
-        "dropped": {"not_in_tissue": int((~in_tissue).sum()),
-                    "not_gene_features": int(len(matrix.feature_ids) - len(cols))},
+        "dropped": {"not_in_tissue": int((~in_tissue).sum()), **matrix.dropped_features(cols)},
         "renamed_genes": renamed, "warnings": notes,
     }
     return Imported(vendor=vendor, ids=pd.Index(matrix.barcodes[rows]), genes=genes,
                     blocks=lambda: matrix.blocks(rows, cols), dtype=counts_dtype(matrix.dtype),
                     matrix_path=matrix_path, locs=locs, image=choice.path, diameter_um=diameter_um,
-                    pixel_size_raw=pixel_size_raw, record=record)
+                    pixel_size_raw=pixel_size_raw, record=record, var=matrix.var_columns(cols))

@@ -6,6 +6,7 @@ Only `Gene Expression` features that are not control probes become genes;
 repeated gene symbols get their feature id appended, so every name is unique.
 """
 import gzip
+import re
 from pathlib import Path
 from typing import Iterator, List, Tuple
 
@@ -19,6 +20,9 @@ from ..genes.select import is_control
 from ..io.csr_stream import as_index_array, check_indptr, csr_row_blocks
 
 GENE_TYPE = "Gene Expression"
+# Xenium's feature types for what is not a gene: Negative Control Probe/Codeword, Unassigned/Deprecated
+# Codeword, Genomic Control
+CONTROL_TYPE = re.compile(r"control|codeword", re.IGNORECASE)
 FIX_H5 = "give the feature-barcode matrix .h5 exactly as Space Ranger / Xenium wrote it"
 FIX_MTX = "give the matrix folder exactly as Space Ranger / Xenium wrote it (matrix.mtx, features.tsv, barcodes.tsv)"
 MTX_NAMES = ("matrix.mtx.gz", "matrix.mtx")  # what makes a folder a Matrix Market matrix
@@ -72,6 +76,18 @@ class FeatureMatrix:
         if pd.Index(names).has_duplicates or any(not n.strip() for n in names):
             raise InputError(self.path, "gene names and ids do not make every gene unique", FIX_H5)
         return pos, names, renamed
+
+    def var_columns(self, cols: np.ndarray) -> dict:
+        """The kept features' ids and types, named as scanpy's read_10x_h5 names them in `var`."""
+        return {"gene_ids": list(self.feature_ids[cols]), "feature_types": list(self.feature_types[cols])}
+
+    def dropped_features(self, cols: np.ndarray) -> dict:
+        """The features not kept as genes, each counted once: control probes and codewords (by type or name),
+        and any other kind (antibody capture, CRISPR guides, ...)."""
+        dropped = np.setdiff1d(np.arange(len(self.feature_ids)), cols)
+        control = sum(1 for k in dropped
+                      if is_control(self.feature_names[k]) or CONTROL_TYPE.search(self.feature_types[k]))
+        return {"control_features": int(control), "other_features": int(len(dropped) - control)}
 
     def blocks(self, rows: np.ndarray, cols: np.ndarray) -> Iterator[sp.csr_matrix]:
         """CSR blocks of the rows at sorted positions `rows`, restricted to `cols`, in row order."""

@@ -3,6 +3,7 @@
 µm per full-resolution pixel = 55 / spot_diameter_fullres (the spots'
 physical size over their size in pixels, both from Space Ranger).
 """
+from ..errors import InputError
 from .spaceranger import SpotFiles, import_spots, locate_spots, outs_folder, read_scalefactors, spatial_folder
 
 SPOT_DIAMETER_UM = 55.0
@@ -10,6 +11,9 @@ SPOT_DIAMETER_UM = 55.0
 
 def visium_files(outs, image: str) -> SpotFiles:
     folder = outs_folder(outs)
+    if (folder / "binned_outputs").is_dir():  # Visium HD's outs/ has a spatial/ too, without spot positions
+        raise InputError(folder, "holds binned_outputs/: this looks like a Visium HD output",
+                         "use p2g-import visium-hd")
     spatial = spatial_folder(folder)
     return locate_spots(folder, spatial, image, spatial)
 

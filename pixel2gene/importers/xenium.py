@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .images import image_size
+from .images import check_not_blank, image_size
 from .prefix import Imported, counts_dtype, warn
 from .tenx_matrix import GENE_TYPE, is_matrix, open_matrix
 
@@ -155,6 +155,7 @@ def import_xenium(outs, he_image, alignment_csv) -> Imported:
     cells = cells.loc[matrix.barcodes]
     xy_um = cells[["x_centroid", "y_centroid"]].to_numpy(np.float64)
     xy, inside = place_cells(xy_um, pixel_size, alignment, size, alignment_csv)
+    check_not_blank(he_image)
     rows = np.flatnonzero(inside)
     cols, genes, renamed = matrix.gene_columns()
     diameters = 2 * np.sqrt(cells["cell_area"].to_numpy(np.float64)[rows] / np.pi)
@@ -162,7 +163,6 @@ def import_xenium(outs, he_image, alignment_csv) -> Imported:
     pixel_size_raw = pixel_size * float(np.sqrt(abs(np.linalg.det(alignment[:2, :2]))))
     notes = [f"{int((~inside).sum())} cells fall outside the H&E image and were left out"] if (~inside).any() else []
     warn("xenium", notes, renamed)
-    controls = [n for n, t in zip(matrix.feature_names, matrix.feature_types) if t != GENE_TYPE]
     locs = pd.DataFrame({"x": xy[rows, 0], "y": xy[rows, 1], "x_um": xy_um[rows, 0], "y_um": xy_um[rows, 1],
                          "diameter_um": diameters})
     record = {
@@ -175,14 +175,13 @@ def import_xenium(outs, he_image, alignment_csv) -> Imported:
                        "locations": "alignment^-1 (x_centroid, y_centroid) / pixel_size",
                        "diameter_um": "median over cells of 2 sqrt(cell_area / pi); each cell's in locs-raw",
                        "genes": f"'{GENE_TYPE}' features without control probes"},
-        "dropped": {"outside_image": int((~inside).sum()), "control_features": len(controls),
-                    "not_gene_features": int(len(matrix.feature_ids) - len(cols))},
+        "dropped": {"outside_image": int((~inside).sum()), **matrix.dropped_features(cols)},
         "renamed_genes": renamed, "warnings": notes,
     }
     return Imported(vendor="xenium", ids=pd.Index(matrix.barcodes[rows]), genes=genes,
                     blocks=lambda: matrix.blocks(rows, cols), dtype=counts_dtype(matrix.dtype),
                     matrix_path=matrix_path, locs=locs, image=he_image, diameter_um=diameter_um,
-                    pixel_size_raw=pixel_size_raw, record=record)
+                    pixel_size_raw=pixel_size_raw, record=record, var=matrix.var_columns(cols))
 
 
 def read_boundaries(path):

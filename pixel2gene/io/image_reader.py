@@ -1,8 +1,9 @@
-"""Read H&E images as RGB uint8 row strips.
+"""Read H&E images as RGB uint8 row strips, from any level of a pyramid.
 
 JPEG/PNG are decoded whole (their codecs cannot seek); TIFF/BigTIFF/OME-TIFF
-are read segment by segment from pyramid level 0 only, so a whole-slide image
-is never held in memory and lower levels are never touched.
+are read segment by segment, and the slides OpenSlide reads (io/slides.py)
+region by region, so a whole-slide image is never held in memory. Rows come
+from level 0 unless a caller asks for a smaller level (`level(i)`).
 """
 import contextlib
 import os
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from .slides import SLIDE_SUFFIXES, OpenSlideLevels, consistent_levels, tiff_pixel_size
 
 # OpenCV refuses images over 2^30 pixels unless told otherwise; slides are bigger.
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(2 ** 40))
@@ -46,14 +48,23 @@ class ImageReader:
             raise InputError(self.path, "image file is missing", "give the path of the H&E image")
         if self.path.stat().st_size == 0:
             raise InputError(self.path, "image file is empty", "re-export the H&E image")
-        if self.path.name.lower().endswith(TIFF_SUFFIXES):
-            self._impl = _TiffRows(self.path)
+        name = self.path.name.lower()
+        if name.endswith(SLIDE_SUFFIXES):
+            self._impl = OpenSlideLevels(self.path)
+        elif name.endswith(TIFF_SUFFIXES):
+            self._impl = _TiffLevels(self.path)
         else:
             self._impl = _DecodedRows(self.path)
         self.shape = self._impl.shape
+        self.levels = getattr(self._impl, "levels", [self.shape])  # (h, w) per pyramid level, finest first
+        self.pixel_size = getattr(self._impl, "pixel_size", None)   # slides.PixelSize the file records, or None
 
     def read_rows(self, y0: int, y1: int) -> np.ndarray:
         return self._impl.read_rows(max(0, y0), min(self.shape[0], y1))
+
+    def level(self, index: int):
+        """Rows of pyramid level `index` (.shape, .read_rows), from the same open file."""
+        return self if index == 0 else _Level(self._impl, index, self.levels[index])
 
     def read_all(self) -> np.ndarray:
         return self.read_rows(0, self.shape[0])
@@ -93,6 +104,14 @@ def decoder_warnings(text: str):
     return [line.strip() for line in text.splitlines() if line.strip() and not any(b in line for b in BENIGN)]
 
 
+class _Level:
+    def __init__(self, impl, index, shape):
+        self._impl, self._index, self.shape = impl, index, shape
+
+    def read_rows(self, y0, y1):
+        return self._impl.read_rows(max(0, y0), min(self.shape[0], y1), self._index)
+
+
 class _DecodedRows:
     def __init__(self, path: Path):
         data = np.fromfile(str(path), dtype=np.uint8)
@@ -116,19 +135,42 @@ class _DecodedRows:
         return self._img[y0:y1]
 
 
-class _TiffRows:
+class _TiffLevels:
+    """The levels of a TIFF's first series (SubIFDs of an OME-TIFF, an Aperio-style TIFF's reduced pages)."""
+
     def __init__(self, path: Path):
         import tifffile
         try:
             self._tif = tifffile.TiffFile(str(path))
             series = self._tif.series[0]
-            page = series.levels[0].keyframe if hasattr(series, "levels") else self._tif.pages[0]
+            pages = [level.keyframe for level in series.levels] if hasattr(series, "levels") else \
+                [self._tif.pages[0]]
+            pixel_size = tiff_pixel_size(self._tif)
         except Exception as exc:
             raise InputError(path, f"TIFF does not open ({type(exc).__name__}: {exc})",
                              "check the file is a complete TIFF/BigTIFF/OME-TIFF") from None
+        io = threading.Lock()  # one file handle for every level: seek+read together; decoding runs in parallel
+        shapes = [(int(p.imagelength), int(p.imagewidth)) for p in pages]
+        self._pages = [_TiffRows(path, self._tif, pages[i], io) for i in consistent_levels(shapes)]
+        self.levels = [p.shape for p in self._pages]
+        self.shape = self.levels[0]
+        self.pixel_size = pixel_size
+
+    def read_rows(self, y0, y1, level=0):
+        return self._pages[level].read_rows(y0, y1)
+
+    def close(self):
+        self._tif.close()
+
+
+class _TiffRows:
+    """Rows of one TIFF page, segment by segment."""
+
+    def __init__(self, path: Path, tif, page, io: threading.Lock):
         self.path = path
+        self._tif = tif
         self._page = page
-        self._io = threading.Lock()  # one file handle: seek+read together; decoding runs in parallel
+        self._io = io
         self.shape = (int(page.imagelength), int(page.imagewidth))
         self._samples = int(page.samplesperpixel)
         self._seg_h = int(page.tilelength) if page.is_tiled else int(page.rowsperstrip or page.imagelength)
@@ -172,6 +214,3 @@ class _TiffRows:
             out[a - y0:b - y0, tx:tx + w, :] = block
         else:
             out[a - y0:b - y0, tx:tx + w, plane] = block[..., 0]
-
-    def close(self):
-        self._tif.close()

@@ -5,10 +5,12 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import InputError
+from .slides import SLIDE_SUFFIXES
 
 # the seed layout: every file of a sample is PREFIX + one of these names
 HE_RAW = "he-raw"
-IMAGE_ENDINGS = (".ome.tif", ".tif", ".tiff", ".btf", ".jpg", ".jpeg", ".png")
+# scanner formats last: a prefix that also holds one of the others keeps the image it always had
+IMAGE_ENDINGS = (".ome.tif", ".tif", ".tiff", ".btf", ".jpg", ".jpeg", ".png") + SLIDE_SUFFIXES
 IMAGE_SUFFIXES = tuple(HE_RAW + e for e in IMAGE_ENDINGS)
 COUNTS, LOCS = "cnts", "locs-raw"
 TABLE_SUFFIXES = (".parquet", ".tsv", ".tsv.gz")
@@ -74,7 +76,8 @@ def locate(prefix: str, need_counts: bool = False) -> SampleFiles:
     image = _first_existing(prefix, "", IMAGE_SUFFIXES)
     if image is None:
         raise InputError(prefix + HE_RAW + ".*", "no H&E image found",
-                         "provide he-raw.jpg|png|tif|tiff|btf|ome.tif with this prefix")
+                         "provide he-raw.jpg|png|tif|tiff|btf|ome.tif or a scanner's slide (he-raw.svs|ndpi|mrxs|scn|...) "
+                         "with this prefix")
     counts = _first_existing(prefix, COUNTS, COUNTS_SUFFIXES)
     locs = _first_existing(prefix, LOCS, TABLE_SUFFIXES)
     if need_counts and counts is None:

@@ -15,6 +15,7 @@ from ..io.image_reader import ImageReader
 from ..io.plausible import check_diameter, check_free_space, check_pixel_sizes
 from ..io.sample import check_sample_name, locate
 from ..io.scalars import read_positive_number
+from ..io.slides import pick_level, raw_pixel_size
 from ..io.tables import match_ids, read_locations
 from ..tool.allocator import keep_big_allocations
 from ..tool.progress import Progress, say
@@ -45,11 +46,13 @@ def run(args: Args) -> Rescaled:
     if done:
         return done
     t0 = time.time()
-    psize_raw = read_positive_number(files.pixel_size_raw)
+    reader = ImageReader(files.image)
+    psize_raw, psize_raw_from = raw_pixel_size(files.pixel_size_raw, reader.pixel_size, files.image)
+    if psize_raw_from != files.pixel_size_raw.name:
+        say(f"rescale {files.name}: no {files.pixel_size_raw.name}; {psize_raw:.4g} µm/px from {psize_raw_from}")
     psize = read_positive_number(files.pixel_size) if files.pixel_size.exists() else DEFAULT_PIXEL_SIZE
     diameter_um = read_positive_number(files.radius) if (files.is_measured or files.radius.exists()) else None
     scale = psize_raw / psize
-    reader = ImageReader(files.image)
     locs = None
     if files.is_measured:  # validate counts and locations before any output exists
         with open_counts(files.counts) as counts:
@@ -57,18 +60,21 @@ def run(args: Args) -> Rescaled:
             ids = counts.ids
         locs = match_ids(ids, read_locations(files.locs, reader.shape), files.counts, files.locs)
     raw = reader.shape
-    check_pixel_sizes(raw, psize_raw, psize, files.pixel_size_raw, files.pixel_size)
+    check_pixel_sizes(raw, psize_raw, psize, files.pixel_size_raw if files.pixel_size_raw.exists() else files.image,
+                      files.pixel_size)
     if diameter_um is not None:
         check_diameter(diameter_um, files.radius)
+    level = pick_level(reader.levels, rescaled_size(raw, scale))
     padded = padded_size(rescaled_size(raw, scale))
     check_free_space(out.parent, padded[0] * padded[1] * 3, "the rescaled image")
-    say(f"rescale {files.name}: {raw[1]}x{raw[0]} px at {psize_raw:.4g} µm/px -> {psize} µm/px")
+    via = f" (read from pyramid level {level}: {reader.levels[level][1]}x{reader.levels[level][0]} px)" if level else ""
+    say(f"rescale {files.name}: {raw[1]}x{raw[0]} px at {psize_raw:.4g} µm/px -> {psize} µm/px{via}")
     files_in = params["files"]["prefix"]
     image_part = [params["version"], files_in["image"], files_in["pixel_size_raw"], files_in["pixel_size"]]
     keep_big_allocations()  # strips' work arrays: reuse freed blocks, no page faults
     with Rescaled.create(out, params, parts={"image": image_part}) as folder:
         shapes = rescale_image(reader, scale, folder.image.path, Progress(f"rescale {files.name}"),
-                               threads=args.threads)
+                               threads=args.threads, level=level)
         reader.close()
         if locs is not None:
             scaled = pd.DataFrame({"x": locs.x * scale, "y": locs.y * scale}, index=locs.index)
@@ -77,7 +83,7 @@ def run(args: Args) -> Rescaled:
         folder.record.write({
             "name": files.name, "prefix": files.prefix, "measured": files.is_measured,
             "files": {k: str(v) for k, v in vars(files).items() if isinstance(v, Path)},
-            "pixel_size_raw": psize_raw, "pixel_size": psize, "scale": scale,
+            "pixel_size_raw": psize_raw, "pixel_size_raw_from": psize_raw_from, "pixel_size": psize, "scale": scale,
             "diameter_um": diameter_um,
             "diameter_px": diameter_um / psize if diameter_um else None,
             "n_bins": int(len(locs)) if locs is not None else 0,

@@ -96,11 +96,13 @@ class H5adCounts(Counts):
 class H5adCountsWriter:
     """Write cnts.h5ad as CSR, one row block at a time: `add(csr)` in row order, then `close()`."""
 
-    def __init__(self, path, ids, genes, dtype=np.float32):
+    def __init__(self, path, ids, genes, dtype=np.float32, var_columns: dict = None):
+        """`var_columns`: name -> one value per gene, kept in `var` beside the names (e.g. 10x's gene_ids)."""
         import anndata as ad  # only writers of h5ad pay for importing anndata
         self.path, self.n_genes = Path(path), len(genes)
         obs = pd.DataFrame(index=pd.Index(list(ids), dtype=object, name="id"))
-        var = pd.DataFrame(index=pd.Index(list(genes), dtype=object, name="gene"))
+        var = pd.DataFrame({k: list(v) for k, v in (var_columns or {}).items()},
+                           index=pd.Index(list(genes), dtype=object, name="gene"))
         ad.AnnData(obs=obs, var=var).write_h5ad(self.path)
         self.n_rows = len(obs)
         self._f = h5py.File(self.path, "a")
