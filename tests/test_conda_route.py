@@ -135,7 +135,7 @@ def test_the_checkout_on_pythonpath_is_the_package_the_tools_import(tmp_path):
     """With -profile conda, Nextflow puts the checkout's bin/ on PATH and the profile puts the checkout on PYTHONPATH
     (env.PYTHONPATH = projectDir): every tool imports pixel2gene, and PYTHONPATH wins over any installed copy."""
     tools = sorted((REPO / "bin").glob("p2g-*"))
-    assert len(tools) == 15
+    assert len(tools) >= 15  # every step has its tool
     for tool in tools:
         assert re.search(r"^from pixel2gene\.", tool.read_text(), re.M), tool
     env = dict(os.environ, PYTHONPATH=str(REPO))
