@@ -211,7 +211,11 @@ def boundaries_on_he(path, alignment_csv=None, import_record: dict = None):
     experiment.xenium beside the boundaries, or else the record p2g-import xenium kept of the sample."""
     path = Path(path)
     if alignment_csv:
-        pixel_size, _ = read_pixel_size(path.parent)
+        experiment = path.parent / "experiment.xenium"
+        if not experiment.is_file():
+            raise InputError(experiment, "file is missing (it holds the morphology image's pixel size)",
+                             "keep experiment.xenium beside the boundaries file, as the instrument wrote them")
+        pixel_size = read_pixel_size(experiment)
         alignment = read_alignment(alignment_csv)
     elif import_record and import_record.get("vendor") == "xenium" and "alignment" in import_record:
         pixel_size = float(import_record["alignment"]["morphology_pixel_size_um"])
