@@ -4,6 +4,7 @@ No real weights are used: each preset's published checkpoint layout is written h
 architecture description (so a renaming error in features/checkpoints.py shows), and the runs
 use shrunken copies of a preset (same patch, registers, MLP and token rule; 2 blocks, width 48).
 """
+import re
 import sys
 import types
 from dataclasses import replace
@@ -18,7 +19,7 @@ from pixel2gene.features import create_encoder, registry
 from pixel2gene.features.base import ExtractContext
 from pixel2gene.features.checkpoints import check_fits, to_network
 from pixel2gene.features.foundation import FoundationEncoder, FoundationOptions, _factory
-from pixel2gene.features.nets.token_vit import TokenViT
+from pixel2gene.features.nets.token_vit import TokenViT, parameter_count
 from pixel2gene.features.presets import PRESETS
 from pixel2gene.features.token_grid import area_matrix, linear_matrix, resample
 
@@ -121,6 +122,33 @@ def test_an_unpacked_swiglu_is_packed_gate_first():
     state.update({"blocks.0.mlp.fc1_g.weight": fc1[0].chunk(2)[0], "blocks.0.mlp.fc1_x.weight": fc1[0].chunk(2)[1],
                   "blocks.0.mlp.fc1_g.bias": fc1[1].chunk(2)[0], "blocks.0.mlp.fc1_x.bias": fc1[1].chunk(2)[1]})
     assert torch.equal(to_network(state, "timm")["blocks.0.mlp.fc1.weight"], fc1[0])
+
+
+# ---- the documented table is the registry's ---------------------------------------------------------------------
+
+def documented_presets():
+    """Rows of the preset table in docs/encoders.md, by preset name."""
+    text = (REPO / "docs" / "encoders.md").read_text()
+    section = text.split("## Foundation presets", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) > 8 and cells[0].startswith("`") and cells[0].strip("`") in PRESETS:
+            rows[cells[0].strip("`")] = cells
+    return rows
+
+
+def test_documented_facts_match_the_registry():
+    rows = documented_presets()
+    assert set(rows) == set(PRESETS)
+    numbers = lambda cell: [float(x) for x in re.findall(r"\d+(?:\.\d+)?", cell)]
+    for name, (_, params, width, patch, registers, size, um, mean, std, *_) in rows.items():
+        p = PRESETS[name]
+        assert int(width) == p.arch.dim, name
+        assert int(patch) == p.arch.patch and int(registers) == p.arch.registers, name
+        assert int(size) == p.input_size and float(um) == p.um_per_px, name
+        assert numbers(mean) == list(p.norm[0]) and numbers(std) == list(p.norm[1]), name
+        assert numbers(params)[0] == round(parameter_count(p.arch) / 1e6), name
 
 
 # ---- checkpoints: only what the user gives, and one line when it does not fit -----------------------------------
