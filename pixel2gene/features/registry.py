@@ -85,6 +85,15 @@ def check_settings(name: str, settings: dict) -> None:
                                  f"leave {flag} out, or use an encoder that takes it ({', '.join(users)})")
 
 
+def preflight(name: str, settings: dict) -> None:
+    """What an encoder can check of its settings before a run's first step (a checkpoint that does not fit),
+    when its factory says how (a `preflight` attribute taking the same options)."""
+    check = getattr(_entry(name).factory, "preflight", None)
+    if check:
+        takes = {f.name for f in fields(_entry(name).options)}
+        check(**{k: settings[k] for k in takes if k in settings})
+
+
 def from_settings(name: str, settings: dict):
     """The encoder `name` built from a tool's settings, once check_settings has passed them."""
     check_settings(name, settings)

@@ -21,7 +21,7 @@ from ..artifacts.genes import Genes
 from ..artifacts.result import Result
 from ..choices import Select
 from ..errors import InputError
-from ..features import check_settings
+from ..features import check_settings, preflight
 from ..io.sample import locate, locate_truth
 from ..io.segmentation import segmentation_kind
 from ..steps import cells, combine, domains, evaluate, export, features, folds, genes, mask, maps, predict, report
@@ -169,6 +169,7 @@ def _check_options(args: Args) -> None:
     only fail late (after rescaling a slide, or after training) fail first."""
     check(args)
     check_settings(args.encoder, features.encoder_settings(args))
+    preflight(args.encoder, features.encoder_settings(args))
     training.check_rates(args)
     if args.select == Select.RIDGE and args.n_folds < 2:
         raise InputError("--select", "ridge chooses its penalty by spatial CV, and one fold holds nothing out",

@@ -55,8 +55,9 @@ def check(args) -> None:
         if "most" in f.metadata and value > f.metadata["most"]:
             raise InputError(option, f"{value} is too large", f"give {option} {f.metadata['most']} or less")
         if f.metadata.get("role") == "file":
+            remote = f.metadata.get("remote")  # a reference the step resolves itself (hf-hub:ORG/NAME)
             for v in values:
-                if v and not Path(v).is_file():
+                if v and not (remote and str(v).startswith(remote)) and not Path(v).is_file():
                     raise InputError(v, "file is missing", f"give {option} an existing file")
 
 

@@ -38,6 +38,8 @@ def _as_list(value):
 
 def file_fingerprint(path) -> dict:
     """What a user file contains, cheaply: a hash when small, else size and mtime."""
+    if str(path).startswith("hf-hub:"):  # a repository's file, fetched by the step: its name is all there is
+        return {"remote": str(path)}
     p = Path(path)
     try:
         st = p.stat()

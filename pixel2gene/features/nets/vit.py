@@ -3,6 +3,10 @@
 Pre-norm blocks (LayerNorm eps 1e-6), fused qkv with bias, GELU MLP of 4x
 width; a class token and learned position embeddings that are resized to the
 input's token grid, so a 224-px-trained table serves 256-px patches.
+
+The blocks also take what the pathology foundation models add (nets/token_vit.py):
+LayerScale and a SwiGLU MLP, under timm's parameter names (ls1.gamma, mlp.fc1 packed).
+HIPT's blocks have neither: their parameters and outputs are unchanged.
 """
 import math
 
@@ -35,17 +39,48 @@ class Mlp(nn.Module):
         return self.fc2(F.gelu(self.fc1(x)))
 
 
-class Block(nn.Module):
-    def __init__(self, dim: int, heads: int):
+class SwiGLU(nn.Module):
+    """fc1 packs the gate (first half, through SiLU) and the value (second half), as timm's SwiGLUPacked
+    and DINOv2 store them; fc2 reads the gated half-width."""
+
+    def __init__(self, dim: int, hidden: int):
         super().__init__()
-        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.attn = Attention(dim, heads)
-        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = Mlp(dim, dim * 4)
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden // 2, dim)
 
     def forward(self, x):
-        x = x + self.attn(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
+        gate, value = self.fc1(x).chunk(2, dim=-1)
+        return self.fc2(F.silu(gate) * value)
+
+
+class LayerScale(nn.Module):
+    def __init__(self, dim: int, init: float):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((dim,), float(init)))
+
+    def forward(self, x):
+        return x * self.gamma
+
+
+MLPS = {"gelu": Mlp, "swiglu": SwiGLU}
+
+
+class Block(nn.Module):
+    """mlp_hidden: width of fc1's output (packed for SwiGLU); layerscale: its initial value, None for none."""
+
+    def __init__(self, dim: int, heads: int, mlp_hidden: int = 0, mlp: str = "gelu", layerscale=None,
+                 eps: float = 1e-6):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=eps)
+        self.attn = Attention(dim, heads)
+        self.ls1 = LayerScale(dim, layerscale) if layerscale is not None else nn.Identity()
+        self.norm2 = nn.LayerNorm(dim, eps=eps)
+        self.mlp = MLPS[mlp](dim, mlp_hidden or dim * 4)
+        self.ls2 = LayerScale(dim, layerscale) if layerscale is not None else nn.Identity()
+
+    def forward(self, x):
+        x = x + self.ls1(self.attn(self.norm1(x)))
+        return x + self.ls2(self.mlp(self.norm2(x)))
 
 
 class ViT(nn.Module):
