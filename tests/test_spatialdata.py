@@ -157,6 +157,16 @@ def test_without_spatialdata_the_tool_says_how_to_install_it_and_writes_nothing(
     assert s["root"] == tmp_path
 
 
+def test_p2g_run_spatialdata_without_the_extra_fails_before_any_step(tmp_path, monkeypatch, capfd):
+    from pixel2gene.runner import run as runner
+    monkeypatch.setitem(sys.modules, "spatialdata", None)
+    capfd.readouterr()
+    rc = cli.main(runner.Args, runner.run, "", [str(a) for a in ["--train", tmp_path / "A", "--predict", tmp_path / "A", "--outdir",
+                                               tmp_path / "out", "--spatialdata"]])
+    assert rc != 0 and "pip install 'pixel2gene[spatialdata]'" in capfd.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_the_output_must_be_a_zarr_store(tmp_path, capfd):
     rc, err = call(sd_step, ["--result", tmp_path / "r", "--rescaled", tmp_path / "s", "--out", tmp_path / "S.h5ad"],
                    capfd)

@@ -195,6 +195,8 @@ def _check_map_genes(args: Args, chosen: Genes) -> None:
 def run(args: Args) -> Path:
     t0 = time.time()
     _check_options(args)
+    if args.spatialdata:
+        sdata_step.require()  # a missing extra fails now, not after training
     given, args = args, replace(args, device=resolve_device(args.device))
     trains = _samples(args.train, need_counts=True)
     preds = _samples(args.predict, need_counts=False)
@@ -211,8 +213,6 @@ def run(args: Args) -> Path:
         segmentation_kind(path)  # an unknown kind fails now, not after training
         if not Path(path).is_file():
             raise InputError(path, "segmentation file is missing", f"give --cells {name}=FILE an existing file")
-    if args.spatialdata:
-        sdata_step.require()  # a missing extra fails now, not after training
     lay = Layout(args.outdir, args.encoder, args.augment, args.domains > 0, segmentations, args.spatialdata)
     check_outdir(lay, _inputs(args, every, truths, masks, segmentations), every, trains, preds, truths)
     with run_lock(lay.outdir):
