@@ -77,7 +77,18 @@ def truth_and_maps(labels, types, n_genes, rng, mask):
     return truth, maps, area
 
 
-def write_section(root, n_genes=12, seed=0):
+def write_he_raw(path, seed=0):
+    """A he-raw TIFF (in strips) whose pixels say where they are: red = column, green = row, both mod 256."""
+    import tifffile
+    yy, xx = np.mgrid[:SIDE_RAW, :SIDE_RAW]
+    rgb = np.stack([xx % 256, yy % 256, np.full_like(xx, 128 + seed)], -1).astype(np.uint8)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(path, rgb, rowsperstrip=64)
+    return rgb
+
+
+def write_section(root, n_genes=12, seed=0, he_raw=False):
+    """`he_raw`: also write the H&E the section was 'rescaled' from (root/S/he-raw.tif), in its record."""
     rng = np.random.default_rng(seed)
     root = Path(root)
     rings, types = cell_polygons(rng)
@@ -90,7 +101,11 @@ def write_section(root, n_genes=12, seed=0):
     mask[:4, :4] = False  # a corner of glass: cells there lie off tissue
     truth, maps, area = truth_and_maps(labels, types, n_genes, rng, mask)
     genes = [f"GENE{g:03d}" for g in range(n_genes)]
-    sample = {"name": "S", "prefix": str(root / "S") + "/", "measured": False, "files": {}, "pixel_size_raw": PX_RAW,
+    files = {}
+    if he_raw:
+        files["image"] = str(root / "S" / "he-raw.tif")
+        write_he_raw(files["image"], seed)
+    sample = {"name": "S", "prefix": str(root / "S") + "/", "measured": False, "files": files, "pixel_size_raw": PX_RAW,
               "pixel_size": PX, "scale": scale, "diameter_um": None, "diameter_px": None, "n_bins": 0,
               "raw_shape": [SIDE_RAW, SIDE_RAW], "shape": shape, "padded_shape": padded,
               "grid_shape": [mask.shape[0], mask.shape[1]]}

@@ -90,6 +90,7 @@ def good_argv(tool, root):
         "p2g-cells": ["--result", w / "result", "--rescaled", p / "rescale", "--segmentation", root / "cells.geojson",
                       "--out", "OUT", "--thumbnail-px", 0],
         "p2g-domains": ["--result", w / "result", "--rescaled", p / "rescale", "--out", "OUT", "--domains", 2],
+        "p2g-spatialdata": ["--result", w / "result", "--rescaled", p / "rescale", "--out", "OUT.zarr"],
         "p2g-run": ["--train", f"{root}/T/", "--predict", f"{root}/P/", "--outdir", "OUT", "--encoder", "texture"],
     }[tool]
 

@@ -340,7 +340,8 @@ RUNNER_ONLY = {"--train": "samplesheet role", "--predict": "samplesheet role", "
                "--mask-file": "samplesheet mask column", "--mask": "the old spelling of --mask-file",
                "--weights": "--encoder_weights", "--threads": "task.cpus",
                "--random-init": "tests and benchmarks only", "--help": "",
-               "--keep-work": "Nextflow's own work directory (-resume)", "--cells": "samplesheet segmentation column"}
+               "--keep-work": "Nextflow's own work directory (-resume)", "--cells": "samplesheet segmentation column",
+               "--spatialdata": "an optional extra; the pipeline's images do not install it"}
 
 
 def test_pipeline_params_cover_the_local_runners_options():

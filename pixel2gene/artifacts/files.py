@@ -7,12 +7,13 @@ import contextlib
 from pathlib import Path
 
 from ..errors import InputError
-from ..io.outputs import atomic_file, read_json, write_json
+from ..io.outputs import atomic_dir, atomic_file, read_json, write_json
 
 
 class ResultFile:
     SUFFIX = ""
     WHAT = ""
+    FOLDER = False  # a store that is a folder (a .zarr), written and replaced whole like a file
 
     def __init__(self, path):
         self.path = Path(path)
@@ -89,13 +90,43 @@ class RunRecord(ResultFile):
         return read_json(self.path)
 
 
-KINDS = {kind.SUFFIX: kind for kind in (AnnDataFile, ReportFile, RunRecord)}
+class SpatialDataStore(ResultFile):
+    """SAMPLE.zarr (p2g-spatialdata): one SpatialData store of a sample, everything in pixels of he-raw.
+
+    A .zarr is a folder, but it is replaced as the single-file results are: only one pixel2gene wrote (its
+    superpixel table's uns holds UNS_KEY), and only whole (a hidden sibling renamed into place).
+    """
+    SUFFIX, WHAT, FOLDER = ".zarr", "a .zarr store", True
+    UNS_KEY = AnnDataFile.UNS_KEY
+    COORDINATES = "global"             # spatialdata's default system, here he-raw pixels (as spatialdata-io's)
+    IMAGE = "he"                       # the H&E pyramid
+    SUPERPIXELS, TABLE = "superpixels", "table"          # squares of the 8 µm grid, and their predictions
+    CELLS, CELL_TABLE = "cells", "cells_table"           # with a p2g-cells folder: circles of the cells' areas
+    REGION_KEY, INSTANCE_KEY = "region", "instance_id"   # which shapes each table row annotates
+
+    @classmethod
+    def ours(cls, path: Path) -> bool:
+        return (Path(path) / "tables" / cls.TABLE / "uns" / cls.UNS_KEY).is_dir()
+
+    @classmethod
+    @contextlib.contextmanager
+    def writing(cls, path, option: str = "--out"):
+        """`with SpatialDataStore.writing(path) as tmp:` tmp does not exist yet (spatialdata writes only a new
+        store); it replaces `path` only when complete, and a failure leaves nothing."""
+        check_file_replaceable(path, option)
+        with atomic_dir(path) as tmp:
+            tmp.rmdir()  # the name stays ours (hidden, random); spatialdata refuses an existing non-zarr folder
+            yield tmp
+
+
+KINDS = {kind.SUFFIX: kind for kind in (AnnDataFile, ReportFile, RunRecord, SpatialDataStore)}
 
 
 def check_file_replaceable(path, option: str = "--out") -> None:
     """Refuse to overwrite a file that pixel2gene did not write (or a folder) with a one-file output."""
     p = Path(path)
     kind = KINDS.get(p.suffix)
-    if p.is_symlink() or p.is_dir() or (p.exists() and not (kind and kind.ours(p))):
+    wrong_kind = p.is_dir() != bool(kind and kind.FOLDER)
+    if p.is_symlink() or (p.exists() and (wrong_kind or not (kind and kind.ours(p)))):
         raise InputError(p, "exists and was not written by pixel2gene; it is left as is",
                          f"give {option} another name, or move that file away yourself")

@@ -97,11 +97,8 @@ def sample_uns(sample: dict, meta: dict) -> dict:
 def write_h5ad(path: Path, result: Result, genes, mask, scale: float, uns: dict, thumb=None, thumb_factor=1,
                measured=None, progress=None, domains=None):
     """`domains`: (the domain of each tissue superpixel, the domains' colours), from p2g-domains."""
-    obs, xy = superpixel_table(mask, scale)
+    obs, xy, extra = tissue_obs(result, mask, scale, domains)
     var = gene_table(result, genes)
-    for column, part in (("novelty", result.novelty), ("colour_share", result.colour_share)):
-        if part.exists():  # how unlike the training tissue, and how much of the prediction leans on colour
-            obs[column] = part.read()[mask]
     layers = {}
     if measured is not None:
         layer, bin_id, in_table = measured_layer(mask, *measured, genes)
@@ -109,11 +106,6 @@ def write_h5ad(path: Path, result: Result, genes, mask, scale: float, uns: dict,
         obs["measured"] = bin_id != ""
         obs["bin"] = pd.Categorical(bin_id, categories=pd.Index(np.unique(bin_id), dtype=object))
         var["measured"] = in_table
-    extra = {}
-    if domains is not None:
-        labels, colours = domains
-        obs["domain"] = domain_categories(labels, len(colours))
-        extra["domain_colors"] = np.asarray(colours, dtype=object)  # scanpy draws obs['domain'] in these
     library = uns[AnnDataFile.UNS_KEY]["sample"]
     spatial = spatial_uns(library, scale, thumb, thumb_factor, SUPERPIXEL / scale)
     # object strings: pandas 3's default string arrays are refused by anndata's writer (allow_write_nullable_strings)
@@ -121,6 +113,21 @@ def write_h5ad(path: Path, result: Result, genes, mask, scale: float, uns: dict,
                        uns={**uns, "spatial": spatial, **extra})
     adata.write_h5ad(path, compression="gzip")  # X is written below, uncompressed
     stream_x(path, int(mask.sum()), len(genes), lambda g0, g1: result.tissue_values(genes[g0:g1], mask), progress)
+
+
+def tissue_obs(result: Result, mask, scale: float, domains=None):
+    """(obs of the tissue superpixels with their novelty, colour share and domain where they exist, their he-raw
+    centres, the uns entries that go with them): what every table of superpixels holds."""
+    obs, xy = superpixel_table(mask, scale)
+    for column, part in (("novelty", result.novelty), ("colour_share", result.colour_share)):
+        if part.exists():  # how unlike the training tissue, and how much of the prediction leans on colour
+            obs[column] = part.read()[mask]
+    extra = {}
+    if domains is not None:
+        labels, colours = domains
+        obs["domain"] = domain_categories(labels, len(colours))
+        extra["domain_colors"] = np.asarray(colours, dtype=object)  # scanpy draws obs['domain'] in these
+    return obs, xy, extra
 
 
 def domain_categories(labels: np.ndarray, k: int) -> pd.Categorical:

@@ -1,7 +1,7 @@
 """Where p2g-run puts every output, and the checks made before it writes any.
 
 OUTDIR/<sample>/ (results), <sample>.h5ad, <sample>.html, figures/<sample>/,
-domains/<sample>/ (unless --domains 0), cells/<sample>/ (with --cells),
+domains/<sample>/ (unless --domains 0), cells/<sample>/ (with --cells), <sample>.zarr (with --spatialdata),
 evaluation/<sample>.held-out|truth/, run.json, and work/ for intermediates:
 work/<sample>/{rescale,mask,features-ENCODER,folds,pred}, work/genes, work/trained (the fold MLPs),
 work/model (the model in the form chosen by CV); with --augment N also
@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from ..artifacts.base import check_replaceable, read_stamp
-from ..artifacts.files import AnnDataFile, ReportFile, RunRecord, check_file_replaceable
+from ..artifacts.files import AnnDataFile, ReportFile, RunRecord, SpatialDataStore, check_file_replaceable
 from ..errors import InputError
 from ..io.sample import check_sample_name
 
@@ -22,8 +22,10 @@ RESERVED = frozenset({"work", "figures", "evaluation", "genes", "trained", "mode
 
 
 class Layout:
-    def __init__(self, outdir, encoder: str, augment: int = 0, domains: bool = False, segmentations=()):
+    def __init__(self, outdir, encoder: str, augment: int = 0, domains: bool = False, segmentations=(),
+                 spatialdata: bool = False):
         self.outdir = Path(outdir)
+        self.with_spatialdata = spatialdata     # p2g-spatialdata runs for each predicted sample
         self.with_domains = domains              # p2g-domains runs for each predicted sample
         self.segmented = set(segmentations)      # the predicted samples p2g-cells runs for
         self.augment = augment  # colour-augmented copies of each training sample
@@ -71,6 +73,9 @@ class Layout:
     def h5ad(self, name):
         return self.outdir / f"{name}{AnnDataFile.SUFFIX}"
 
+    def zarr(self, name):
+        return self.outdir / f"{name}{SpatialDataStore.SUFFIX}"
+
     def html(self, name):
         return self.outdir / f"{name}{ReportFile.SUFFIX}"
 
@@ -89,6 +94,8 @@ class Layout:
                 out.append((self.domains(name), "domains"))
             if name in self.segmented:
                 out.append((self.cells(name), "cells"))
+            if self.with_spatialdata:
+                out.append((self.zarr(name), None))
             if name in trains:
                 out.append((self.evaluation(name, "held-out"), "evaluate"))
             if name in truths:
@@ -115,7 +122,7 @@ def check_outdir(layout: Layout, inputs, every, trains, preds, truths) -> None:
         key = os.path.normcase(os.path.abspath(path))
         if key in seen:
             raise InputError(path, "two outputs of this run would share this path",
-                             "rename a sample folder so that no sample name is another's plus .h5ad/.html")
+                             "rename a sample folder so that no sample name is another's plus .h5ad/.html/.zarr")
         seen[key] = path
         if step is None:
             check_file_replaceable(path, "--outdir")

@@ -26,6 +26,7 @@ from ..io.sample import locate, locate_truth
 from ..io.segmentation import segmentation_kind
 from ..steps import cells, combine, domains, evaluate, export, features, folds, genes, mask, maps, predict, report
 from ..steps import rescale, select
+from ..steps import spatialdata as sdata_step
 from ..steps import train as training
 from ..steps.domains import DEFAULT_DOMAINS
 from ..tool.device import describe, resolve_device
@@ -66,6 +67,9 @@ class RunArgs:
     domains: int = field(default=DEFAULT_DOMAINS, metadata=dict(
         least=0, most=40, help="number of tissue domains per predicted sample (PCA + k-means of the predictions; "
                                "in the .h5ad's obs['domain'], OUTDIR/domains/SAMPLE/ and the report); 0: none"))
+    spatialdata: bool = field(default=False, metadata=dict(
+        help="also write OUTDIR/SAMPLE.zarr per predicted sample: a SpatialData store of the H&E, superpixels, "
+             "cells and predictions (needs pip install 'pixel2gene[spatialdata]')"))
     keep_work: bool = field(default=True, metadata=dict(
         help="keep OUTDIR/work/ (rescaled images, features, models) so that a re-run reuses finished steps; "
              "--no-keep-work deletes this run's intermediates at the end"))
@@ -150,6 +154,11 @@ def _results(step, args, name, lay, truth, trained, segmentation):
     if segmentation:
         step(f"cells {name}", cells.run, step_args(cells, args, result=result, rescaled=rescaled,
                                                    segmentation=segmentation, out=str(lay.cells(name))))
+    if args.spatialdata:  # last: it reads the domains and cells
+        step(f"spatialdata {name}", sdata_step.run, step_args(
+            sdata_step, args, result=result, rescaled=rescaled, out=str(lay.zarr(name)),
+            tissue_domains=str(lay.domains(name)) if args.domains else None,
+            cells=str(lay.cells(name)) if segmentation else None))
     return evals
 
 
@@ -187,6 +196,8 @@ def _check_map_genes(args: Args, chosen: Genes) -> None:
 def run(args: Args) -> Path:
     t0 = time.time()
     _check_options(args)
+    if args.spatialdata:
+        sdata_step.require()  # a missing extra fails now, not after training
     given, args = args, replace(args, device=resolve_device(args.device))
     trains = _samples(args.train, need_counts=True)
     preds = _samples(args.predict, need_counts=False)
@@ -203,7 +214,7 @@ def run(args: Args) -> Path:
         segmentation_kind(path)  # an unknown kind fails now, not after training
         if not Path(path).is_file():
             raise InputError(path, "segmentation file is missing", f"give --cells {name}=FILE an existing file")
-    lay = Layout(args.outdir, args.encoder, args.augment, args.domains > 0, segmentations)
+    lay = Layout(args.outdir, args.encoder, args.augment, args.domains > 0, segmentations, args.spatialdata)
     check_outdir(lay, _inputs(args, every, truths, masks, segmentations), every, trains, preds, truths)
     with run_lock(lay.outdir):
         return _run_steps(given, args, t0, lay, trains, preds, every, truths, masks, segmentations)
@@ -215,7 +226,7 @@ def _run_steps(given, args: Args, t0: float, lay: Layout, trains, preds, every, 
     timer = Timer()
     n_steps = (3 * len(every) + 1 + len(trains) * (1 + 2 * args.augment) + 2 + (5 + (args.domains > 0)) * len(preds)
                + len(truths) + (len([n for n in preds if n in trains]) if args.n_folds > 1 else 0)
-               + len(segmentations))
+               + len(segmentations) + (len(preds) if args.spatialdata else 0))
     k = [0]
 
     def step(label, fn, a):

@@ -1,0 +1,92 @@
+"""Write a sample's predictions as one SpatialData store (SAMPLE.zarr) for the scverse tools: the H&E, the
+superpixels and cells as shapes, the predictions as tables, in he-raw pixels. Needs the spatialdata extra."""
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from ..artifacts.cells import Cells
+from ..artifacts.domains import Domains
+from ..artifacts.files import SpatialDataStore
+from ..artifacts.rescaled import Rescaled
+from ..artifacts.result import Result
+from ..errors import InputError
+from ..io.plausible import check_free_space
+from ..tool.options import out_field, upstream_field
+from ..tool.progress import say
+from ..tool.stamps import input_stamp
+from .export import _domains
+
+
+@dataclass
+class Args:
+    result: str = upstream_field(Result, "(the sample's results)")
+    rescaled: str = upstream_field(Rescaled, "for this sample")
+    out: str = out_field("the store to write, SAMPLE.zarr")
+    tissue_domains: Optional[str] = upstream_field(Domains, "for this sample (adds obs['domain'])", default=None)
+    cells: Optional[str] = upstream_field(Cells, "for this sample (adds the cells and their table)", default=None)
+
+
+def _he_raw(sample: dict) -> Path:
+    path = sample["files"].get("image")
+    if not path or not Path(path).is_file():
+        raise InputError(path or sample["prefix"], "he-raw, the H&E this sample was rescaled from, is missing",
+                         "put the image back where p2g-rescale read it, or rescale the sample again")
+    return Path(path)
+
+
+def _check_cells(args: Args, sample: dict) -> Optional[Path]:
+    if not args.cells:
+        return None
+    cells = Cells(args.cells)
+    if cells.record.read()["sample"] != sample["name"]:
+        raise InputError(cells.path, f"cells of another sample than '{sample['name']}'",
+                         "give --cells the p2g-cells output of this same sample")
+    return cells.table
+
+
+def run(args: Args) -> SpatialDataStore:
+    out = Path(args.out)
+    SpatialDataStore.check_out(out)
+    input_stamp(args)  # not reused (one store), but its inputs are checked the same way
+    t0 = time.time()
+    rescaled, result = Rescaled(args.rescaled), Result(args.result)
+    sample, meta = rescaled.sample, result.record.read()
+    if meta["sample"]["name"] != sample["name"]:
+        raise InputError(rescaled.path, f"rescaled sample '{sample['name']}' is not the result's "
+                         f"'{meta['sample']['name']}'", "give the p2g-rescale output of the same sample")
+    he_raw, cells_h5ad = _he_raw(sample), _check_cells(args, sample)
+    mask, genes = result.tissue.read(), result.genes.read()
+    domains = _domains(args, mask)
+    sd = _spatialdata()  # before any work: without the extra nothing is written
+    h, w = sample["raw_shape"]
+    check_free_space(out.parent, h * w * 3 * 4 // 3 + int(mask.sum()) * len(genes) * 4, "the SpatialData store")
+    say(f"spatialdata {sample['name']}: H&E {w}x{h} px, {int(mask.sum())} superpixels x {len(genes)} genes"
+        + (" and cells" if cells_h5ad else "") + f" -> {out}")
+    _write(out, sd, he_raw, sample, meta, result, genes, mask, domains, cells_h5ad)
+    say(f"spatialdata {sample['name']}: done in {time.time() - t0:.0f} s")
+    return SpatialDataStore(out)
+
+
+def require() -> None:
+    """The one-line error that says how to install the extra, when it is missing (the runner asks first)."""
+    _spatialdata()
+
+
+def _spatialdata():
+    from ..export import spatialdata as sd
+    sd.require()
+    return sd
+
+
+def _write(out, sd, he_raw, sample, meta, result, genes, mask, domains, cells_h5ad):
+    from ..export.anndata import sample_uns
+    from ..io.image_reader import ImageReader
+    table, _ = sd.superpixel_table(result, genes, mask, sample["scale"], sample_uns(sample, meta), domains)
+    tables = {SpatialDataStore.TABLE: table}
+    shapes = {SpatialDataStore.SUPERPIXELS: sd.superpixel_shapes(mask, table.obs_names, sample["scale"])}
+    if cells_h5ad is not None:
+        shapes[SpatialDataStore.CELLS], tables[SpatialDataStore.CELL_TABLE] = sd.cell_elements(
+            cells_h5ad, sample["pixel_size_raw"])
+    with ImageReader(he_raw) as reader, SpatialDataStore.writing(out) as tmp:
+        sd.write_store(tmp, reader, tables, shapes)
