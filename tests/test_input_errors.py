@@ -171,7 +171,7 @@ def test_encoder_options_it_does_not_take(synthetic, tmp_path):
     one_line_error(proc, "--shift-average", "the texture encoder does not take it", "(hipt)")
     proc = run_tool("p2g-features", "--rescaled", tmp_path / "r", "--mask", tmp_path / "m", "--out", tmp_path / "f",
                     "--encoder", "texture", "--context", "none", check=False)
-    one_line_error(proc, "--context", "the texture encoder does not take it", "(effnet-lite0, effnet-lite2)")
+    one_line_error(proc, "--context", "the texture encoder does not take it", "effnet-lite0, effnet-lite2, h-optimus-0")
     proc = run_tool("p2g-features", "--rescaled", tmp_path / "r", "--mask", tmp_path / "m", "--out", tmp_path / "f",
                     "--encoder", "hipt", check=False)
     one_line_error(proc, "--weights", "vit256_small_dino.pth")
