@@ -36,7 +36,9 @@ PROCESSES = {"P2G_DOMAINS", "P2G_CELLS", "P2G_IMPORT", "P2G_RESCALE", "P2G_MASK"
 GPU_PROCESSES = {"P2G_FEATURES", "P2G_TRAIN", "P2G_PREDICT"}
 PROFILES = {"docker", "singularity", "apptainer", "conda", "gpu", "test", "slurm", "awsbatch", "google"}
 ENGINES = ["docker", "singularity", "apptainer", "conda"]  # one per run (LaunchChecks); conda is the one without containers
-LOCAL_ONLY_TOOLS = {"p2g-run"}  # the local runner is what the pipeline replaces
+# the local runner is what the pipeline replaces; p2g-spatialdata needs the spatialdata extra (dask, numba,
+# geopandas, datashader: hundreds of MB), which the pipeline's images leave out
+LOCAL_ONLY_TOOLS = {"p2g-run", "p2g-spatialdata"}
 NF_SCHEMA_FUNCTIONS = {"validateParameters", "paramsSummaryLog", "paramsSummaryMap", "paramsHelp", "samplesheetToList"}
 
 

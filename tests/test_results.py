@@ -208,7 +208,8 @@ def test_report_opens_in_chromium_with_its_gallery(chain, tmp_path):
     assert "Uncaught" not in dom.stderr and "Failed to load resource" not in dom.stderr, dom.stderr[-2000:]
     maps = json.loads((chain["out"] / "figures" / "train" / "maps.json").read_text())
     assert maps["novelty"]  # the gallery: the overview, the novelty map and each gene's map
-    assert f'data-images="{len(maps["genes"]) + 2}"' in dom.stdout and 'data-images-ok="yes"' in dom.stdout
+    domains = (chain["out"] / "domains" / "train").is_dir()  # the domain map joins the gallery
+    assert f'data-images="{len(maps["genes"]) + 2 + domains}"' in dom.stdout and 'data-images-ok="yes"' in dom.stdout
     shot = tmp_path / "report.png"
     proc = subprocess.run([CHROMIUM, *flags, "--window-size=1300,2400", f"--screenshot={shot}", url],
                           capture_output=True, text=True, timeout=120)
