@@ -186,6 +186,19 @@ def test_evaluate_without_truth_fails_in_one_line(chain, tmp_path):
     assert not (tmp_path / "e").exists()
 
 
+@pytest.mark.parametrize("tool", ["p2g-export", "p2g-domains", "p2g-cells"])
+def test_a_result_of_another_sample_is_refused_in_one_line(chain, tmp_path, tool):
+    """Every step that reads a result beside a rescaled image checks that both are of one sample."""
+    extra = {"p2g-export": ["--thumbnail-px", 0], "p2g-domains": [],
+             "p2g-cells": ["--segmentation", tmp_path / "cells.npy"]}[tool]
+    np.save(tmp_path / "cells.npy", np.ones((4, 4), np.int32))
+    out = tmp_path / ("x.h5ad" if tool == "p2g-export" else "x")
+    proc = run_tool(tool, "--result", chain["out"] / "train", "--rescaled", chain["out"] / "work" / "test" / "rescale",
+                    "--out", out, *extra, check=False)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "rescaled sample 'test' is not the result's 'train'" in proc.stderr and not out.exists()
+
+
 def test_report_is_self_contained(chain):
     page = (chain["out"] / "train.html").read_text()
     assert "<img" in page and "data:image/png;base64," in page

@@ -67,3 +67,13 @@ class Result(StepFolder):
         self.genes.write(genes)
         self.gene_files.write(self._stems)
 
+
+def check_same_sample(result: "Result", rescaled) -> dict:
+    """The result's record, once it is known to be of the rescaled image's sample: the steps that read both
+    refuse a mix-up of samples with one line."""
+    from ..errors import InputError
+    meta, name = result.record.read(), rescaled.sample["name"]
+    if meta["sample"]["name"] != name:
+        raise InputError(rescaled.path, f"rescaled sample '{name}' is not the result's '{meta['sample']['name']}'",
+                         "give the p2g-rescale output of the same sample")
+    return meta

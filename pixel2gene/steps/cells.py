@@ -9,7 +9,7 @@ import numpy as np
 
 from ..artifacts.cells import Cells
 from ..artifacts.rescaled import Rescaled
-from ..artifacts.result import Result
+from ..artifacts.result import Result, check_same_sample
 from ..errors import InputError
 from ..figures.thumbnail import thumbnail
 from ..image import SUPERPIXEL
@@ -108,10 +108,7 @@ def run(args: Args) -> Cells:
     if done:
         return done
     rescaled, result = Rescaled(args.rescaled), Result(args.result)
-    sample, meta = rescaled.sample, result.record.read()
-    if meta["sample"]["name"] != sample["name"]:
-        raise InputError(rescaled.path, f"rescaled sample '{sample['name']}' is not the result's "
-                         f"'{meta['sample']['name']}'", "give the p2g-rescale output of the same sample")
+    sample, meta = rescaled.sample, check_same_sample(result, rescaled)
     genes, mask = result.genes.read(), result.tissue.read()
     kind, coverage, ids, classes = _coverage(args, sample, mask)
     given = len(ids)

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..artifacts.domains import Domains
 from ..artifacts.rescaled import Rescaled
-from ..artifacts.result import Result
+from ..artifacts.result import Result, check_same_sample
 from ..errors import InputError
 from ..image import SUPERPIXEL
 from ..tool.options import out_field, upstream_field
@@ -45,10 +45,8 @@ def run(args: Args) -> Domains:
     if done:
         return done
     result, rescaled = Result(args.result), Rescaled(args.rescaled)
+    check_same_sample(result, rescaled)
     sample, genes, mask = rescaled.sample, result.genes.read(), result.tissue.read()
-    if result.record.read()["sample"]["name"] != sample["name"]:
-        raise InputError(rescaled.path, f"rescaled sample '{sample['name']}' is not the result's",
-                         "give the p2g-rescale output of the same sample")
     if int(mask.sum()) < args.domains:
         raise InputError("--domains", f"{args.domains} domains for {int(mask.sum())} tissue superpixels",
                          "give --domains fewer than the tissue superpixels")

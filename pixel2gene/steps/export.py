@@ -8,7 +8,7 @@ from typing import Optional
 from ..artifacts.domains import Domains
 from ..artifacts.files import AnnDataFile
 from ..artifacts.rescaled import Rescaled
-from ..artifacts.result import Result
+from ..artifacts.result import Result, check_same_sample
 from ..errors import InputError
 from ..figures.thumbnail import thumbnail
 from ..io.counts import open_counts
@@ -70,10 +70,7 @@ def run(args: Args) -> AnnDataFile:
     input_stamp(args)  # not reused (one file), but its inputs are checked the same way
     t0 = time.time()
     rescaled, result = Rescaled(args.rescaled), Result(args.result)
-    sample, meta = rescaled.sample, result.record.read()
-    if meta["sample"]["name"] != sample["name"]:
-        raise InputError(rescaled.path, f"rescaled sample '{sample['name']}' is not the result's "
-                         f"'{meta['sample']['name']}'", "give the p2g-rescale output of the same sample")
+    sample, meta = rescaled.sample, check_same_sample(result, rescaled)
     genes = result.genes.read()
     mask = result.tissue.read()
     thumb, factor = (None, 1)

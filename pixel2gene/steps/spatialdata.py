@@ -9,7 +9,7 @@ from ..artifacts.cells import Cells
 from ..artifacts.domains import Domains
 from ..artifacts.files import SpatialDataStore
 from ..artifacts.rescaled import Rescaled
-from ..artifacts.result import Result
+from ..artifacts.result import Result, check_same_sample
 from ..errors import InputError
 from ..io.plausible import check_free_space
 from ..tool.options import out_field, upstream_field
@@ -51,10 +51,7 @@ def run(args: Args) -> SpatialDataStore:
     input_stamp(args)  # not reused (one store), but its inputs are checked the same way
     t0 = time.time()
     rescaled, result = Rescaled(args.rescaled), Result(args.result)
-    sample, meta = rescaled.sample, result.record.read()
-    if meta["sample"]["name"] != sample["name"]:
-        raise InputError(rescaled.path, f"rescaled sample '{sample['name']}' is not the result's "
-                         f"'{meta['sample']['name']}'", "give the p2g-rescale output of the same sample")
+    sample, meta = rescaled.sample, check_same_sample(result, rescaled)
     he_raw, cells_h5ad = _he_raw(sample), _check_cells(args, sample)
     mask, genes = result.tissue.read(), result.genes.read()
     domains = _domains(args, mask)
