@@ -10,6 +10,7 @@ largest), so the same seed gives the same labels, colours and table.
 """
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from ..artifacts.result import Result
 from ..qc.kmeans import kmeans
@@ -24,9 +25,16 @@ TOP = 10            # genes listed per domain
 class LogNormal:
     """log1p of each superpixel's predictions scaled to the median superpixel total."""
 
-    def __init__(self, result: Result, genes, mask):
-        self.result, self.genes, self.mask = result, genes, mask
-        totals = sum(self.raw(g0).sum(1, dtype=np.float64) for g0 in range(0, len(genes), BLOCK))
+    def __init__(self, result: Result, genes, mask, fit_rows=None):
+        """`fit_rows`: the superpixels the PCA is fitted on (None: all); their raw values are kept from the one
+        pass that sums the totals, so fitting reads no map again."""
+        self.result, self.genes, self.mask, self.fit_rows = result, genes, mask, fit_rows
+        totals, fit = 0, []
+        for g0 in range(0, len(genes), BLOCK):
+            raw = self.raw(g0)
+            totals = totals + raw.sum(1, dtype=np.float64)
+            fit.append(raw if fit_rows is None else raw[fit_rows])
+        self.fit_raw = fit
         totals = np.asarray(totals, np.float64)
         target = float(np.median(totals[totals > 0])) if (totals > 0).any() else 1.0
         self.factor = np.divide(target, totals, out=np.zeros_like(totals), where=totals > 0).astype(np.float32)
@@ -35,18 +43,26 @@ class LogNormal:
         return np.clip(self.result.tissue_values(self.genes[g0:g0 + BLOCK], self.mask), 0, None)
 
     def block(self, g0, rows=None):
-        x = self.raw(g0)
+        return self.normalise(self.raw(g0), rows)
+
+    def normalise(self, raw, rows=None):
         f = self.factor
         if rows is not None:
-            x, f = x[rows], f[rows]
-        return np.log1p(x * f[:, None])
+            raw, f = raw[rows], f[rows]
+        return np.log1p(raw * f[:, None])
 
 
-def _fit_pca(norm: LogNormal, n: int, seed: int):
-    """(gene means, gene SDs, loadings genes x PCs, explained variance ratio) from a seeded sample of rows."""
+def fit_rows(n: int, seed: int):
+    """The seeded sample of superpixels the PCA is fitted on (None: all of them)."""
     rng = np.random.default_rng(seed)
-    rows = np.sort(rng.choice(n, FIT_ROWS, replace=False)) if n > FIT_ROWS else None
-    x = np.concatenate([norm.block(g0, rows) for g0 in range(0, len(norm.genes), BLOCK)], 1).astype(np.float64)
+    return np.sort(rng.choice(n, FIT_ROWS, replace=False)) if n > FIT_ROWS else None
+
+
+def _fit_pca(norm: LogNormal):
+    """(gene means, gene SDs, loadings genes x PCs, explained variance ratio) from the fit rows."""
+    f = norm.factor if norm.fit_rows is None else norm.factor[norm.fit_rows]
+    x = np.concatenate([np.log1p(raw * f[:, None]) for raw in norm.fit_raw], 1).astype(np.float64)
+    norm.fit_raw = None  # up to FIT_ROWS x genes: not kept past the fit
     mean, sd = x.mean(0), x.std(0)
     sd[sd == 0] = 1.0
     z = np.clip((x - mean) / sd, -CLIP_SD, CLIP_SD)
@@ -77,8 +93,8 @@ def by_size(labels: np.ndarray, k: int) -> np.ndarray:
 def find_domains(result: Result, genes, mask, k: int, seed: int):
     """(domain of each tissue superpixel, row-major; the record of how they were found; the LogNormal)."""
     n = int(mask.sum())
-    norm = LogNormal(result, genes, mask)
-    mean, sd, vectors, explained = _fit_pca(norm, n, seed)
+    norm = LogNormal(result, genes, mask, fit_rows(n, seed))
+    mean, sd, vectors, explained = _fit_pca(norm)
     scores = _project(norm, n, mean, sd, vectors)
     k = min(k, n)
     _, labels = kmeans(scores, k, seed=seed)
@@ -93,8 +109,13 @@ def top_genes(norm: LogNormal, labels: np.ndarray, k: int, skill=None, top: int 
     """Per domain, the genes most higher inside than outside it: mean log-normalised expression in the
     domain minus that in the rest of the section (a log fold change of normalised predictions)."""
     sizes = np.bincount(labels, minlength=k).astype(np.float64)
-    sums = np.concatenate([_domain_sums(norm.block(g0), labels, k) for g0 in range(0, len(norm.genes), BLOCK)], 1)
-    counts = np.concatenate([_domain_sums(norm.raw(g0), labels, k) for g0 in range(0, len(norm.genes), BLOCK)], 1)
+    member = sparse.csr_matrix((np.ones(len(labels)), (labels, np.arange(len(labels)))), shape=(k, len(labels)))
+    sums, counts = [], []
+    for g0 in range(0, len(norm.genes), BLOCK):  # each block of maps read once for both tables
+        raw = norm.raw(g0)
+        sums.append(member @ norm.normalise(raw).astype(np.float64))
+        counts.append(member @ raw.astype(np.float64))
+    sums, counts = np.concatenate(sums, 1), np.concatenate(counts, 1)
     inside = sums / np.maximum(sizes, 1)[:, None]
     outside = (sums.sum(0) - sums) / np.maximum(sizes.sum() - sizes, 1)[:, None]
     rows = []
@@ -108,9 +129,3 @@ def top_genes(norm: LogNormal, labels: np.ndarray, k: int, skill=None, top: int 
                          "mean_counts_in": float(counts[d, g] / max(sizes[d], 1)),
                          "skilful": bool(skilful[g]) if skilful is not None and pd.notna(skilful[g]) else None})
     return pd.DataFrame(rows)
-
-
-def _domain_sums(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    out = np.zeros((k, x.shape[1]), np.float64)
-    np.add.at(out, labels, x)
-    return out
