@@ -192,7 +192,7 @@ class Samplesheet {
         if (segmentation && !('predict' in roles)) {
             errors << "sample '${id}' has a segmentation but no predict row; its cells are summed from the prediction"
         }
-        if (segmentation?.matches(/.*\.(parquet|csv|csv\.gz)$/) && format != 'xenium') {
+        if (isXeniumBoundaries(segmentation) && format != 'xenium') {
             errors << "sample '${id}': Xenium cell boundaries (${segmentation}) are placed on the H&E through the xenium sample's alignment; give the sample as format xenium, or its cells as a label image or GeoJSON"
         }
         if (errors.size() > before) {
@@ -202,6 +202,11 @@ class Samplesheet {
          train: 'train' in roles, predict: 'predict' in roles, mask: mask, truth: truth,
          image: image, alignment: alignment, bin_size: binSize ? binSize.toInteger() : null,
          segmentation: segmentation]
+    }
+
+    // A segmentation given as Xenium's cell boundaries (p2g-cells' XENIUM_SUFFIXES), not a label image or GeoJSON.
+    static boolean isXeniumBoundaries(String segmentation) {
+        segmentation ? segmentation ==~ /.*\.(parquet|csv|csv\.gz)$/ : false
     }
 
     // Xenium's experiment.xenium beside its cell boundaries: p2g-cells reads the pixel size there.
@@ -229,7 +234,7 @@ class Samplesheet {
             ['mask', 'alignment', 'segmentation'].findAll { k -> s[k] && !exists(s[k]) }.each { k ->
                 problems << "sample '${s.id}': ${k} ${s[k]} does not exist"
             }
-            if (s.segmentation?.matches(/.*\.(parquet|csv|csv\.gz)$/) && !exists(xeniumExperiment(s.segmentation))) {
+            if (isXeniumBoundaries(s.segmentation) && !exists(xeniumExperiment(s.segmentation))) {
                 problems << "sample '${s.id}': Xenium cell boundaries need ${xeniumExperiment(s.segmentation)} beside them (its pixel size)"
             }
             if (s.image && !(s.image in COARSE_IMAGES) && !exists(s.image)) {

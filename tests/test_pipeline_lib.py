@@ -148,6 +148,19 @@ BAD_SHEETS = [  # rows -> a phrase of the error
 BAD = calls("bad", *[("Samplesheet", "read", (rows, "/p/q/sheet.csv", {"dirs": []})) for rows, _ in BAD_SHEETS])
 
 
+SEGMENTATIONS = ["s3://b/x/cell_boundaries.parquet", "c.csv.gz", "c.csv", "cells.geojson", "cells.json", "l.tif",
+                 "l.png", "l.npy", "a.parquet.tif"]
+XENIUM_RULE = calls("xenium_rule", *[("Samplesheet", "isXeniumBoundaries", (name,)) for name in SEGMENTATIONS])
+
+
+def test_the_pipeline_tells_xenium_boundaries_as_p2g_cells_does(answers):
+    """Samplesheet.isXeniumBoundaries (the workflow stages experiment.xenium and the alignment for these) and
+    p2g-cells' own reading of the file's kind agree on every segmentation kind."""
+    from pixel2gene.io.segmentation import segmentation_kind
+    groovy = answers[XENIUM_RULE]
+    assert groovy == [segmentation_kind(name) == "xenium" for name in SEGMENTATIONS]
+
+
 def test_every_samplesheet_problem_is_one_line_naming_the_sample(answers):
     for (rows, phrase), result in zip(BAD_SHEETS, answers[BAD]):
         assert result["samples"] == [] and len(result["errors"]) == 1, (rows, result)

@@ -94,7 +94,7 @@ def importMeta(Map sample) {
 // and, for Xenium boundaries, the sample's H&E alignment.
 def cellsInputs(Map meta, result, rescaled, Map sample, noAlignment) {
     def segmentation = file(sample.segmentation, checkIfExists: true)
-    def xenium = sample.segmentation ==~ /.*\.(parquet|csv|csv\.gz)$/
+    def xenium = Samplesheet.isXeniumBoundaries(sample.segmentation)
     def files = xenium ? [segmentation, file(Samplesheet.xeniumExperiment(sample.segmentation), checkIfExists: true)] : [segmentation]
     def alignment = xenium ? file(sample.alignment, checkIfExists: true) : noAlignment
     [meta, result, rescaled, files, segmentation.name, alignment]
