@@ -1,4 +1,7 @@
 """Reading slides, rescaling strip by strip, and the tissue mask."""
+import math
+
+import cv2
 import numpy as np
 import pytest
 import tifffile
@@ -154,3 +157,46 @@ def test_pale_tissue_is_kept_only_where_it_touches_stained_tissue_and_asked_for(
     assert strict[8:24, 8:14].all() and pale[8:24, 8:14].all()  # the stained block, both ways
     assert pale[8:24, 17:24].mean() > 0.9 and strict[8:24, 17:24].mean() < 0.1  # the touching pale part
     assert not pale[28:31, 2:7].any() and not strict[28:31, 2:7].any()  # the lone smudge, neither
+
+
+def _adipose(shape, cell_px, seed, membrane=(225, 150, 200), inside=(246, 244, 246)):
+    """A fat lobule: clear cells about `cell_px` across, packed like a foam (a jittered lattice's Voronoi cells),
+    walled by 2 µm (4 px) pink membranes, the lobule closed by its septum."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    sub = cv2.Subdiv2D((0, 0, w, h))
+    for y in np.arange(cell_px / 2, h, cell_px):
+        for x in np.arange(cell_px / 2, w, cell_px):
+            dy, dx = rng.uniform(-0.3, 0.3, 2) * cell_px
+            sub.insert((float(np.clip(x + dx, 0, w - 1)), float(np.clip(y + dy, 0, h - 1))))
+    canvas = np.empty((h, w, 3), np.uint8)
+    canvas[:] = inside
+    for facet in sub.getVoronoiFacetList([])[0]:
+        cv2.polylines(canvas, [facet.astype(np.int32)], True, membrane, 4)
+    cv2.rectangle(canvas, (0, 0), (w - 1, h - 1), membrane, 8)
+    return canvas
+
+
+@pytest.mark.parametrize("glass", [(241, 241, 241), (235, 219, 234)], ids=["clear", "pink-tinted"])
+def test_fat_is_tissue_but_clear_holes_wider_than_adipocytes_are_not(glass):
+    """An adipocyte's inside is as clear as the glass (which some scanners tint pink, as in HER2ST C3/C4); spots
+    over fat must still get predictions, since ST measures them."""
+    inside = tuple(min(255, c + 2) for c in glass)
+    lobule = lambda cell_px: _adipose((1024, 1024), cell_px, seed=1, inside=inside)
+    img = np.empty((1024, 2048, 3), np.uint8)
+    img[:] = glass
+    img[:, :512] = (170, 100, 160)                                 # dense stained tissue, at the left edge
+    img[:, 512:1536] = lobule(200)                                 # fat against it: 100 µm adipocytes
+    img[384:640, 128:384] = glass                                  # a 128 µm clear hole in the tissue
+    rng = np.random.default_rng(0)
+    noisy = lambda a: np.clip(a + rng.normal(0, 3, a.shape), 0, 255).astype(np.uint8)
+    rgb, texture = superpixel_colour(noisy(img))
+    mask = detect_tissue(rgb, texture, superpixel_um=8.0)
+    assert mask[:, :32].all()                                      # the tissue, and its hole (a lumen)
+    assert mask[2:-2, 33:95].mean() > 0.85                         # the fat lobule, away from the image edge
+    assert not mask[:, 98:].any()                                  # the glass beyond
+    assert not detect_tissue(rgb, texture, pale=False)[:, 34:96].any()  # strict: clearly stained only
+
+    img[:, 512:1536] = lobule(640)                                 # 320 µm "cells": wider than any adipocyte
+    rgb, texture = superpixel_colour(noisy(img))
+    assert detect_tissue(rgb, texture, superpixel_um=8.0)[2:-2, 33:95].mean() < 0.5

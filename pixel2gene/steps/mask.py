@@ -41,7 +41,7 @@ def run(args: Args) -> Mask:
         tissue = load_user_mask(args.mask_file, rgb.shape[:2], content)
         source, specks = "user", 0
     else:
-        tissue = detect_tissue(rgb, texture, pale=args.pale_tissue)
+        tissue = detect_tissue(rgb, texture, pale=args.pale_tissue, superpixel_um=SUPERPIXEL * sample["pixel_size"])
         source = "detected"
         if not tissue.any():
             raise InputError(sample["files"]["image"], "no tissue found in the image",
