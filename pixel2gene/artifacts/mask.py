@@ -6,7 +6,7 @@ from .base import MASK, MASK_PICTURE, Json, Npy, Png, StepFolder
 
 class Mask(StepFolder):
     STEP = "mask"
-    FORMAT = 2  # 0.2.0: specks far from the section dropped from the detected mask
+    FORMAT = 3  # 0.2.0: specks far from the section dropped (2); fat kept (3)
     tissue = Npy(MASK)          # (H/16, W/16) bool
     rgb = Npy("rgb.npy")        # (H/16, W/16, 3) float16 mean colour (0..1) of every superpixel
     overlay = Png(MASK_PICTURE)   # the superpixels' colours, glass dimmed: the mask for people to check
