@@ -6,7 +6,7 @@ from .base import COLOUR_SHARE, GENE_NAMES, NOVELTY, SKILL, GeneNames, Json, Npy
 
 class Predictions(StepFolder):
     STEP = "predict"
-    FORMAT = 2  # 0.2.0: per-gene skill and the novelty of each superpixel (issue #26)
+    FORMAT = 3  # 0.2.0: per-gene skill and novelty (2); section statistics from its familiar tissue (3)
     sums = Npy("pred-sum.npy")       # (G, tissue superpixels) float32, gene-major, summed over the models
     genes = GeneNames(GENE_NAMES)
     record = Json("pred.json")       # n_models, folds, encoder, how features were standardised

@@ -145,6 +145,45 @@ class Familiarity:
     lean: bool
     quantile: np.ndarray      # (n_tissue,) out: novelty quantile of each superpixel
     weight: np.ndarray        # (n_tissue,) out: the colour ridge's share of its prediction
+    ratio: Optional[np.ndarray] = None  # (n_tissue,) its novelty distance over the novel one (assess_novelty)
+
+
+# The section's own statistics are meant to absorb a stain or scanner shift, measured on tissue like the
+# training tissue; a section of mostly fat would otherwise shift every familiar superpixel by what fat looks
+# like. So they are taken over the familiar tissue (novelty ratio <= 1), unless under this share of it is
+# familiar (then a shift is as likely as other tissue, and all of it is used, as before). Fixed a priori.
+MIN_FAMILIAR = 0.25
+
+
+def assess_novelty(features, familiarity: Familiarity, device="cpu", chunk: int = CHUNK) -> None:
+    """Fill familiarity.quantile and .ratio for every tissue superpixel of `features` (n_tissue, C), reading the
+    features once, in row blocks, standardised with the training sets' statistics."""
+    dev = torch.device(device)
+    mean = torch.from_numpy(np.asarray(familiarity.mean, np.float32)).to(dev)
+    std = torch.from_numpy(_std(familiarity.std)).to(dev)
+    familiarity.ratio = np.empty(len(features), np.float32)
+    for s in range(0, len(features), chunk):
+        z = standardise_on(dev, torch.from_numpy(np.array(features[s:s + chunk])), mean, std)
+        familiarity.quantile[s:s + len(z)], familiarity.ratio[s:s + len(z)] = familiarity.novelty.score(z)
+
+
+def familiar_channel_stats(features, ratio: np.ndarray, chunk: int = 1 << 16):
+    """(mean, std, share familiar) over the familiar superpixels (ratio <= 1), float64 sums; None when nothing
+    is novel (the section's statistics are then exactly those p2g-features wrote) or under MIN_FAMILIAR is
+    familiar."""
+    familiar = ratio <= 1
+    share = float(familiar.mean()) if len(ratio) else 1.0
+    if share == 1.0 or share < MIN_FAMILIAR:
+        return None
+    n, s1, s2 = 0, 0.0, 0.0
+    for s in range(0, len(features), chunk):
+        rows = np.asarray(features[s:s + chunk])[familiar[s:s + chunk]].astype(np.float64)
+        n += len(rows)
+        s1 = s1 + rows.sum(0)
+        s2 = s2 + (rows ** 2).sum(0)
+    mean = s1 / n
+    std = np.sqrt(np.maximum(s2 / n - mean ** 2, 0))
+    return mean.astype(np.float32), std.astype(np.float32), share
 
 
 def _std(std) -> np.ndarray:
@@ -186,7 +225,10 @@ def predict_sum(features, mask, mean, std, models: ModelSet, out: np.ndarray, de
             y = ensemble.sum(standardise_on(dev, x16, mean_t, std_t))
             if fam is not None:
                 zt = standardise_on(dev, x16, fam_mean, fam_std)
-                quantile, ratio = fam.novelty.score(zt)
+                if fam.ratio is None:
+                    quantile, ratio = fam.novelty.score(zt)
+                else:  # assessed before (assess_novelty)
+                    quantile, ratio = fam.quantile[done:done + n], fam.ratio[done:done + n]
                 w = fallback_weight(ratio) if fam.lean and colour is not None else np.zeros_like(ratio)
                 fam.quantile[done:done + n], fam.weight[done:done + n] = quantile, w
                 if w.any():

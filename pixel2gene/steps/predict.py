@@ -13,7 +13,7 @@ from ..choices import Standardise, Unfamiliar
 from ..errors import InputError
 from ..io.plausible import check_free_space
 from ..model.novelty import NOVEL_QUANTILE
-from ..prediction.predict import Familiarity, predict_sum
+from ..prediction.predict import Familiarity, assess_novelty, familiar_channel_stats, predict_sum
 from ..tool.allocator import keep_big_allocations
 from ..tool.device import resolve_device
 from ..tool.options import device_field, out_field, threads_field, upstream_field
@@ -55,7 +55,6 @@ def run(args: Args) -> Predictions:
     if feats.shape[1] != models.info["n_features"]:
         raise InputError(args.features, f"{feats.shape[1]} feature channels, the model expects "
                          f"{models.info['n_features']}", "extract features with the encoder used for training")
-    mean, std = models.channel_stats() if args.standardise == Standardise.TRAINING else features.channel_stats()
     genes = models.genes
     say(f"predict: {len(models.states)} fold model(s) x {int(mask.sum())} superpixels x {len(genes)} genes "
         f"on {device}")
@@ -64,6 +63,15 @@ def run(args: Args) -> Predictions:
     familiarity = Familiarity(models.novelty(), *models.channel_stats(), models.colour_ridge(),
                               args.unfamiliar == Unfamiliar.COLOUR, np.zeros(n_tissue, np.float32),
                               np.zeros(n_tissue, np.float32))
+    assess_novelty(feats, familiarity, device)
+    mean, std, stats_from = *features.channel_stats(), "section"
+    if args.standardise == Standardise.TRAINING:
+        (mean, std), stats_from = models.channel_stats(), "training"
+    elif (familiar := familiar_channel_stats(feats, familiarity.ratio)) is not None:
+        mean, std, share = familiar
+        stats_from = f"section's familiar tissue ({100 * share:.1f}%)"
+        say(f"predict: standardised with the statistics of the {100 * share:.1f}% of the tissue that is like the "
+            "training tissue (the rest would shift it by what it looks like)")
     with Predictions.create(out, params) as folder:
         sums = folder.create_sums(len(genes), n_tissue)
         n = predict_sum(feats, mask, mean, std, models, sums, device, Progress("predict"), familiarity)
@@ -81,7 +89,7 @@ def run(args: Args) -> Predictions:
             folder.skill.write(skill)
         folder.record.write({
             "n_models": n, "folds": models.folds, "n_tissue": int(mask.sum()), "device": device,
-            "standardised_with": args.standardise, "encoder": features.record.read()["encoder"],
+            "standardised_with": args.standardise, "statistics_from": stats_from, "encoder": features.record.read()["encoder"],
             "unfamiliar": args.unfamiliar, "novel_fraction": round(novel, 4),
             "colour_share": round(float(familiarity.weight.mean()), 4),
             "training": {k: models.info.get(k) for k in ("samples", "n_folds", "config", "version")}})
