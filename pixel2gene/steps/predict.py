@@ -30,7 +30,8 @@ class Args:
     standardise: str = field(default=Standardise.SECTION.value, metadata=dict(
         choices=Standardise.values(),
         help="feature statistics a channel is standardised with: the section's own (the method; absorbs a "
-             "section-wide stain or scanner shift) or the training sets' (kept in the model)"))
+             "section-wide stain or scanner shift, measured on its tissue that is like the training tissue) or "
+             "the training sets' (kept in the model)"))
     unfamiliar: str = field(default=Unfamiliar.COLOUR.value, metadata=dict(
         choices=Unfamiliar.values(),
         help="where a superpixel's tissue is unlike the training tissue (farther from it than 99 %% of held-out "
@@ -70,8 +71,8 @@ def run(args: Args) -> Predictions:
     elif (familiar := familiar_channel_stats(feats, familiarity.ratio)) is not None:
         mean, std, share = familiar
         stats_from = f"section's familiar tissue ({100 * share:.1f}%)"
-        say(f"predict: standardised with the statistics of the {100 * share:.1f}% of the tissue that is like the "
-            "training tissue (the rest would shift it by what it looks like)")
+        say(f"predict: section statistics from the {100 * share:.1f}% of its tissue that is like the training "
+            "tissue")
     with Predictions.create(out, params) as folder:
         sums = folder.create_sums(len(genes), n_tissue)
         n = predict_sum(feats, mask, mean, std, models, sums, device, Progress("predict"), familiarity)
