@@ -128,6 +128,24 @@ def test_a_rerun_reuses_and_a_changed_segmentation_reruns(section, tmp_path):
     assert anndata.read_h5ad(tmp_path / "o" / "cells.h5ad").n_obs == 100
 
 
+def test_xenium_cells_rerun_when_the_file_found_beside_the_boundaries_changes(section, tmp_path):
+    """experiment.xenium (the morphology pixel size) is read from beside the boundaries, named by no option."""
+    import shutil
+    outs = tmp_path / "xenium-outs"
+    shutil.copytree(section["root"] / "xenium-outs", outs)
+    argv = section["base"] + ["--segmentation", outs / "cell_boundaries.parquet", "--alignment",
+                              outs / "he_imagealignment.csv", "--out", tmp_path / "o"]
+    assert call(argv)[0] == 0
+    first = json.loads((tmp_path / "o" / "step.json").read_text())
+    assert call(argv)[0] == 0 and json.loads((tmp_path / "o" / "step.json").read_text()) == first  # reused
+    experiment = json.loads((outs / "experiment.xenium").read_text())
+    (outs / "experiment.xenium").write_text(json.dumps({"pixel_size": experiment["pixel_size"] * 1.02}))
+    assert call(argv)[0] == 0
+    assert json.loads((tmp_path / "o" / "step.json").read_text())["digest"] != first["digest"]  # redone
+    moved = anndata.read_h5ad(tmp_path / "o" / "cells.h5ad").obsm["spatial"]
+    assert not np.allclose(moved, section["h5ad"]["xenium"].obsm["spatial"])
+
+
 def bad_inputs(root, section):
     wrong = root / "small.png"
     import cv2

@@ -45,11 +45,29 @@ class Args:
         least=0, help="longest side of the H&E image stored for scanpy.pl.spatial (0: none)"))
 
 
-def _import_record(sample: dict) -> Optional[dict]:
+def _import_record_path(sample: dict) -> Path:
     prefix = sample.get("prefix", "")
     folder = Path(prefix) if prefix.endswith(("/", os.sep)) else Path(prefix).parent
-    path = folder / RECORD
+    return folder / RECORD
+
+
+def _import_record(sample: dict) -> Optional[dict]:
+    path = _import_record_path(sample)
     return read_json(path) if path.is_file() else None
+
+
+def implied_files(args: Args) -> dict:
+    """Files Xenium boundaries are placed with that no option names: experiment.xenium beside them (with
+    --alignment), or the sample's import record (without); a re-import or another run's file re-runs the step."""
+    try:
+        kind = segmentation_kind(args.segmentation)
+    except InputError:
+        return {}  # the step itself says what is wrong with the file
+    if kind != "xenium":
+        return {}
+    if args.alignment:
+        return {"experiment.xenium": Path(args.segmentation).parent / "experiment.xenium"}
+    return {RECORD: _import_record_path(Rescaled(args.rescaled).sample)}
 
 
 def _coverage(args: Args, sample: dict, mask):
@@ -104,7 +122,7 @@ def _kept(coverage, ids, classes, raw_shape):
 def run(args: Args) -> Cells:
     from ..export.anndata import sample_uns  # anndata is imported only by the steps that need it
     from ..export.cells import X_UNITS, cell_table, cell_weights, cells_spatial, cells_uns, write_cells_h5ad
-    out, inputs, done = start(Cells, args)
+    out, inputs, done = start(Cells, args, implied_files(args))
     if done:
         return done
     rescaled, result = Rescaled(args.rescaled), Result(args.result)

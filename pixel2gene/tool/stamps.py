@@ -105,11 +105,14 @@ def input_stamp(args) -> dict:
     return normal(stamp)
 
 
-def start(folder_class, args):
+def start(folder_class, args, implied=None):
     """A step's first move: (its output path, its inputs (input_stamp), and the folder at that path when it
     already holds this step's output, in this format, for exactly these inputs: the step has nothing to do,
-    and says so)."""
+    and says so). `implied`: name -> path of files the step reads that no option names (a file found beside
+    another); what they contain is stamped too."""
     inputs = input_stamp(args)
+    if implied:
+        inputs["files"]["implied"] = normal({k: file_fingerprint(v) for k, v in sorted(implied.items())})
     out = Path(args.out)
     if folder_class.is_finished(out, inputs):
         say(f"{folder_class.STEP}: reusing {out}")
