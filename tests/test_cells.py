@@ -77,6 +77,21 @@ def test_label_image_geojson_and_xenium_give_the_same_cells(section):
     assert list(geo.obs["class"].cat.categories) == ["type0", "type1", "type2"]
 
 
+def test_a_compressed_tiff_of_labels_is_read_strip_by_strip_with_the_same_cells(section, tmp_path):
+    """A slide's labels as Cellpose or QuPath save them (compressed, tiled) are never decoded whole."""
+    from pixel2gene.io.segmentation import read_label_image
+    tiled = tmp_path / "labels-tiled.tif"
+    tifffile.imwrite(tiled, section["labels"], compression="zlib", tile=(256, 256))
+    lazy = read_label_image(tiled, section["labels"].shape)
+    assert not isinstance(lazy, np.ndarray) and np.array_equal(np.asarray(lazy[300:310]), section["labels"][300:310])
+    assert call(section["base"] + ["--segmentation", tiled, "--out", tmp_path / "o"])[0] == 0
+    again = anndata.read_h5ad(tmp_path / "o" / "cells.h5ad")
+    plain = section["h5ad"]["labels"]
+    assert list(again.obs_names) == list(plain.obs_names)
+    np.testing.assert_array_equal(np.asarray(again.X.todense() if hasattr(again.X, "todense") else again.X),
+                                  np.asarray(plain.X.todense() if hasattr(plain.X, "todense") else plain.X))
+
+
 def test_the_h5ad_places_and_measures_each_cell(section):
     a = section["h5ad"]["labels"]
     order = label_order(a)

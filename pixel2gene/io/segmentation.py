@@ -60,9 +60,15 @@ def read_label_image(path, he_raw_shape) -> np.ndarray:
         raise InputError(path, f"is {labels.shape[1]}x{labels.shape[0]} px but he-raw is "
                          f"{he_raw_shape[1]}x{he_raw_shape[0]} px",
                          "give labels drawn on he-raw itself, pixel for pixel")
-    if np.issubdtype(labels.dtype, np.signedinteger) and int(np.min(labels)) < 0:
+    if np.issubdtype(labels.dtype, np.signedinteger) and _least(labels) < 0:
         raise InputError(path, "holds negative labels", "use 0 for no cell and positive integers for cells")
     return labels
+
+
+def _least(labels, strip_pixels: int = 1 << 24) -> int:
+    """The smallest label, strip by strip: a memory map or a compressed TIFF is never decoded whole."""
+    rows = max(1, strip_pixels // max(labels.shape[1], 1))
+    return min(int(np.min(np.asarray(labels[y:y + rows]))) for y in range(0, labels.shape[0], rows))
 
 
 def _load_labels(path: Path) -> np.ndarray:
@@ -96,11 +102,21 @@ def _npy_labels(path: Path) -> np.ndarray:
         raise InputError(path, why, "save a plain integer array with numpy.save") from None
 
 
-def _tiff_labels(path: Path) -> np.ndarray:
+def _tiff_labels(path: Path):
+    """Uncompressed: a memory map. Compressed (as Cellpose, QuPath and most tools save a slide's labels): a
+    zarr view of the TIFF's own strips or tiles (zarr comes with anndata), decoded only where a strip is
+    sliced, since a 50k x 50k slide's labels take 10 GB as int32."""
     import tifffile
     try:
-        return tifffile.memmap(str(path), mode="r")  # uncompressed: read in strips, never whole
+        return tifffile.memmap(str(path), mode="r")
     except (ValueError, OSError):
+        pass
+    try:
+        import zarr
+        labels = zarr.open(tifffile.imread(str(path), aszarr=True, series=0, level=0), mode="r")
+        np.asarray(labels[:1])  # a codec that is missing or a broken file fails here, as one line
+        return labels
+    except ImportError:
         return tifffile.imread(str(path), key=0)
 
 
