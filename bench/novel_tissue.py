@@ -32,7 +32,7 @@ ADIPOCYTE_UM, MEMBRANE_UM = 100.0, 2.0
 MEMBRANE_RGB, INSIDE_RGB = (225, 150, 200), (246, 244, 246)
 
 
-def adipose(shape, cell_px: float, membrane_px: int, seed: int) -> np.ndarray:
+def adipose(shape, cell_px: float, membrane_px: int, seed: int, inside=INSIDE_RGB) -> np.ndarray:
     """(h, w, 3) uint8 RGB: Voronoi cells of a jittered lattice (a foam), clear inside, pink walls."""
     rng = np.random.default_rng(seed)
     h, w = shape
@@ -42,7 +42,7 @@ def adipose(shape, cell_px: float, membrane_px: int, seed: int) -> np.ndarray:
             dy, dx = rng.uniform(-0.3, 0.3, 2) * cell_px
             sub.insert((float(np.clip(x + dx, 0, w - 1)), float(np.clip(y + dy, 0, h - 1))))
     canvas = np.empty((h, w, 3), np.uint8)
-    canvas[:] = INSIDE_RGB
+    canvas[:] = inside
     for facet in sub.getVoronoiFacetList([])[0]:
         cv2.polylines(canvas, [facet.astype(np.int32)], True, MEMBRANE_RGB, membrane_px)
     return canvas

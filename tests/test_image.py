@@ -1,5 +1,6 @@
 """Reading slides, rescaling strip by strip, and the tissue mask."""
-import math
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -11,6 +12,9 @@ from pixel2gene.image.resample import apply_columns, apply_rows, axis_table
 from pixel2gene.image.tissue_mask import detect_tissue
 from pixel2gene.image.superpixels import superpixel_colour
 from pixel2gene.io.image_reader import ImageReader
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from novel_tissue import MEMBRANE_RGB, adipose  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -159,21 +163,11 @@ def test_pale_tissue_is_kept_only_where_it_touches_stained_tissue_and_asked_for(
     assert not pale[28:31, 2:7].any() and not strict[28:31, 2:7].any()  # the lone smudge, neither
 
 
-def _adipose(shape, cell_px, seed, membrane=(225, 150, 200), inside=(246, 244, 246)):
-    """A fat lobule: clear cells about `cell_px` across, packed like a foam (a jittered lattice's Voronoi cells),
-    walled by 2 µm (4 px) pink membranes, the lobule closed by its septum."""
-    rng = np.random.default_rng(seed)
-    h, w = shape
-    sub = cv2.Subdiv2D((0, 0, w, h))
-    for y in np.arange(cell_px / 2, h, cell_px):
-        for x in np.arange(cell_px / 2, w, cell_px):
-            dy, dx = rng.uniform(-0.3, 0.3, 2) * cell_px
-            sub.insert((float(np.clip(x + dx, 0, w - 1)), float(np.clip(y + dy, 0, h - 1))))
-    canvas = np.empty((h, w, 3), np.uint8)
-    canvas[:] = inside
-    for facet in sub.getVoronoiFacetList([])[0]:
-        cv2.polylines(canvas, [facet.astype(np.int32)], True, membrane, 4)
-    cv2.rectangle(canvas, (0, 0), (w - 1, h - 1), membrane, 8)
+def _adipose(shape, cell_px, seed, inside):
+    """A fat lobule (bench/novel_tissue.py's: clear cells about `cell_px` across, 4 px membranes), closed by its
+    septum."""
+    canvas = adipose(shape, cell_px, 4, seed, inside)
+    cv2.rectangle(canvas, (0, 0), (shape[1] - 1, shape[0] - 1), MEMBRANE_RGB, 8)
     return canvas
 
 
