@@ -72,10 +72,10 @@ def detect_tissue(rgb: np.ndarray, texture: np.ndarray, min_island: int = 20, pa
     stained = (sat > 0.04) | (texture > TEXTURED)
     tissue = (od > threshold) & stained
     if pale:  # hysteresis: pale tissue (loose stroma, fat, sparse cells) is kept where it touches clear tissue
-        # pale means unlike the glass, not merely coloured: some scanners tint the glass as pink as loose
+        # pale means unlike the glass too, not merely coloured: some scanners tint the glass as pink as loose
         # stroma, and a section of mostly fat and stroma pulls the threshold down to the glass's own density
         off_glass = (np.abs(rgb - glass_colour(rgb, texture, od, threshold)).max(-1) > 0.04) | (texture > TEXTURED)
-        weak = (od > max(OD_FLOOR / 2, threshold / 2)) & off_glass
+        weak = (od > max(OD_FLOOR / 2, threshold / 2)) & stained & off_glass
         tissue = tissue | _connected_to(weak, tissue)
         tissue = tissue | enclosed_fat(tissue, texture > TEXTURED, superpixel_um)
     tissue &= ~((rgb.mean(-1) < 0.12) & (sat < 0.1))  # black debris, pen, scanner edges
