@@ -81,3 +81,27 @@ def test_domains_of_another_mask_are_refused(section, tmp_path, capfd):
     assert rc == 2 and "another tissue mask" in err and not (tmp_path / "x.h5ad").exists()
     rc, err = call(domains, section["base"] + ["--out", tmp_path / "d", "--domains", 1], capfd)
     assert rc == 2 and "--domains" in err and not (tmp_path / "d").exists()
+
+
+def test_genes_predicted_with_skill_name_a_domain_first():
+    """A domain named by genes the model cannot predict says little: skilful genes come first, then the rest."""
+    from pixel2gene.export.domains import top_genes
+
+    class Norm:  # the part of LogNormal that top_genes reads
+        genes = ["A", "B", "C", "D"]
+        values = np.array([[9, 3, 1, 2], [9, 3, 1, 2], [1, 1, 2, 1], [1, 1, 2, 1]], np.float32)
+
+        def raw(self, g0):
+            return self.values[:, g0:g0 + 64]
+
+        def normalise(self, raw):
+            return np.log1p(raw)
+
+    labels = np.array([0, 0, 1, 1])
+    plain = top_genes(Norm(), labels, 2, top=3)
+    assert plain[plain.domain == 0].gene.tolist()[:2] == ["A", "B"]  # A rises most in domain 0
+    skill = pd.DataFrame({"gene": ["A", "B", "C", "D"], "skilful": [False, True, True, np.nan]})
+    trusted = top_genes(Norm(), labels, 2, skill, top=3)
+    # higher inside: A (no skill), B, D (unknown skill, not held against it); C is lower inside: no marker
+    assert trusted[trusted.domain == 0].gene.tolist() == ["B", "D", "A"]
+    assert trusted[trusted.domain == 0].skilful.tolist() == [True, None, False]

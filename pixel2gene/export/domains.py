@@ -107,7 +107,9 @@ def find_domains(result: Result, genes, mask, k: int, seed: int):
 
 def top_genes(norm: LogNormal, labels: np.ndarray, k: int, skill=None, top: int = TOP) -> pd.DataFrame:
     """Per domain, the genes most higher inside than outside it: mean log-normalised expression in the
-    domain minus that in the rest of the section (a log fold change of normalised predictions)."""
+    domain minus that in the rest of the section (a log fold change of normalised predictions). With `skill`,
+    the genes the model predicts with skill come first among those higher inside: a domain named by genes it
+    cannot predict says little."""
     sizes = np.bincount(labels, minlength=k).astype(np.float64)
     member = sparse.csr_matrix((np.ones(len(labels)), (labels, np.arange(len(labels)))), shape=(k, len(labels)))
     sums, counts = [], []
@@ -120,8 +122,11 @@ def top_genes(norm: LogNormal, labels: np.ndarray, k: int, skill=None, top: int 
     outside = (sums.sum(0) - sums) / np.maximum(sizes.sum() - sizes, 1)[:, None]
     rows = []
     skilful = skill.set_index("gene")["skilful"].reindex(norm.genes).to_numpy() if skill is not None else None
+    # unknown skill (NaN, or no table) is not held against a gene
+    untrusted = pd.Series(skilful).eq(False).to_numpy() if skilful is not None else np.zeros(len(norm.genes), bool)
     for d in range(k):
-        order = np.lexsort((np.arange(len(norm.genes)), -(inside[d] - outside[d])))[:top]
+        fold = inside[d] - outside[d]
+        order = np.lexsort((np.arange(len(norm.genes)), -fold, untrusted, fold <= 0))[:top]  # last key first
         for rank, g in enumerate(order):
             rows.append({"domain": d, "rank": rank + 1, "gene": norm.genes[g],
                          "log_fold": float(inside[d, g] - outside[d, g]), "mean_log_in": float(inside[d, g]),

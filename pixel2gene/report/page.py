@@ -165,7 +165,8 @@ def domains_section(domains) -> str:
     return (f'<div class="wide"><img alt="tissue domains" src="{png_data(picture)}"></div>'
             f"<p class='note'>{record['k']} domains: k-means (seed {record['seed']}) on {record['n_pcs']} principal "
             "components of the log-normalised predictions; domain 0 is the largest. Top genes: mean log-normalised "
-            "prediction inside the domain minus outside it.</p>"
+            "prediction inside the domain minus outside it, the genes predicted with skill by cross-validation "
+            "first.</p>"
             "<table><thead><tr><th>domain</th><th>superpixels</th><th>share</th><th>top genes (log fold)</th></tr>"
             f"</thead><tbody>{''.join(rows)}</tbody></table>")
 
