@@ -9,7 +9,7 @@ import torch
 from pixel2gene.evaluation.metrics import log_composition
 from pixel2gene.evaluation.trust import COARSE_UM, FEW_SKILFUL, NO_SKILL_R, UNFAMILIAR, warnings
 from pixel2gene.model import novelty
-from pixel2gene.prediction.predict import MIN_FAMILIAR, Familiarity, assess_novelty, fallback_weight, familiar_channel_stats
+from pixel2gene.prediction.predict import MIN_FAMILIAR, Familiarity, assess_novelty, fallback_weight
 from pixel2gene.training.skill import SKILLFUL_R, pearson_of, skill_table, sums, summary
 
 
@@ -66,18 +66,21 @@ def test_a_section_of_mostly_other_tissue_is_standardised_with_its_familiar_tiss
     model = novelty.fit(features, valid, fold, seed=0)
     like = rng.normal(0.0, 1.0, (3000, 20)) * 2 + 5      # the training tissue, under a stain shift the stats absorb
     other = rng.normal(30.0, 1.0, (7000, 20)) * 2 + 5    # and much more of another kind
+
+    def assess(section):
+        fam = Familiarity(model, np.full(20, 5.0, np.float32), np.full(20, 2.0, np.float32), None, True,
+                          np.zeros(len(section), np.float32), np.zeros(len(section), np.float32))
+        return fam, assess_novelty(section, fam, chunk=999)
+
     section = np.concatenate([like, other]).astype(np.float16)
-    fam = Familiarity(model, np.full(20, 5.0, np.float32), np.full(20, 2.0, np.float32), None, True,
-                      np.zeros(len(section), np.float32), np.zeros(len(section), np.float32))
-    assess_novelty(section, fam, chunk=1024)
+    fam, (mean, std, share) = assess(section)
     assert (fam.ratio[:3000] <= 1).mean() > 0.95 and (fam.ratio[3000:] > 1).all()
-    mean, std, share = familiar_channel_stats(section, fam.ratio, chunk=999)
     familiar = section[fam.ratio <= 1].astype(np.float64)
     assert np.allclose(mean, familiar.mean(0), atol=1e-4) and np.allclose(std, familiar.std(0), atol=1e-4)
     assert abs(share - 0.3) < 0.02 and abs(float(mean.mean()) - 5) < 0.2  # not pulled towards the other tissue
-    assert familiar_channel_stats(section, np.zeros(len(section), np.float32)) is None  # nothing novel: unchanged
-    mostly_novel = np.where(np.arange(len(section)) < (MIN_FAMILIAR - 0.01) * len(section), 0.5, 2.0)
-    assert familiar_channel_stats(section, mostly_novel) is None  # too little familiar tissue: all of it, as before
+    assert assess(like.astype(np.float16)[:2000] * 0 + 5)[1] is None      # nothing novel: the section's own, as before
+    few = int((MIN_FAMILIAR - 0.02) * 10000)
+    assert assess(np.concatenate([like[:few], other]).astype(np.float16))[1] is None  # too little familiar: all
 
 
 def test_warnings_say_what_is_wrong_and_only_then():

@@ -155,35 +155,27 @@ class Familiarity:
 MIN_FAMILIAR = 0.25
 
 
-def assess_novelty(features, familiarity: Familiarity, device="cpu", chunk: int = CHUNK) -> None:
-    """Fill familiarity.quantile and .ratio for every tissue superpixel of `features` (n_tissue, C), reading the
-    features once, in row blocks, standardised with the training sets' statistics."""
+def assess_novelty(features, familiarity: Familiarity, device="cpu", chunk: int = CHUNK):
+    """Fill familiarity.quantile and .ratio for every tissue superpixel of `features` (n_tissue, C), standardised
+    with the training sets' statistics, and return (mean, std, share familiar) of the familiar superpixels'
+    features (ratio <= 1; float64 sums), all in one read of the features. None when nothing is novel (the
+    section's statistics are then exactly those p2g-features wrote) or under MIN_FAMILIAR is familiar."""
     dev = torch.device(device)
     mean = torch.from_numpy(np.asarray(familiarity.mean, np.float32)).to(dev)
     std = torch.from_numpy(_std(familiarity.std)).to(dev)
     familiarity.ratio = np.empty(len(features), np.float32)
-    for s in range(0, len(features), chunk):
-        z = standardise_on(dev, torch.from_numpy(np.array(features[s:s + chunk])), mean, std)
-        familiarity.quantile[s:s + len(z)], familiarity.ratio[s:s + len(z)] = familiarity.novelty.score(z)
-
-
-def familiar_channel_stats(features, ratio: np.ndarray, chunk: int = 1 << 16):
-    """(mean, std, share familiar) over the familiar superpixels (ratio <= 1), float64 sums; None when nothing
-    is novel (the section's statistics are then exactly those p2g-features wrote) or under MIN_FAMILIAR is
-    familiar."""
-    familiar = ratio <= 1
-    share = float(familiar.mean()) if len(ratio) else 1.0
-    if share == 1.0 or share < MIN_FAMILIAR:
-        return None
     n, s1, s2 = 0, 0.0, 0.0
     for s in range(0, len(features), chunk):
-        rows = np.asarray(features[s:s + chunk])[familiar[s:s + chunk]].astype(np.float64)
-        n += len(rows)
-        s1 = s1 + rows.sum(0)
-        s2 = s2 + (rows ** 2).sum(0)
-    mean = s1 / n
-    std = np.sqrt(np.maximum(s2 / n - mean ** 2, 0))
-    return mean.astype(np.float32), std.astype(np.float32), share
+        x = np.array(features[s:s + chunk])
+        z = standardise_on(dev, torch.from_numpy(x), mean, std)
+        familiarity.quantile[s:s + len(x)], familiarity.ratio[s:s + len(x)] = familiarity.novelty.score(z)
+        rows = x[familiarity.ratio[s:s + len(x)] <= 1].astype(np.float64)
+        n, s1, s2 = n + len(rows), s1 + rows.sum(0), s2 + (rows * rows).sum(0)
+    share = n / len(features) if len(features) else 1.0
+    if share == 1.0 or share < MIN_FAMILIAR:
+        return None
+    centre = s1 / n
+    return centre.astype(np.float32), np.sqrt(np.maximum(s2 / n - centre ** 2, 0)).astype(np.float32), share
 
 
 def _std(std) -> np.ndarray:

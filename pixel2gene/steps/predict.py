@@ -13,7 +13,7 @@ from ..choices import Standardise, Unfamiliar
 from ..errors import InputError
 from ..io.plausible import check_free_space
 from ..model.novelty import NOVEL_QUANTILE
-from ..prediction.predict import Familiarity, assess_novelty, familiar_channel_stats, predict_sum
+from ..prediction.predict import Familiarity, assess_novelty, predict_sum
 from ..tool.allocator import keep_big_allocations
 from ..tool.device import resolve_device
 from ..tool.options import device_field, out_field, threads_field, upstream_field
@@ -64,11 +64,11 @@ def run(args: Args) -> Predictions:
     familiarity = Familiarity(models.novelty(), *models.channel_stats(), models.colour_ridge(),
                               args.unfamiliar == Unfamiliar.COLOUR, np.zeros(n_tissue, np.float32),
                               np.zeros(n_tissue, np.float32))
-    assess_novelty(feats, familiarity, device)
+    familiar = assess_novelty(feats, familiarity, device)
     mean, std, stats_from = *features.channel_stats(), "section"
     if args.standardise == Standardise.TRAINING:
         (mean, std), stats_from = models.channel_stats(), "training"
-    elif (familiar := familiar_channel_stats(feats, familiarity.ratio)) is not None:
+    elif familiar is not None:
         mean, std, share = familiar
         stats_from = f"section's familiar tissue ({100 * share:.1f}%)"
         say(f"predict: section statistics from the {100 * share:.1f}% of its tissue that is like the training "
