@@ -143,9 +143,9 @@ class Familiarity:
     std: np.ndarray
     colour: Optional[dict]
     lean: bool
-    quantile: np.ndarray      # (n_tissue,) out: novelty quantile of each superpixel
-    weight: np.ndarray        # (n_tissue,) out: the colour ridge's share of its prediction
-    ratio: Optional[np.ndarray] = None  # (n_tissue,) its novelty distance over the novel one (assess_novelty)
+    quantile: np.ndarray      # (n_tissue,) out (assess_novelty): novelty quantile of each superpixel
+    weight: np.ndarray        # (n_tissue,) out (predict_sum): the colour ridge's share of its prediction
+    ratio: Optional[np.ndarray] = None  # (n_tissue,) out (assess_novelty): its distance over the novel one
 
 
 # The section's own statistics are meant to absorb a stain or scanner shift, measured on tissue like the
@@ -185,8 +185,8 @@ def _std(std) -> np.ndarray:
 def predict_sum(features, mask, mean, std, models: ModelSet, out: np.ndarray, device="cpu", progress=None,
                 familiarity: Optional[Familiarity] = None):
     """`features` (n_tissue, C): the tissue superpixels of `mask` in row-major order (artifacts/features.py).
-    out (G, n_tissue) receives the sum over folds of counts per superpixel; with `familiarity`, each
-    superpixel's novelty and, where it is novel and familiarity.lean, the colour ridge's share."""
+    out (G, n_tissue) receives the sum over folds of counts per superpixel; with `familiarity` (its novelty
+    assessed by assess_novelty), where tissue is novel and familiarity.lean, the colour ridge's share."""
     ensemble = Ensemble(models, device)
     dev = ensemble.device
     mean_t = torch.from_numpy(np.asarray(mean, np.float32)).to(dev)
@@ -215,15 +215,12 @@ def predict_sum(features, mask, mean, std, models: ModelSet, out: np.ndarray, de
     with BackgroundWriter() as writer:
         for (_, _, n), x16 in zip(chunks, prefetch(read, chunks, workers=1, depth=2)):
             y = ensemble.sum(standardise_on(dev, x16, mean_t, std_t))
-            if fam is not None:
-                zt = standardise_on(dev, x16, fam_mean, fam_std)
-                if fam.ratio is None:
-                    quantile, ratio = fam.novelty.score(zt)
-                else:  # assessed before (assess_novelty)
-                    quantile, ratio = fam.quantile[done:done + n], fam.ratio[done:done + n]
+            if fam is not None:  # its novelty was assessed before (assess_novelty)
+                ratio = fam.ratio[done:done + n]
                 w = fallback_weight(ratio) if fam.lean and colour is not None else np.zeros_like(ratio)
-                fam.quantile[done:done + n], fam.weight[done:done + n] = quantile, w
+                fam.weight[done:done + n] = w
                 if w.any():
+                    zt = standardise_on(dev, x16, fam_mean, fam_std)
                     w_t = torch.from_numpy(w).to(dev)[:, None]
                     y = y.mul_(1 - w_t).add_(ridge.apply(zt, colour).mul_(w_t * ensemble.n_models))
             y = y.T
