@@ -31,6 +31,7 @@ FIX_ALIGNMENT = ("give the *_he_imagealignment.csv of this H&E and this run (the
 
 CELL_TABLES = ("cells.parquet", "cells.csv.gz", "cells.csv")
 MATRICES = ("cell_feature_matrix.h5", "cell_feature_matrix")  # HDF5, or the Matrix Market folder
+EXPERIMENT = "experiment.xenium"  # the run's metadata: the morphology image's pixel size
 
 
 @dataclass
@@ -50,7 +51,7 @@ def xenium_files(outs) -> XeniumFiles:
     folder = Path(outs)
     if not folder.is_dir():
         raise InputError(folder, "folder is missing", "give the Xenium output folder")
-    experiment = folder / "experiment.xenium"
+    experiment = folder / EXPERIMENT
     if not experiment.is_file():
         raise InputError(experiment, "file is missing (it holds the morphology image's pixel size)",
                          "give the Xenium output folder as the instrument wrote it, with experiment.xenium")
@@ -206,12 +207,17 @@ def read_boundaries(path):
     return polygons_from_vertices(path, table["cell_id"].to_numpy(), xy)
 
 
+def experiment_beside(boundaries) -> Path:
+    """The run's experiment.xenium, which lies beside its boundaries files as the instrument writes them."""
+    return Path(boundaries).parent / EXPERIMENT
+
+
 def boundaries_on_he(path, alignment_csv=None, import_record: dict = None):
     """Xenium boundaries in H&E pixels, through the matrix the importer uses: --alignment with the
     experiment.xenium beside the boundaries, or else the record p2g-import xenium kept of the sample."""
     path = Path(path)
     if alignment_csv:
-        experiment = path.parent / "experiment.xenium"
+        experiment = experiment_beside(path)
         if not experiment.is_file():
             raise InputError(experiment, "file is missing (it holds the morphology image's pixel size)",
                              "keep experiment.xenium beside the boundaries file, as the instrument wrote them")

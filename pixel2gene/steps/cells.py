@@ -15,7 +15,7 @@ from ..figures.thumbnail import thumbnail
 from ..image import SUPERPIXEL
 from ..image.cells import SUB, label_coverage, polygon_coverage
 from ..importers.prefix import RECORD
-from ..importers.xenium import boundaries_on_he
+from ..importers.xenium import EXPERIMENT, boundaries_on_he, experiment_beside
 from ..io.outputs import read_json
 from ..io.plausible import check_free_space
 from ..io.segmentation import KINDS, read_geojson, read_label_image, segmentation_kind
@@ -66,7 +66,7 @@ def implied_files(args: Args) -> dict:
     if kind != "xenium":
         return {}
     if args.alignment:
-        return {"experiment.xenium": Path(args.segmentation).parent / "experiment.xenium"}
+        return {EXPERIMENT: experiment_beside(args.segmentation)}
     return {RECORD: _import_record_path(Rescaled(args.rescaled).sample)}
 
 
