@@ -18,10 +18,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import SUPERPIXEL
+from ..io.segmentation import label_strips
 
 SUB = 2                # counting pixels per rescaled pixel side for polygons
 CELLS_PER_CHUNK = 20000
-STRIP_PIXELS = 1 << 24  # label pixels per strip: 64 MiB of int32
 
 
 @dataclass
@@ -115,13 +115,11 @@ def _split(cell, row, x0, x1, side):
 # label images ------------------------------------------------------------------------------------------
 def label_coverage(labels, scale: float, pixel_size_raw: float, mask: np.ndarray) -> Coverage:
     """`labels`: (H, W) integers on he-raw, 0 = no cell, read strip by strip (a memory map stays one)."""
-    h, w = labels.shape
+    w = labels.shape[1]
     columns = Columns(mask)
     col_sp = np.floor((np.arange(w) + 0.5) * scale / SUPERPIXEL).astype(np.int64)
-    rows = max(1, STRIP_PIXELS // max(w, 1))
     parts = []
-    for y0 in range(0, h, rows):
-        block = np.asarray(labels[y0:y0 + rows])
+    for y0, block in label_strips(labels):
         flat = np.flatnonzero(block)
         if flat.size:
             parts.append(_strip_counts(block.ravel()[flat], flat // w + y0, flat % w, scale, col_sp, columns))

@@ -65,10 +65,19 @@ def read_label_image(path, he_raw_shape) -> np.ndarray:
     return labels
 
 
-def _least(labels, strip_pixels: int = 1 << 24) -> int:
-    """The smallest label, strip by strip: a memory map or a compressed TIFF is never decoded whole."""
+STRIP_PIXELS = 1 << 24  # label pixels per strip: 64 MiB of int32
+
+
+def label_strips(labels, strip_pixels: int = STRIP_PIXELS):
+    """(first row, rows as an array) of a label image, strip by strip: a memory map or a compressed TIFF is
+    never decoded whole."""
     rows = max(1, strip_pixels // max(labels.shape[1], 1))
-    return min(int(np.min(np.asarray(labels[y:y + rows]))) for y in range(0, labels.shape[0], rows))
+    for y0 in range(0, labels.shape[0], rows):
+        yield y0, np.asarray(labels[y0:y0 + rows])
+
+
+def _least(labels) -> int:
+    return min(int(np.min(block)) for _, block in label_strips(labels))
 
 
 def _load_labels(path: Path) -> np.ndarray:
