@@ -15,6 +15,7 @@ from matplotlib.path import Path as MPath
 
 from pixel2gene.artifacts.rescaled import Rescaled
 from pixel2gene.artifacts.result import Result
+from pixel2gene.tool.stamps import file_fingerprint
 
 PX_RAW = 0.25          # µm per he-raw pixel (a 40x scan)
 PX = 0.5               # µm per rescaled pixel
@@ -109,7 +110,10 @@ def write_section(root, n_genes=12, seed=0, he_raw=False):
               "pixel_size": PX, "scale": scale, "diameter_um": None, "diameter_px": None, "n_bins": 0,
               "raw_shape": [SIDE_RAW, SIDE_RAW], "shape": shape, "padded_shape": padded,
               "grid_shape": [mask.shape[0], mask.shape[1]]}
-    with Rescaled.create(root / "rescale", {"synthetic": seed}) as folder:
+    # what p2g-rescale's step.json records of the image it read (tool/stamps.py: the sample's files)
+    inputs = {"synthetic": seed, "files": {"prefix": {"image": file_fingerprint(files["image"])}}} if he_raw else \
+        {"synthetic": seed}
+    with Rescaled.create(root / "rescale", inputs) as folder:
         folder.image.write(np.full(padded + [3], 220, np.uint8))
         folder.record.write(sample)
     with Result.create(root / "result", {"synthetic": seed}) as folder:

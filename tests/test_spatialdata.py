@@ -167,6 +167,43 @@ def test_p2g_run_spatialdata_without_the_extra_fails_before_any_step(tmp_path, m
     assert not (tmp_path / "out").exists()
 
 
+def test_he_raw_elsewhere_is_read_there_and_must_be_the_image_rescaled(store, tmp_path, capfd):
+    """A pipeline task stages he-raw in its own folder, not where p2g-rescale read it: --he-raw says where it is.
+    Another image there is a one-line error, before anything is written."""
+    import shutil
+    root = store["root"]
+    moved = tmp_path / "staged" / "he-raw.tif"
+    moved.parent.mkdir()
+    shutil.copy(root / "S" / "he-raw.tif", moved)
+    rc, _ = call(sd_step, store["base"] + ["--he-raw", moved, "--out", tmp_path / "moved.zarr"])
+    assert rc == 0
+    import spatialdata
+    image = spatialdata.read_zarr(tmp_path / "moved.zarr").images[SpatialDataStore.IMAGE]
+    finest = image["scale0"]["image"] if "scale0" in getattr(image, "children", {}) else image  # small: one level
+    np.testing.assert_array_equal(finest.values, store["sdata"].images[SpatialDataStore.IMAGE]["scale0"]["image"].values)
+    # as many bytes (a big file is known by its size, not hashed) but another shape: refused once read
+    import tifffile
+    rgb = tifffile.imread(moved)
+    tifffile.imwrite(moved, rgb.reshape(rgb.shape[0] // 2, rgb.shape[1] * 2, 3), rowsperstrip=32)
+    assert moved.stat().st_size == (root / "S" / "he-raw.tif").stat().st_size
+    rc, err = call(sd_step, store["base"] + ["--he-raw", moved, "--out", tmp_path / "other.zarr"], capfd)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert rc != 0 and "the image this sample was rescaled from" in lines[-1] and "--he-raw" in lines[-1], err
+    assert not (tmp_path / "other.zarr").exists()
+
+
+def test_a_different_he_raw_is_refused_without_the_extra_too(tmp_path, capfd):
+    """The check comes before spatialdata is imported, so it holds where the extra is absent (CI)."""
+    write_section(tmp_path, he_raw=True)
+    import tifffile
+    tifffile.imwrite(tmp_path / "small.tif", np.zeros((8, 8, 3), np.uint8))
+    rc, err = call(sd_step, ["--result", tmp_path / "result", "--rescaled", tmp_path / "rescale",
+                             "--he-raw", tmp_path / "small.tif", "--out", tmp_path / "S.zarr"], capfd)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert rc != 0 and "small.tif" in lines[-1] and "size differs" in lines[-1], err
+    assert not (tmp_path / "S.zarr").exists()
+
+
 def test_the_output_must_be_a_zarr_store(tmp_path, capfd):
     rc, err = call(sd_step, ["--result", tmp_path / "r", "--rescaled", tmp_path / "s", "--out", tmp_path / "S.h5ad"],
                    capfd)

@@ -1,7 +1,7 @@
 """Write a sample's predictions as one SpatialData store (SAMPLE.zarr) for the scverse tools: the H&E, the
 superpixels and cells as shapes, the predictions as tables, in he-raw pixels. Needs the spatialdata extra."""
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -14,7 +14,7 @@ from ..errors import InputError
 from ..io.plausible import check_free_space
 from ..tool.options import out_field, upstream_field
 from ..tool.progress import say
-from ..tool.stamps import input_stamp
+from ..tool.stamps import file_fingerprint, input_stamp
 from .export import _domains
 
 
@@ -25,14 +25,33 @@ class Args:
     out: str = out_field("the store to write, SAMPLE.zarr")
     tissue_domains: Optional[str] = upstream_field(Domains, "for this sample (adds obs['domain'])", default=None)
     cells: Optional[str] = upstream_field(Cells, "for this sample (adds the cells and their table)", default=None)
+    he_raw: Optional[str] = field(default=None, metadata=dict(role="file", help=(
+        "the sample's he-raw image where it is now, when it has moved since p2g-rescale read it (default: the "
+        "place sample.json records); it must be the same image")))
 
 
-def _he_raw(sample: dict) -> Path:
+def _he_raw(args: Args, rescaled: Rescaled) -> Path:
+    sample = rescaled.sample
+    if args.he_raw:  # a copy elsewhere (a pipeline task stages it): the image rescaled, not another one
+        _check_same_image(Path(args.he_raw), rescaled)
+        return Path(args.he_raw)
     path = sample["files"].get("image")
     if not path or not Path(path).is_file():
         raise InputError(path or sample["prefix"], "he-raw, the H&E this sample was rescaled from, is missing",
-                         "put the image back where p2g-rescale read it, or rescale the sample again")
+                         "put the image back where p2g-rescale read it, give --he-raw where it is now, or rescale "
+                         "the sample again")
     return Path(path)
+
+
+def _check_same_image(path: Path, rescaled: Rescaled) -> None:
+    """Size (and content, for a small file) against what p2g-rescale recorded; modification times differ in a copy,
+    so a big file is known by its size here, and by its pixel dimensions when it is read (_write)."""
+    recorded = ((rescaled.stamp.get("inputs") or {}).get("files") or {}).get("prefix", {}).get("image") or {}
+    now = file_fingerprint(path)
+    differs = [k for k in ("size", "sha256") if k in recorded and recorded[k] != now.get(k)]
+    if differs:
+        raise InputError(path, f"is not the image this sample was rescaled from (its {differs[0]} differs from "
+                         f"{rescaled.path / 'step.json'})", "give --he-raw the sample's own he-raw image")
 
 
 def _check_cells(args: Args, sample: dict) -> Optional[Path]:
@@ -52,7 +71,7 @@ def run(args: Args) -> SpatialDataStore:
     t0 = time.time()
     rescaled, result = Rescaled(args.rescaled), Result(args.result)
     sample, meta = rescaled.sample, check_same_sample(result, rescaled)
-    he_raw, cells_h5ad = _he_raw(sample), _check_cells(args, sample)
+    he_raw, cells_h5ad = _he_raw(args, rescaled), _check_cells(args, sample)
     mask, genes = result.tissue.read(), result.genes.read()
     domains = _domains(args, mask)
     sd = _spatialdata()  # before any work: without the extra nothing is written
@@ -85,5 +104,10 @@ def _write(out, sd, he_raw, sample, meta, result, genes, mask, domains, cells_h5
     if cells_h5ad is not None:
         shapes[SpatialDataStore.CELLS], tables[SpatialDataStore.CELL_TABLE] = sd.cell_elements(
             cells_h5ad, sample["pixel_size_raw"])
-    with ImageReader(he_raw) as reader, SpatialDataStore.writing(out) as tmp:
-        sd.write_store(tmp, reader, tables, shapes)
+    with ImageReader(he_raw) as reader:
+        if list(reader.shape[:2]) != list(sample["raw_shape"]):
+            raise InputError(he_raw, f"is {reader.shape[1]}x{reader.shape[0]} px, the image this sample was rescaled "
+                             f"from {sample['raw_shape'][1]}x{sample['raw_shape'][0]} px",
+                             "give --he-raw the sample's own he-raw image")
+        with SpatialDataStore.writing(out) as tmp:
+            sd.write_store(tmp, reader, tables, shapes)
