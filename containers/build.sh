@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Build the pipeline's two container images with the tags nextflow.config gives them
-# (params.container_cpu and params.container_gpu), from the repository root.
-#   containers/build.sh            build both images
-#   containers/build.sh --push     build, then push both (CI does this on a version tag)
-#   containers/build.sh --sif      build, then convert both to Apptainer images (NAME-VERSION.sif here)
+# Build the pipeline's three container images with the tags nextflow.config gives them
+# (params.container_cpu, container_gpu and container_spatialdata), from the repository root.
+#   containers/build.sh            build the three images
+#   containers/build.sh --push     build, then push them (CI does this on a version tag)
+#   containers/build.sh --sif      build, then convert them to Apptainer images (NAME-VERSION.sif here)
 #   containers/build.sh --dry-run  print the exact commands, run nothing
 #   containers/build.sh --cuda 12  the GPU image with a CUDA 12 torch wheel, for NVIDIA drivers older than 580
 set -euo pipefail
@@ -35,8 +35,9 @@ esac
 param() { sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" nextflow.config; }
 cpu_tag=$(param container_cpu)
 gpu_tag=$(param container_gpu)
-if [ -z "$cpu_tag" ] || [ -z "$gpu_tag" ]; then
-    echo "containers/build.sh: nextflow.config names no container_cpu/container_gpu image; set both params" >&2
+sdata_tag=$(param container_spatialdata)
+if [ -z "$cpu_tag" ] || [ -z "$gpu_tag" ] || [ -z "$sdata_tag" ]; then
+    echo "containers/build.sh: nextflow.config names no container_cpu/container_gpu/container_spatialdata image; set the three params" >&2
     exit 1
 fi
 
@@ -50,13 +51,16 @@ run() {
 
 run docker build --file containers/cpu/Dockerfile --tag "$cpu_tag" .
 run docker build --file containers/gpu/Dockerfile ${gpu_args[@]+"${gpu_args[@]}"} --tag "$gpu_tag" .  # empty arrays: bash 3.2 with set -u
+run docker build --file containers/spatialdata/Dockerfile --tag "$sdata_tag" .
 if [ "$push" = 1 ]; then
     run docker push "$cpu_tag"
     run docker push "$gpu_tag"
+    run docker push "$sdata_tag"
 fi
-if [ "$sif" = 1 ]; then  # both: a CPU task in an Apptainer run needs the CPU image as much as a GPU task the other
+if [ "$sif" = 1 ]; then  # all: a CPU task in an Apptainer run needs the CPU image as much as a GPU task the other
     sif_name() { local name=${1##*/}; echo "${name/:/-}.sif"; }  # ghcr.io/o/pixel2gene-cpu:0.2.0 -> pixel2gene-cpu-0.2.0.sif
     run apptainer build "$(sif_name "$cpu_tag")" "docker-daemon://$cpu_tag"
     run apptainer build "$(sif_name "$gpu_tag")" "docker-daemon://$gpu_tag"
-    echo "then: nextflow run . -profile apptainer --container_cpu $PWD/$(sif_name "$cpu_tag") --container_gpu $PWD/$(sif_name "$gpu_tag") ..." >&2
+    run apptainer build "$(sif_name "$sdata_tag")" "docker-daemon://$sdata_tag"
+    echo "then: nextflow run . -profile apptainer --container_cpu $PWD/$(sif_name "$cpu_tag") --container_gpu $PWD/$(sif_name "$gpu_tag") --container_spatialdata $PWD/$(sif_name "$sdata_tag") ..." >&2
 fi

@@ -5,12 +5,35 @@
  * folders of a task's inputs, so a link whose target is elsewhere dangles inside the
  * container; staging the target as well mounts its folder. On object stores (S3, GCS)
  * outputs are uploaded as plain files and there is no link to follow.
+ *
+ * A MIRAX slide (.mrxs) is a file and a folder of the same name beside it (Slidedat.ini and the
+ * tiles): a task given only the file cannot open it, so the folder is staged with it.
  */
 import java.nio.file.Files
 import java.nio.file.Path
 import java.nio.file.Paths
 
 class Staging {
+
+    // pixel2gene/io/sample.py's IMAGE_ENDINGS, in its order (tests/test_pipeline_lib.py compares them): a sample's
+    // he-raw is the first of these that exists, as p2g-rescale picks it.
+    static final List<String> HE_RAW_ENDINGS = ['.ome.tif', '.tif', '.tiff', '.btf', '.jpg', '.jpeg', '.png', '.svs',
+                                                '.ndpi', '.vms', '.vmu', '.scn', '.mrxs', '.svslide', '.bif', '.czi']
+
+    static String nameOf(p) {
+        p.toString().tokenize('/').last()
+    }
+
+    // The sample's he-raw among its files (Paths or Strings), or null.
+    static heRaw(List found, String stem) {
+        HE_RAW_ENDINGS.findResult { ending -> found.find { f -> nameOf(f) == "${stem}he-raw${ending}".toString() } }
+    }
+
+    // The data folders the MIRAX slides among `found` need: each .mrxs's own path without its ending.
+    static List<String> slideFolders(List found) {
+        found.collect { f -> f.toString() }.findAll { f -> f.toLowerCase().endsWith('.mrxs') }
+            .collect { f -> f[0..<(f.length() - '.mrxs'.length())] }
+    }
 
     // Every path that the symbolic links among `paths` lead through, to their final targets.
     static List<Path> linkTargets(List paths) {

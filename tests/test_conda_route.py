@@ -18,7 +18,7 @@ from conftest import REPO
 
 yaml = pytest.importorskip("yaml") if os.environ.get("P2G_REQUIRE_LINTERS") != "1" else __import__("yaml")
 
-IMAGES = ("cpu", "gpu")
+IMAGES = ("cpu", "gpu", "spatialdata")  # spatialdata: the CPU image and the extra, for --spatialdata
 PIP_OPTION = re.compile(r"--extra-index-url (https://download\.pytorch\.org/whl/\w+)")
 
 
@@ -63,12 +63,22 @@ def pip_options(image):
     return [PIP_OPTION.fullmatch(line).group(1) for line in options]
 
 
-def requirements():
+def pins_in(path):
     pins = {}
-    for line in (REPO / "containers/requirements.txt").read_text().splitlines():
+    for line in path.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             name, version = line.strip().split("==")
             pins[name.lower()] = version
+    return pins
+
+
+def requirements(image="cpu"):
+    """What an image installs besides torch: every image the shared list, the SpatialData one its extra too."""
+    pins = pins_in(REPO / "containers/requirements.txt")
+    own = REPO / "containers" / image / "requirements.txt"
+    if own.is_file():
+        assert not set(pins) & set(pins_in(own)), f"{image}: its own requirements.txt repeats shared pins"
+        pins.update(pins_in(own))
     return pins
 
 
@@ -89,8 +99,8 @@ def test_each_environment_parses_and_uses_conda_forge_only():
 
 
 def test_every_package_is_pinned_to_the_version_the_image_installs():
-    required = requirements()
     for image in IMAGES:
+        required = requirements(image)
         text = dockerfile(image)
         python = re.search(r"^FROM python:(\d+\.\d+\.\d+)-", text, re.M).group(1)
         torch = re.search(r"torch==(\d+\.\d+\.\d+)\b", text).group(1)
@@ -110,6 +120,7 @@ def test_torch_comes_from_the_index_the_image_takes_it_from():
     assert pip_options("cpu") == [cpu_index] == ["https://download.pytorch.org/whl/cpu"]
     assert 'ARG TORCH_INDEX="https://pypi.org/simple"' in dockerfile("gpu")
     assert pip_options("gpu") == []
+    assert pip_options("spatialdata") == [cpu_index] and re.search(r"--index-url (\S+) torch==", dockerfile("spatialdata")).group(1) == cpu_index
     assert Version("2.13.0+cpu") > Version("2.13.0")
     # the documented switch to a CUDA 12 wheel is the index containers/build.sh --cuda 12 uses
     cuda12 = re.search(r"TORCH_INDEX=(https://download\.pytorch\.org/whl/cu\d+)", (REPO / "containers/build.sh").read_text())
@@ -142,3 +153,15 @@ def test_the_checkout_on_pythonpath_is_the_package_the_tools_import(tmp_path):
     found = subprocess.run([sys.executable, "-c", "import pixel2gene; print(pixel2gene.__file__)"], cwd=tmp_path,
                            env=env, capture_output=True, text=True, check=True).stdout.strip()
     assert found == str(REPO / "pixel2gene" / "__init__.py")
+
+
+def test_the_spatialdata_image_installs_the_extra_pyproject_declares():
+    """p2g-spatialdata checks for the extra at its first import; the image must hold the version it is tested with."""
+    extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["spatialdata"]
+    installed = requirements("spatialdata")
+    for spec in extra:
+        req = Requirement(spec)
+        assert req.specifier.contains(installed[req.name.lower()]), f"{req.name}=={installed[req.name.lower()]} is not {spec}"
+    text = dockerfile("spatialdata")
+    assert "COPY containers/spatialdata/requirements.txt ./requirements-spatialdata.txt" in text
+    assert "-r requirements.txt -r requirements-spatialdata.txt" in text

@@ -60,7 +60,7 @@ def project(tmp_path_factory):
     for name in ("he-raw.jpg", "cnts.tsv", "locs-raw.tsv", "radius-raw.txt", "pixel-size-raw.txt"):
         touch(root / "data" / "A" / name)
         touch(root / "data" / f"B-{name}")
-    for name in ("he-raw.jpg", "pixel-size-raw.txt"):
+    for name in ("he-raw.mrxs", "he-raw/Slidedat.ini", "pixel-size-raw.txt"):  # a MIRAX slide: file and folder
         touch(root / "data" / "C" / name)
     touch(root / "data" / "C" / "truth" / "cnts.tsv")
     touch(root / "data" / "C" / "truth" / "locs-raw.tsv")
@@ -138,7 +138,7 @@ def test_each_process_runs_once_per_sample_or_fold_group(runs):
     # 6 samples (3 imported), 3 train (A, B, H), 4 predict (A, C, V, X), 10 folds in tasks of 4 -> 3 groups
     assert counts(runs[0]) == {"P2G_IMPORT": 3, "P2G_RESCALE": 6, "P2G_MASK": 6, "P2G_FEATURES": 6, "P2G_GENES": 1,
                                "P2G_FOLDS": 3, "P2G_TRAIN": 3, "P2G_SELECT": 1, "P2G_PREDICT": 4, "P2G_COMBINE": 4,
-                               "P2G_EXPORT": 4, "P2G_DOMAINS": 4, "P2G_CELLS": 2,
+                               "P2G_EXPORT": 4, "P2G_DOMAINS": 4, "P2G_CELLS": 2, "P2G_SPATIALDATA": 0,
                                "P2G_MAPS": 4, "P2G_EVALUATE": 2, "P2G_REPORT": 4}
 
 
@@ -172,6 +172,8 @@ def test_samples_reach_their_tasks_with_their_files(runs, project):
     assert h[0]["bin_size"] == 16 and h[3].endswith("assets/NO_IMAGE")
     c_mask = task(run, "P2G_MASK", "C")["inputs"][0]
     assert c_mask[2].endswith("masks/C.png")
+    c = task(run, "P2G_RESCALE", "C")["inputs"][0]  # a MIRAX slide opens only with its data folder beside it
+    assert [f[len(data):] for f in c[1]] == ["/C/he-raw", "/C/he-raw.mrxs", "/C/pixel-size-raw.txt"]
 
 
 def test_imports_get_only_the_files_p2g_import_reads(runs, project):
@@ -250,7 +252,7 @@ def test_the_test_profile_sheet_flows(emulated):
     assert run["errors"] == []
     assert counts(run) == {"P2G_IMPORT": 0, "P2G_RESCALE": 2, "P2G_MASK": 2, "P2G_FEATURES": 2, "P2G_GENES": 1,
                            "P2G_FOLDS": 1, "P2G_TRAIN": 2, "P2G_SELECT": 1, "P2G_PREDICT": 2, "P2G_COMBINE": 2,
-                           "P2G_EXPORT": 2, "P2G_DOMAINS": 2, "P2G_CELLS": 0,
+                           "P2G_EXPORT": 2, "P2G_DOMAINS": 2, "P2G_CELLS": 0, "P2G_SPATIALDATA": 0,
                            "P2G_MAPS": 2, "P2G_EVALUATE": 1, "P2G_REPORT": 2}
 
 
@@ -318,6 +320,28 @@ def test_no_domains_with_domains_zero(project):
     assert all(t["inputs"][0][4].endswith("assets/NO_DOMAINS") for t in run["tasks"]["P2G_EXPORT"])
     assert all([d.rsplit("/", 1)[1] for d in t["inputs"][0][6]] == ["NO_DOMAINS"] for t in run["tasks"]["P2G_REPORT"])
     assert all("domains" not in t["inputs"][0][4] for t in run["tasks"]["P2G_REPORT"])
+
+
+def test_spatialdata_stores_come_from_each_predicted_samples_own_he_raw(project):
+    """#28: --spatialdata (a string from the command line) runs P2G_SPATIALDATA for every predicted sample, with its
+    domains, its cells where the sheet gives a segmentation, and its he-raw staged again (a MIRAX slide with its
+    folder; an imported one as p2g-import linked it)."""
+    (run,) = emulate(request(project["rows"], project["sheet"], seeds=[3], params=dict(PARAMS, spatialdata="true")))[0]
+    assert run["errors"] == [] and counts(run)["P2G_SPATIALDATA"] == 4
+    data = str(project["root"] / "data")
+    for sample in ("A", "C", "V", "X"):
+        meta, result, rescaled, domains, cells, he_raw, name, linked = task(run, "P2G_SPATIALDATA", sample)["inputs"][0]
+        assert result == task(run, "P2G_COMBINE", sample)["dir"] + "/result"
+        assert rescaled == task(run, "P2G_RESCALE", sample)["dir"] + "/rescale"
+        assert domains == task(run, "P2G_DOMAINS", sample)["dir"] + "/domains"
+        assert cells == (task(run, "P2G_CELLS", sample)["dir"] + "/cells" if sample in ("C", "X")
+                         else f"{REPO}/assets/NO_CELLS")
+        assert os.path.basename(he_raw[0]) == name and linked == []
+    assert task(run, "P2G_SPATIALDATA", "A")["inputs"][0][5] == [f"{data}/A/he-raw.jpg"]
+    assert task(run, "P2G_SPATIALDATA", "C")["inputs"][0][5] == [f"{data}/C/he-raw.mrxs", f"{data}/C/he-raw"]
+    assert task(run, "P2G_SPATIALDATA", "V")["inputs"][0][5] == [task(run, "P2G_IMPORT", "V")["dir"] + "/imported/he-raw.tif"]
+    (off,) = emulate(request(project["rows"], project["sheet"], seeds=[3], params=dict(PARAMS, spatialdata="false")))[0]
+    assert off["errors"] == [] and counts(off)["P2G_SPATIALDATA"] == 0
 
 
 def test_the_dataflow_runs_under_every_profile(project):

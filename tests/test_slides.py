@@ -178,3 +178,23 @@ def test_slide_errors_are_one_line(tmp_path, monkeypatch):
     pytest.importorskip("openslide")
     with pytest.raises(InputError, match="broken.svs: slide does not open"):
         ImageReader(broken)
+
+
+def test_a_mirax_slide_opens_beside_the_data_folder_staged_with_it(tmp_path):
+    """A pipeline task stages he-raw.mrxs and its folder he-raw/ side by side (links, or downloaded copies whose
+    real places differ): that pair is opened. A link p2g-import made (he-raw.mrxs -> the user's slide.mrxs, whose
+    folder is slide/) is opened at its target, where the folder is."""
+    from pixel2gene.io.slides import _beside_its_data
+    real = tmp_path / "user"
+    (real / "slide").mkdir(parents=True)
+    (real / "slide.mrxs").write_bytes(b"")
+    staged = tmp_path / "task" / "sample"
+    staged.mkdir(parents=True)
+    (staged / "he-raw.mrxs").symlink_to(tmp_path / "elsewhere.mrxs")
+    (tmp_path / "elsewhere.mrxs").symlink_to(real / "slide.mrxs")
+    (staged / "he-raw").symlink_to(real / "slide")
+    assert _beside_its_data(staged / "he-raw.mrxs") == staged / "he-raw.mrxs"
+    imported = tmp_path / "imported"
+    imported.mkdir()
+    (imported / "he-raw.mrxs").symlink_to(real / "slide.mrxs")
+    assert _beside_its_data(imported / "he-raw.mrxs") == real / "slide.mrxs"

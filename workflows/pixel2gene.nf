@@ -19,6 +19,7 @@ include { P2G_PREDICT  } from '../modules/local/predict/main'
 include { P2G_COMBINE  } from '../modules/local/combine/main'
 include { P2G_DOMAINS  } from '../modules/local/domains/main'
 include { P2G_CELLS    } from '../modules/local/cells/main'
+include { P2G_SPATIALDATA } from '../modules/local/spatialdata/main'
 include { P2G_EXPORT   } from '../modules/local/export/main'
 include { P2G_MAPS     } from '../modules/local/maps/main'
 include { P2G_EVALUATE } from '../modules/local/evaluate/main'
@@ -38,13 +39,15 @@ def firstNamed(List found, List names) {
     names.findResult { name -> found.find { f -> f.name == name } }
 }
 
-// The files of a seed-layout sample: every file whose path starts with its prefix.
+// The files of a seed-layout sample: every file whose path starts with its prefix, and the data folder of a
+// MIRAX slide (he-raw.mrxs reads he-raw/ beside it).
 def sampleFiles(Map meta) {
     def found = files("${meta.prefix}*", type: 'file')
     if (!found) {
         error("Samplesheet: no files match prefix '${meta.prefix}' of sample '${meta.id}'")
     }
-    found.sort { f -> f.name }
+    def folders = Staging.slideFolders(found).collect { folder -> file(folder) }.findAll { folder -> folder.isDirectory() }
+    (found + folders).sort { f -> f.name }
 }
 
 def countsFile(Map meta, List found) {
@@ -100,6 +103,15 @@ def cellsInputs(Map meta, result, rescaled, Map sample, noAlignment) {
     [meta, result, rescaled, files, segmentation.name, alignment]
 }
 
+// The sample's he-raw for a task that reads it again (p2g-spatialdata): the image, a MIRAX slide's data folder
+// (already among a seed sample's files) and the targets of an imported he-raw's links.
+def heRawInputs(Map meta, List found) {
+    def image = Staging.heRaw(found, meta.stem)
+    def folders = Staging.slideFolders([image])
+    def staged = [image] + found.findAll { f -> f.toString() in folders }
+    [meta.id, staged, image.name, Staging.linkTargets(staged)]
+}
+
 // A step of a training sample's colour-augmented copy is named after the copy: folds-aug1, ...
 def copyName(String step, Map meta) {
     meta.copy ? "${step}-aug${meta.copy}".toString() : step
@@ -119,6 +131,7 @@ workflow PIXEL2GENE {
     no_image = file("${projectDir}/assets/NO_IMAGE")
     no_alignment = file("${projectDir}/assets/NO_ALIGNMENT")
     no_domains = file("${projectDir}/assets/NO_DOMAINS")
+    no_cells = file("${projectDir}/assets/NO_CELLS")
     fold_groups = Folds.groups(params.n_folds, params.folds_per_task)
 
     // 10x output (visium, visium-hd, xenium) becomes a seed-layout folder first.
@@ -230,6 +243,17 @@ workflow PIXEL2GENE {
             .map { id, meta, result, rescaled, sample -> cellsInputs(meta, result, rescaled, sample, no_alignment) }
     )
 
+    // One SpatialData store per predicted sample (--spatialdata), in the image that holds the spatialdata extra.
+    ch_cells_by_id = P2G_CELLS.out.cells.map { meta, dir -> [meta.id, dir] }
+    P2G_SPATIALDATA(params.spatialdata.toString().toBoolean()
+        ? ch_result.join(ch_domains)
+            .map { meta, result, rescaled, mask, domains -> [meta.id, meta, result, rescaled, domains] }
+            .join(ch_cells_by_id, remainder: true)
+            .join(ch_samples.map { meta, found -> heRawInputs(meta, found) })
+            .map { id, meta, result, rescaled, domains, cells, he_raw, he_raw_name, linked ->
+                [meta, result, rescaled, domains, cells ?: no_cells, he_raw, he_raw_name, linked] }
+        : channel.empty())
+
     P2G_EXPORT(
         ch_result.join(ch_counts_any).join(ch_domains)
             .map { meta, result, rescaled, mask, counts, domains -> [meta, result, rescaled, counts, domains] }
@@ -314,6 +338,7 @@ workflow PIXEL2GENE {
     results  = P2G_COMBINE.out.results
     domains  = P2G_DOMAINS.out.domains
     cells    = P2G_CELLS.out.cells
+    zarr     = P2G_SPATIALDATA.out.zarr
     h5ad     = P2G_EXPORT.out.h5ad
     reports  = P2G_REPORT.out.report
     versions = ch_versions

@@ -67,6 +67,15 @@ def over_white(rgba: np.ndarray) -> np.ndarray:
     return rgb.astype(np.uint8)
 
 
+def _beside_its_data(path: Path) -> Path:
+    """The path to open: a MIRAX .mrxs reads the folder of its own name beside it. A pipeline task stages the
+    file and that folder side by side (as links, or as downloaded copies whose real places differ); p2g-import
+    links he-raw.mrxs to the user's slide, whose folder lies beside the real file only."""
+    if path.with_suffix("").is_dir():
+        return path
+    return path.resolve()
+
+
 class OpenSlideLevels:
     """A slide OpenSlide reads: its consistent levels, rows of any level, and its recorded µm/px."""
 
@@ -76,8 +85,8 @@ class OpenSlideLevels:
             import openslide
         except ImportError:
             raise InputError(path, f"reading {self.path.suffix} slides needs OpenSlide", INSTALL) from None
-        try:  # the resolved path: a MIRAX .mrxs finds its data folder beside the real file, not beside a link
-            self._slide = openslide.OpenSlide(str(self.path.resolve()))
+        try:
+            self._slide = openslide.OpenSlide(str(_beside_its_data(self.path)))
         except (openslide.OpenSlideError, OSError) as exc:
             raise InputError(path, f"slide does not open ({type(exc).__name__}: {exc})",
                              "check that it is a complete slide file (with its data folder for .mrxs)") from None

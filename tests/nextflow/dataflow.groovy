@@ -290,11 +290,12 @@ def sections(String file) {
     found
 }
 
-// What Nextflow adds to Path: name, text and exists().
+// What Nextflow adds to Path: name, text, exists() and isDirectory().
 ExpandoMetaClass.enableGlobally()
 Path.metaClass.getName = { -> delegate.fileName.toString() }
 Path.metaClass.getText = { -> new String(Files.readAllBytes(delegate)) }
 Path.metaClass.exists = { -> Files.exists(delegate) }
+Path.metaClass.isDirectory = { -> Files.isDirectory(delegate) }
 
 def emulate(Map req) {
     Run.globs = req.globs ?: [:]
