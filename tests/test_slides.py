@@ -198,3 +198,30 @@ def test_a_mirax_slide_opens_beside_the_data_folder_staged_with_it(tmp_path):
     imported.mkdir()
     (imported / "he-raw.mrxs").symlink_to(real / "slide.mrxs")
     assert _beside_its_data(imported / "he-raw.mrxs") == real / "slide.mrxs"
+
+
+def test_an_imported_mirax_slide_brings_its_data_folder(tmp_path):
+    """p2g-import links he-raw.mrxs to the user's slide and its folder beside it as he-raw/, so the sample's files
+    hold the whole slide (the pipeline's tasks stage them together); other images get no folder."""
+    import pandas as pd
+    import scipy.sparse as sp
+    from pixel2gene.importers.prefix import Imported, write_prefix
+
+    def imported(image):
+        return Imported(vendor="visium", ids=pd.Index(["a"]), genes=["G"],
+                        blocks=lambda: iter([sp.csr_matrix(np.array([[3]], np.int32))]), dtype=np.int32,
+                        matrix_path=tmp_path / "matrix.h5", locs=pd.DataFrame({"x": [1.0], "y": [1.0]}, index=["a"]),
+                        image=image, diameter_um=55.0, pixel_size_raw=1.0)
+
+    (tmp_path / "scans" / "slide").mkdir(parents=True)
+    (tmp_path / "scans" / "slide" / "Slidedat.ini").write_text("[GENERAL]\n")
+    (tmp_path / "scans" / "slide.mrxs").write_bytes(b"")
+    sample = write_prefix(tmp_path / "S", imported(tmp_path / "scans" / "slide.mrxs"))
+    assert (sample / "he-raw.mrxs").resolve() == tmp_path / "scans" / "slide.mrxs"
+    assert (sample / "he-raw").is_symlink() and (sample / "he-raw" / "Slidedat.ini").is_file()
+    from pixel2gene.io.slides import _beside_its_data
+    assert _beside_its_data(sample / "he-raw.mrxs") == sample / "he-raw.mrxs"
+    (tmp_path / "scans" / "plain.tif").write_bytes(b"")
+    (tmp_path / "scans" / "plain").mkdir()
+    other = write_prefix(tmp_path / "T", imported(tmp_path / "scans" / "plain.tif"))
+    assert not (other / "he-raw").exists()

@@ -73,6 +73,7 @@ def write_prefix(out, imp: Imported, pixel_size: float = 0.5) -> Path:
         locs.index = pd.Index(imp.ids, name="id")
         locs.to_parquet(tmp / (LOCS + ".parquet"))
         os.symlink(imp.image.resolve(), tmp / he_raw_name(imp.image))
+        _link_slide_data(imp.image.resolve(), tmp / he_raw_name(imp.image))
         (tmp / RADIUS).write_text(f"{imp.diameter_um:.6g}\n")
         (tmp / PIXEL_SIZE_RAW).write_text(f"{imp.pixel_size_raw:.10g}\n")
         (tmp / PIXEL_SIZE).write_text(f"{pixel_size:g}\n")
@@ -85,6 +86,14 @@ def write_prefix(out, imp: Imported, pixel_size: float = 0.5) -> Path:
                   "pixel_size_um": pixel_size, **imp.record}
         (tmp / RECORD).write_text(json.dumps(record, indent=2, default=str) + "\n")
     return final
+
+
+def _link_slide_data(image: Path, link: Path) -> None:
+    """A MIRAX slide (.mrxs) reads the folder of its own name beside it: link it beside he-raw.mrxs as he-raw/, so
+    the sample's files (and a pipeline task that stages them) hold the whole slide, wherever the link is read."""
+    data = image.with_suffix("")
+    if image.suffix.lower() == ".mrxs" and data.is_dir():
+        os.symlink(data, link.with_suffix(""), target_is_directory=True)
 
 
 def _write_counts(path: Path, imp: Imported) -> float:
