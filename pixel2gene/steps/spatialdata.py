@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from ..artifacts.base import STAMP
 from ..artifacts.cells import Cells
 from ..artifacts.domains import Domains
 from ..artifacts.files import SpatialDataStore
@@ -51,7 +52,7 @@ def _check_same_image(path: Path, rescaled: Rescaled) -> None:
     differs = [k for k in ("size", "sha256") if k in recorded and recorded[k] != now.get(k)]
     if differs:
         raise InputError(path, f"is not the image this sample was rescaled from (its {differs[0]} differs from "
-                         f"{rescaled.path / 'step.json'})", "give --he-raw the sample's own he-raw image")
+                         f"{rescaled.path / STAMP})", "give --he-raw the sample's own he-raw image")
 
 
 def _check_cells(args: Args, sample: dict) -> Optional[Path]:
