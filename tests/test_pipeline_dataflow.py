@@ -77,7 +77,8 @@ def project(tmp_path_factory):
     for name in HD_READ:
         if not name.endswith("scalefactors_json.json"):
             touch(root / "hd-broken" / "outs" / name)
-    touch(root / "images" / "V.tif")
+    touch(root / "images" / "V.mrxs")  # a MIRAX slide: the file and its data folder
+    touch(root / "images" / "V" / "Slidedat.ini")
     touch(root / "images" / "X.ome.tif")
     touch(root / "xenium" / "bundle" / "he_imagealignment.csv")
     rows = [
@@ -86,7 +87,7 @@ def project(tmp_path_factory):
         {"sample": "B", "role": "train", "prefix": "data/B-"},
         {"sample": "C", "role": "predict", "prefix": "data/C/", "truth": "data/C/truth/", "mask": "masks/C.png",
          "segmentation": "cells/C.geojson"},
-        {"sample": "V", "role": "predict", "prefix": "visium/outs/", "format": "visium", "image": "images/V.tif"},
+        {"sample": "V", "role": "predict", "prefix": "visium/outs/", "format": "visium", "image": "images/V.mrxs"},
         {"sample": "H", "role": "train", "prefix": "hd/outs/", "format": "visium-hd", "image": "lowres", "bin_size": 16},
         {"sample": "X", "role": "predict", "prefix": "xenium/bundle/", "format": "xenium", "image": "images/X.ome.tif",
          "alignment": "xenium/bundle/he_imagealignment.csv", "segmentation": "xenium/bundle/cell_boundaries.parquet"},
@@ -167,9 +168,11 @@ def test_samples_reach_their_tasks_with_their_files(runs, project):
     genes, = run["tasks"]["P2G_GENES"]
     assert [f.split("/")[-1] for f in genes["inputs"][0]] == ["cnts.tsv", "B-cnts.tsv", "cnts.h5ad"]  # A, B, H
     x = task(run, "P2G_IMPORT", "X")["inputs"][0]
-    assert x[3].endswith("images/X.ome.tif") and x[4].endswith("he_imagealignment.csv")
+    assert x[3] == [f"{project['root']}/images/X.ome.tif"] and x[4].endswith("he_imagealignment.csv")
+    v = task(run, "P2G_IMPORT", "V")["inputs"][0]
+    assert v[3] == [f"{project['root']}/images/V.mrxs", f"{project['root']}/images/V"]
     h = task(run, "P2G_IMPORT", "H")["inputs"][0]
-    assert h[0]["bin_size"] == 16 and h[3].endswith("assets/NO_IMAGE")
+    assert h[0]["bin_size"] == 16 and len(h[3]) == 1 and h[3][0].endswith("assets/NO_IMAGE")
     c_mask = task(run, "P2G_MASK", "C")["inputs"][0]
     assert c_mask[2].endswith("masks/C.png")
     c = task(run, "P2G_RESCALE", "C")["inputs"][0]  # a MIRAX slide opens only with its data folder beside it

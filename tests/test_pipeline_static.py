@@ -416,18 +416,22 @@ HD_BINS = "binned_outputs/square_016um/"
 META = {"id": "C2", "stem": "", "train": True, "predict": True, "format": "seed"}
 # Representative inputs for every process, covering each branch of its script.
 RENDER_CASES = [
-    ("P2G_IMPORT", {"meta": dict(META, format="visium", image="hires"), "image": staged("image/NO_IMAGE"),
+    ("P2G_IMPORT", {"meta": dict(META, format="visium", image="hires"), "image": many("image/NO_IMAGE"),
                     "alignment": staged("alignment/NO_ALIGNMENT"),
                     **tenx("outs/filtered_feature_bc_matrix.h5", "outs/spatial/scalefactors_json.json",
                            "outs/spatial/tissue_hires_image.png", "outs/spatial/tissue_positions.csv")}),
     ("P2G_IMPORT", {"meta": dict(META, format="visium-hd", image="/d/he.tif", bin_size=16),
-                    "image": staged("image/he.tif"), "alignment": staged("alignment/NO_ALIGNMENT"),
+                    "image": many("image/he.tif"), "alignment": staged("alignment/NO_ALIGNMENT"),
                     **tenx(HD_BINS + "filtered_feature_bc_matrix", HD_BINS + "spatial/scalefactors_json.json",
                            HD_BINS + "spatial/tissue_positions.parquet", "spatial/tissue_hires_image.png",
                            "spatial/tissue_lowres_image.png")}),
     ("P2G_IMPORT", {"meta": dict(META, format="xenium", image="/d/he.ome.tif", alignment="/d/a.csv"),
-                    "image": staged("image/he.ome.tif"), "alignment": staged("alignment/a.csv"),
+                    "image": many("image/he.ome.tif"), "alignment": staged("alignment/a.csv"),
                     **tenx("cell_feature_matrix.h5", "cells.parquet", "experiment.xenium")}),
+    ("P2G_IMPORT", {"meta": dict(META, format="visium", image="/d/he.mrxs"), "image": many("image/he.mrxs", "image/he"),
+                    "alignment": staged("alignment/NO_ALIGNMENT"),
+                    **tenx("outs/filtered_feature_bc_matrix.h5", "outs/spatial/scalefactors_json.json",
+                           "outs/spatial/tissue_positions.csv")}),
     ("P2G_RESCALE", {"meta": META, "files": many("sample/he-raw.jpg", "sample/cnts.tsv"), "linked": many()}),
     ("P2G_RESCALE", {"meta": dict(META, stem="C3-", train=False), "files": many("sample/C3-he-raw.jpg"),
                      "linked": many("linked/C3.ome.tif")}),
@@ -528,6 +532,13 @@ def test_every_process_is_rendered(rendered):
     assert not errors
 
 
+def test_a_10x_samples_image_is_named_alone_beside_a_slides_data_folder(rendered):
+    """#28: the H&E of a 10x sample comes with a MIRAX slide's data folder; p2g-import is given the image itself."""
+    scripts = [r["script"] for name, r in rendered if name == "P2G_IMPORT"]
+    assert [re.findall(r"--(?:he-)?image (\S+)", s) for s in scripts] == [
+        ["hires"], ["image/he.tif"], ["image/he.ome.tif"], ["image/he.mrxs"]]
+
+
 def test_module_commands_match_the_tools_help(rendered):
     used, pending = set(), []
     for name, r in rendered:
@@ -577,9 +588,9 @@ def test_import_rebuilds_outs_from_only_the_staged_files(rendered, tmp_path):
     """#27 A6: P2G_IMPORT stages only the files p2g-import reads; its script links each back at its place in
     outs/ (relative links, which hold wherever a container mounts the work folder) and imports that outs/."""
     cases = [(inputs, r["script"]) for (name, inputs), (_, r) in zip(RENDER_CASES, rendered) if name == "P2G_IMPORT"]
-    assert len(cases) == 3
-    for inputs, script in cases:
-        work = tmp_path / inputs["meta"]["format"]
+    assert len(cases) == 4
+    for k, (inputs, script) in enumerate(cases):
+        work = tmp_path / f"{k}-{inputs['meta']['format']}"
         staged = inputs["inputs"]["paths"]
         for path in staged:
             (work / path).parent.mkdir(parents=True)

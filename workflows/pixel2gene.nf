@@ -72,13 +72,15 @@ def truthFiles(Map meta) {
 }
 
 // Vendor output for p2g-import: the files of the outs folder it reads and their places there (issue #27 A6: not
-// the whole folder, whose BAMs and transcripts run to tens of GB), and the H&E and alignment files when named.
+// the whole folder, whose BAMs and transcripts run to tens of GB), and the H&E (a MIRAX slide with its data
+// folder) and alignment files when named.
 def importInputs(Map meta, noImage, noAlignment) {
     def outs = file(meta.prefix, checkIfExists: true)
     def relpaths = TenxInputs.paths(meta.format, meta.prefix, meta.bin_size, meta.image, { path -> file(path).exists() })
     def image = meta.image in Samplesheet.COARSE_IMAGES ? noImage : file(meta.image, checkIfExists: true)
+    def slideData = Staging.slideFolders([image]).collect { folder -> file(folder) }.findAll { folder -> folder.isDirectory() }
     def alignment = meta.alignment ? file(meta.alignment, checkIfExists: true) : noAlignment
-    [importMeta(meta), relpaths.collect { rel -> outs.resolve(rel) }, relpaths, image, alignment]
+    [importMeta(meta), relpaths.collect { rel -> outs.resolve(rel) }, relpaths, [image] + slideData, alignment]
 }
 
 // What a sample's tasks are keyed on (issue #27 B2): a task's hash covers its meta, so a predict row or a truth

@@ -3,7 +3,8 @@ process P2G_IMPORT {
     label 'process_medium'
 
     input:
-    tuple val(meta), path(inputs, stageAs: 'staged??/*', arity: '1..*'), val(relpaths), path(image, stageAs: 'image/*'), path(alignment, stageAs: 'alignment/*')
+    // image: the H&E, with a MIRAX slide's (.mrxs) data folder beside it
+    tuple val(meta), path(inputs, stageAs: 'staged??/*', arity: '1..*'), val(relpaths), path(image, stageAs: 'image/*', arity: '1..2'), path(alignment, stageAs: 'alignment/*')
 
     output:
     tuple val(meta), path("imported/*"), emit: files
@@ -12,8 +13,8 @@ process P2G_IMPORT {
     script:
     def args = task.ext.args ?: ''
     // hires/lowres: the image inside spatial/; otherwise the full-resolution H&E that was staged
-    def he = meta.image in ['hires', 'lowres'] ? meta.image : image
-    def source = meta.format == 'xenium' ? "--he-image ${image} --alignment ${alignment}" : "--image ${he}"
+    def he = meta.image in ['hires', 'lowres'] ? meta.image : image[0]
+    def source = meta.format == 'xenium' ? "--he-image ${image[0]} --alignment ${alignment}" : "--image ${he}"
     def bins = meta.format == 'visium-hd' ? "--bin-size ${meta.bin_size ?: 8}" : ''
     // Only the files p2g-import reads are staged (lib/TenxInputs.groovy), each in its own stagedNN/ folder so
     // that equal names cannot collide; outs/ is rebuilt from links to them at the places relpaths names.
