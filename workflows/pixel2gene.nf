@@ -46,8 +46,12 @@ def sampleFiles(Map meta) {
     if (!found) {
         error("Samplesheet: no files match prefix '${meta.prefix}' of sample '${meta.id}'")
     }
-    def folders = Staging.slideFolders(found).collect { folder -> file(folder) }.findAll { folder -> folder.isDirectory() }
-    (found + folders).sort { f -> f.name }
+    (found + slideData(found)).sort { f -> f.name }
+}
+
+// The data folders of the MIRAX slides among `paths` that exist (Staging.slideFolders), as files to stage.
+def slideData(List paths) {
+    Staging.slideFolders(paths).collect { folder -> file(folder) }.findAll { folder -> folder.isDirectory() }
 }
 
 def countsFile(Map meta, List found) {
@@ -78,9 +82,8 @@ def importInputs(Map meta, noImage, noAlignment) {
     def outs = file(meta.prefix, checkIfExists: true)
     def relpaths = TenxInputs.paths(meta.format, meta.prefix, meta.bin_size, meta.image, { path -> file(path).exists() })
     def image = meta.image in Samplesheet.COARSE_IMAGES ? noImage : file(meta.image, checkIfExists: true)
-    def slideData = Staging.slideFolders([image]).collect { folder -> file(folder) }.findAll { folder -> folder.isDirectory() }
     def alignment = meta.alignment ? file(meta.alignment, checkIfExists: true) : noAlignment
-    [importMeta(meta), relpaths.collect { rel -> outs.resolve(rel) }, relpaths, [image] + slideData, alignment]
+    [importMeta(meta), relpaths.collect { rel -> outs.resolve(rel) }, relpaths, [image] + slideData([image]), alignment]
 }
 
 // What a sample's tasks are keyed on (issue #27 B2): a task's hash covers its meta, so a predict row or a truth
