@@ -15,10 +15,21 @@ default features, K clusters, seeded), and for each cluster in turn:
    genes), once with `--unfamiliar colour` (the default: lean on the colour ridge where tissue is novel)
    and once with `--unfamiliar keep` (the model alone), from the same trained models.
 
-Nothing here chooses a setting: the fallback rule was fixed before this ran (docs/method.md). Writes
-OUTDIR/tissue_holdout.json and prints a Markdown table (docs/benchmarks.md).
+With `--across` (the multi-section variant) the tissue is unfamiliar to the training section, not merely cut
+out of it: the first of `--sections` trains, the others are tested. Its superpixels are clustered as above;
+the other sections' superpixels and spots are assigned to the same clusters with the first's basis (each
+section's features standardised by its own statistics). For each cluster the first section trains without it
+(spots with at most a tenth of it, a mask without it), the other sections are predicted whole with their own
+detected masks, and on each only the spots at least half of whose tissue is of that cluster are scored, both
+ways. With `--train-also C3`, that section's spots (and tissue) without the cluster train too, and only the
+remaining sections are tested.
 
-Usage: python bench/tissue_holdout.py --outdir /scratch/tho [--sections C2 C3 C4] [--clusters 4]
+Nothing here chooses a setting: the fallback rule was fixed before this ran (docs/method.md). Writes
+OUTDIR/tissue_holdout.json (OUTDIR/tissue_holdout_across.json with --across) and prints Markdown tables
+(docs/benchmarks.md).
+
+Usage: python bench/tissue_holdout.py --outdir /scratch/tho [--sections C2 C3 C4] [--clusters 6]
+           [--across [--train-also C3]] [--p2g-args '--threads 2']
 """
 import argparse
 import json
@@ -27,6 +38,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +72,10 @@ def parse(argv=None):
     ap.add_argument("--clusters", type=int, default=6, help="histology clusters per section (K)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--p2g-args", default="", help="more p2g-run options, e.g. '--threads 2'")
+    ap.add_argument("--across", action="store_true",
+                    help="train on the first section, test on the others (clusters fit on the first)")
+    ap.add_argument("--train-also", nargs="*", default=[],
+                    help="with --across: sections that train beside the first (without the cluster), not tested")
     return ap.parse_args(argv)
 
 
@@ -109,39 +125,58 @@ def score(a, pred: Path, truth: Path, pixel_size_raw: Path, train_counts: Path) 
     return float(json.loads(out.stdout.strip().splitlines()[-1])["pearson_norm_mean"])
 
 
-def spot_clusters(run_dir: Path, name: str, locs: pd.DataFrame, k: int, seed: int, basis=None):
-    """(spots x K shares of each spot's tissue superpixels in each histology cluster, the cluster grid), from a
-    p2g-run's work folder."""
+@dataclass
+class Clustered:
+    """A section's tissue superpixels by histology cluster, and its spots' tissue."""
+    grid: np.ndarray       # each superpixel's cluster, -1 off the tissue
+    disks: np.ndarray      # (spots, n) flat grid positions of each spot's tissue superpixels, -1 padded
+    shares: pd.DataFrame   # spots x K: the share of each spot's tissue superpixels in each cluster
+    basis: tuple           # (mean, axes, centres): what assigns another section's superpixels to these clusters
+
+
+def spot_clusters(run_dir: Path, name: str, locs: pd.DataFrame, k: int, seed: int, basis=None) -> Clustered:
+    """The section's superpixels clustered by histology, from a p2g-run's work folder; with a `basis` (another
+    section's), assigned to that section's clusters instead of fitting new ones."""
     work = run_dir / "work" / name
     feats = next(Features(p) for p in sorted(work.glob("features-*")) if "-aug" not in p.name)
     mask = Mask(work / "mask").tissue.read()
     rescaled = Rescaled(work / "rescale")
     x = standardise(feats.tissue_rows(mask), *feats.channel_stats())
-    if basis is None:
-        rng = np.random.default_rng(seed)
-        sample = x[rng.choice(len(x), min(len(x), 20000), replace=False)]
-        mean = sample.mean(0)
-        _, _, vt = np.linalg.svd(sample - mean, full_matrices=False)
-        centres, _ = kmeans((sample - mean) @ vt[:AXES].T, k, seed=seed)
-        basis = (mean, vt[:AXES], centres)
+    basis = basis or fit_basis(x, k, seed)
     mean, axes, centres = basis
     z = (x - mean) @ axes.T
-    labels = np.argmin(((z[:, None] - centres[None]) ** 2).sum(-1), 1)
     grid = np.full(mask.shape, -1)
-    grid[mask] = labels
+    grid[mask] = np.argmin(((z[:, None] - centres[None]) ** 2).sum(-1), 1)
     scale = rescaled.sample["scale"]
     index, _, _ = gather_disks(locs[["x", "y"]].to_numpy(np.float64) * scale, rescaled.sample["diameter_px"], mask)
     flat = grid.ravel()
     votes = np.where(index >= 0, flat[np.maximum(index, 0)], -1)
     shares = np.array([np.bincount(v[v >= 0], minlength=k) / max(1, (v >= 0).sum()) for v in votes])
-    return pd.DataFrame(shares, index=locs.index), grid
+    return Clustered(grid, index, pd.DataFrame(shares, index=locs.index), basis)
 
 
-def held_out_novelty(result: Path, grid: np.ndarray, cluster: int) -> dict:
-    """How novel the held-out tissue looked: novelty and colour share over the cluster's superpixels."""
+def fit_basis(x: np.ndarray, k: int, seed: int) -> tuple:
+    """PCA + k-means on a seeded sample: a whole section's superpixels would cost minutes and change little."""
+    rng = np.random.default_rng(seed)
+    sample = x[rng.choice(len(x), min(len(x), 20000), replace=False)]
+    mean = sample.mean(0)
+    _, _, vt = np.linalg.svd(sample - mean, full_matrices=False)
+    centres, _ = kmeans((sample - mean) @ vt[:AXES].T, k, seed=seed)
+    return mean, vt[:AXES], centres
+
+
+def spots_tissue(cl: Clustered, spots: pd.Index) -> np.ndarray:
+    """A boolean grid of these spots' tissue superpixels."""
+    index = cl.disks[cl.shares.index.get_indexer(spots)]
+    own = np.zeros(cl.grid.size, bool)
+    own[index[index >= 0]] = True
+    return own.reshape(cl.grid.shape)
+
+
+def held_out_novelty(result: Path, own: np.ndarray) -> dict:
+    """How novel the held-out tissue (`own`, a boolean grid) looked: novelty and colour share over it."""
     novelty = np.load(result / "novelty.npy", allow_pickle=False)
     share = np.load(result / "colour-share.npy", allow_pickle=False)
-    own = grid == cluster
     return {"novel_fraction": round(float((novelty[own] > 0.99).mean()), 4),
             "median_novelty": round(float(np.median(novelty[own])), 4),
             "colour_share": round(float(share[own].mean()), 4)}
@@ -165,7 +200,7 @@ def hold_out(a, out: Path, label: str, section: str, train: tuple, held: pd.Inde
             "--outdir", run_dir, "--unfamiliar", mode, "--map-top", 0, *a.p2g_args.split())
         result[mode] = round(score(a, run_dir / whole.name, truth, data / section / "pixel-size-raw.txt",
                                    trained / "cnts.tsv"), 4)
-        result[f"{mode}_held_out_tissue"] = held_out_novelty(run_dir / whole.name, grid, cluster)
+        result[f"{mode}_held_out_tissue"] = held_out_novelty(run_dir / whole.name, grid == cluster)
     shutil.rmtree(run_dir, ignore_errors=True)  # about 4 GB a run: scored, it has nothing more to say
     return result
 
@@ -173,34 +208,105 @@ def hold_out(a, out: Path, label: str, section: str, train: tuple, held: pd.Inde
 def main(argv=None):
     a = parse(argv)
     out = Path(a.outdir)
-    data = Path(a.data)
     t0 = time.time()
+    summary = {}
+    if a.across:
+        rows, summary["tissue_per_cluster"] = across(a, out, Path(a.data))
+    else:
+        rows = one_section(a, out, Path(a.data))
+    summary.update({"rows": rows, "seconds": round(time.time() - t0), "clusters": a.clusters, "seed": a.seed})
+    for mode in ("colour", "keep"):
+        summary[f"mean_{mode}"] = round(float(np.mean([r[mode] for r in rows])), 4) if rows else None
+    name = "tissue_holdout_across.json" if a.across else "tissue_holdout.json"
+    (out / name).write_text(json.dumps(summary, indent=2) + "\n")
+    print(across_table(rows, summary) if a.across else table(rows, summary))
+
+
+def probe(a, out: Path, section: str, counts, locs, others=()) -> Path:
+    """A one-epoch run whose work folder holds the features and detected masks the clusters are read from:
+    `section`'s, and those of the unmeasured sample folders `others`."""
+    everything = sample_folder(out / "samples" / f"{section}-all" / section, Path(a.data), section, counts, locs)
+    run_dir = out / "runs" / (f"{section}-probe" if not others else "across")
+    predicted = [f"{o}/" for o in others] or [f"{everything}/"]  # a training sample has its features anyway
+    p2g("--train", f"{everything}/", "--predict", *predicted, "--outdir", run_dir, "--epochs", 1, "--map-top", 0,
+        *a.p2g_args.split())
+    return run_dir
+
+
+def one_section(a, out: Path, data: Path) -> list:
     rows = []
     for section in a.sections:
         counts, locs = measured(data, section)
-        everything = sample_folder(out / "samples" / f"{section}-all" / section, data, section, counts, locs)
-        probe = out / "runs" / f"{section}-probe"
-        p2g("--train", f"{everything}/", "--predict", f"{everything}/", "--outdir", probe, "--epochs", 1,
-            "--map-top", 0, *a.p2g_args.split())  # the features and mask the clusters are read from
-        shares, grid = spot_clusters(probe, section, locs, a.clusters, a.seed)
+        run_dir = probe(a, out, section, counts, locs)
+        cl = spot_clusters(run_dir, section, locs, a.clusters, a.seed)
         for c in range(a.clusters):
-            held = shares.index[shares[c].to_numpy() >= HELD_SHARE]
-            rest = shares.index[shares[c].to_numpy() <= TRAIN_SHARE]
+            held = cl.shares.index[cl.shares[c].to_numpy() >= HELD_SHARE]
+            rest = cl.shares.index[cl.shares[c].to_numpy() <= TRAIN_SHARE]
             if len(held) < MIN_SPOTS or len(rest) < MIN_TRAIN:
                 print(json.dumps({"section": section, "cluster": c, "skipped": "too few spots",
                                   "held_out": int(len(held)), "train": int(len(rest))}), flush=True)
                 continue
             r = hold_out(a, out, f"{section}-c{c}", section, (counts.loc[rest], locs.loc[rest]), held, counts, locs,
-                         grid, c)
+                         cl.grid, c)
             rows.append({"variant": "one section", "section": section, "cluster": c, "train_spots": int(len(rest)),
                          **r})
             print(json.dumps(rows[-1]), flush=True)
-        shutil.rmtree(probe, ignore_errors=True)
-    summary = {"rows": rows, "seconds": round(time.time() - t0), "clusters": a.clusters, "seed": a.seed}
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return rows
+
+
+def across(a, out: Path, data: Path):
+    """The multi-section variant: (rows, tissue superpixels per cluster and section). Every run shares one
+    outdir, so the predicted sections' rescaling, masks and features are computed once, by the probe."""
+    first, trains = a.sections[0], [a.sections[0], *a.train_also]
+    tests = [s for s in a.sections[1:] if s not in trains]
+    spots = {s: measured(data, s) for s in a.sections}
+    wholes = {s: sample_folder(out / "samples" / "across" / s, data, s) for s in a.sections[1:]}
+    run_dir = probe(a, out, first, *spots[first], others=wholes.values())
+    cl = {first: spot_clusters(run_dir, first, spots[first][1], a.clusters, a.seed)}
+    for s in wholes:
+        cl[s] = spot_clusters(run_dir, s, spots[s][1], a.clusters, a.seed, cl[first].basis)
+    counts = {s: np.bincount(c.grid[c.grid >= 0], minlength=a.clusters).tolist() for s, c in cl.items()}
+    print(json.dumps({"tissue_per_cluster": counts}), flush=True)
+    rows = []
+    for c in range(a.clusters):
+        rows += across_cluster(a, out, run_dir, c, trains, tests, spots, cl, wholes)
+    shutil.rmtree(run_dir, ignore_errors=True)  # several GB of work folders: scored, nothing more to say
+    return rows, counts
+
+
+def across_cluster(a, out: Path, run_dir: Path, c: int, trains, tests, spots, cl, wholes) -> list:
+    """Train on `trains` without cluster c, predict the `tests` whole, score their spots mostly of cluster c."""
+    data, root = Path(a.data), out / "samples" / f"across-c{c}"
+    rest = {s: cl[s].shares.index[cl[s].shares[c].to_numpy() <= TRAIN_SHARE] for s in trains}
+    held = {s: cl[s].shares.index[cl[s].shares[c].to_numpy() >= HELD_SHARE] for s in tests}
+    scored = [s for s in tests if len(held[s]) >= MIN_SPOTS]
+    n_train = sum(len(r) for r in rest.values())
+    if len(rest[trains[0]]) < MIN_TRAIN or not scored:
+        print(json.dumps({"cluster": c, "skipped": "too few spots", "train": n_train,
+                          "held_out": {s: int(len(h)) for s, h in held.items()}}), flush=True)
+        return []
+    samples, masks = [], []
+    for s in trains:  # each training section: its spots without the cluster, and a mask without it
+        samples.append(sample_folder(root / s, data, s, spots[s][0].loc[rest[s]], spots[s][1].loc[rest[s]]))
+        np.save(root / f"{s}-mask.npy", ((cl[s].grid >= 0) & (cl[s].grid != c)).astype(np.uint8))
+        masks.append(f"{s}={root / f'{s}-mask.npy'}")
+    train_counts = root / "train-cnts.tsv"  # the scorer ranks genes by the training spots' counts
+    pd.concat([spots[s][0].loc[rest[s]] for s in trains]).fillna(0).to_csv(train_counts, sep="\t")
+    for s in scored:
+        write_spots(root / f"{s}-truth", spots[s][0].loc[held[s]], spots[s][1].loc[held[s]])
+    rows = {s: {"variant": "across", "train": "+".join(trains), "cluster": c, "section": s, "train_spots": n_train,
+                "held_out_spots": int(len(held[s]))} for s in scored}
     for mode in ("colour", "keep"):
-        summary[f"mean_{mode}"] = round(float(np.mean([r[mode] for r in rows])), 4) if rows else None
-    (out / "tissue_holdout.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(table(rows, summary))
+        p2g("--train", *[f"{p}/" for p in samples], "--predict", *[f"{wholes[s]}/" for s in tests],
+            "--mask-file", *masks, "--outdir", run_dir, "--unfamiliar", mode, "--map-top", 0, *a.p2g_args.split())
+        for s in scored:
+            rows[s][mode] = round(score(a, run_dir / s, root / f"{s}-truth", data / s / "pixel-size-raw.txt",
+                                        train_counts), 4)
+            rows[s][f"{mode}_held_out_tissue"] = held_out_novelty(run_dir / s, spots_tissue(cl[s], held[s]))
+    for r in rows.values():
+        print(json.dumps(r), flush=True)
+    return list(rows.values())
 
 
 def table(rows, summary) -> str:
@@ -211,6 +317,24 @@ def table(rows, summary) -> str:
         lines.append(f"| {r['section']} | {r['cluster']} | {r['held_out_spots']} / {r['train_spots']} | "
                      f"{tissue['novel_fraction']:.2f} | {tissue['colour_share']:.2f} | {r['keep']:.3f} | "
                      f"{r['colour']:.3f} |")
+    lines.append(f"| mean | | | | | {summary['mean_keep']} | {summary['mean_colour']} |")
+    return "\n".join(lines)
+
+
+def across_table(rows, summary) -> str:
+    """How much of each section's tissue each cluster holds, then one row per held-out cluster and test section."""
+    counts = summary["tissue_per_cluster"]
+    clusters = range(len(next(iter(counts.values()))))
+    lines = ["| tissue superpixels | " + " | ".join(f"cluster {c}" for c in clusters) + " |",
+             "| --- |" + " --- |" * len(clusters)]
+    for s, n in counts.items():
+        lines.append(f"| {s} | " + " | ".join(f"{v / sum(n):.0%} ({v})" for v in n) + " |")
+    lines += ["", "| held-out cluster | test section | spots scored | their tissue novel | its colour share | "
+              "model alone | with the colour fallback |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        tissue = r["colour_held_out_tissue"]
+        lines.append(f"| {r['cluster']} | {r['section']} | {r['held_out_spots']} | {tissue['novel_fraction']:.2f} | "
+                     f"{tissue['colour_share']:.2f} | {r['keep']:.3f} | {r['colour']:.3f} |")
     lines.append(f"| mean | | | | | {summary['mean_keep']} | {summary['mean_colour']} |")
     return "\n".join(lines)
 
