@@ -16,17 +16,13 @@ import java.nio.file.Paths
 class Staging {
 
     // pixel2gene/io/sample.py's IMAGE_ENDINGS, in its order (tests/test_pipeline_lib.py compares them): a sample's
-    // he-raw is the first of these that exists, as p2g-rescale picks it.
+    // he-raw is the first of these names that exists, as p2g-rescale picks it.
     static final List<String> HE_RAW_ENDINGS = ['.ome.tif', '.tif', '.tiff', '.btf', '.jpg', '.jpeg', '.png', '.svs',
                                                 '.ndpi', '.vms', '.vmu', '.scn', '.mrxs', '.svslide', '.bif', '.czi']
 
-    static String nameOf(p) {
-        p.toString().tokenize('/').last()
-    }
-
-    // The sample's he-raw among its files (Paths or Strings), or null.
-    static heRaw(List found, String stem) {
-        HE_RAW_ENDINGS.findResult { ending -> found.find { f -> nameOf(f) == "${stem}he-raw${ending}".toString() } }
+    // The names a sample's he-raw may have, in the order p2g-rescale tries them (Strings: `in` compares with equals()).
+    static List<String> heRawNames(String stem) {
+        HE_RAW_ENDINGS.collect { ending -> "${stem}he-raw${ending}".toString() }
     }
 
     // The data folders the MIRAX slides among `found` need: each .mrxs's own path without its ending.

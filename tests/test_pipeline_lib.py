@@ -225,24 +225,21 @@ def test_the_files_p2g_import_reads_are_found_on_an_object_store(answers):
 
 
 HE_RAW = calls("he-raw",
-               ("Staging", "heRaw", (["s3://b/C2/cnts.tsv", "s3://b/C2/he-raw.jpg", "s3://b/C2/he-raw.tif"], "")),
-               ("Staging", "heRaw", (["/d/C3-he-raw.png", "/d/C3-cnts.tsv", "/d/C4-he-raw.tif"], "C3-")),
-               ("Staging", "heRaw", (["/d/cnts.tsv"], "")),
-               ("Staging", "heRaw", (["/d/he-raw.ome.tif", "/d/he-raw.tif"], "")),
+               ("Staging", "heRawNames", ("",)), ("Staging", "heRawNames", ("C3-",)),
                ("Staging", "slideFolders", (["/d/he-raw.mrxs", "/d/cnts.tsv", "s3://b/C3-he-raw.MRXS"],)),
                ("Staging", "slideFolders", (["/d/he-raw.svs"],)))
 
 
 def test_the_pipeline_picks_he_raw_as_p2g_rescale_does(answers):
-    """The spatialdata task stages the sample's he-raw alone; among several the first ending in p2g-rescale's
-    order, and a MIRAX slide (.mrxs) with its data folder."""
-    from pixel2gene.io.sample import IMAGE_ENDINGS
+    """The spatialdata task stages the sample's he-raw alone: the first of these names among its files (the
+    workflow's firstNamed), in p2g-rescale's order, and a MIRAX slide (.mrxs) with its data folder."""
+    from pixel2gene.io.sample import IMAGE_ENDINGS, IMAGE_SUFFIXES
     text = (REPO / "lib/Staging.groovy").read_text()
     listed = re.search(r"HE_RAW_ENDINGS = \[([^\]]*)\]", text).group(1)
     assert tuple(re.findall(r"'([^']+)'", listed)) == IMAGE_ENDINGS
-    first, stem, none, ome, mrxs, svs = answers[HE_RAW]
-    assert first == "s3://b/C2/he-raw.tif" and stem == "/d/C3-he-raw.png" and none is None
-    assert ome == "/d/he-raw.ome.tif"
+    plain, stem, mrxs, svs = answers[HE_RAW]
+    assert plain == list(IMAGE_SUFFIXES) and stem == ["C3-" + s for s in IMAGE_SUFFIXES]
+    assert plain.index("he-raw.ome.tif") < plain.index("he-raw.tif") < plain.index("he-raw.jpg")
     assert mrxs == ["/d/he-raw", "s3://b/C3-he-raw"] and svs == []
 
 

@@ -111,10 +111,10 @@ def cellsInputs(Map meta, result, rescaled, Map sample, noAlignment) {
 // The sample's he-raw for a task that reads it again (p2g-spatialdata): the image, a MIRAX slide's data folder
 // (already among a seed sample's files) and the targets of an imported he-raw's links.
 def heRawInputs(Map meta, List found) {
-    def image = Staging.heRaw(found, meta.stem)
+    def image = firstNamed(found, Staging.heRawNames(meta.stem))
     def folders = Staging.slideFolders([image])
     def staged = [image] + found.findAll { f -> f.toString() in folders }
-    [meta.id, staged, image.name, Staging.linkTargets(staged)]
+    [meta.id, staged, Staging.linkTargets(staged)]
 }
 
 // A step of a training sample's colour-augmented copy is named after the copy: folds-aug1, ...
@@ -255,8 +255,8 @@ workflow PIXEL2GENE {
             .map { meta, result, rescaled, mask, domains -> [meta.id, meta, result, rescaled, domains] }
             .join(ch_cells_by_id, remainder: true)
             .join(ch_samples.map { meta, found -> heRawInputs(meta, found) })
-            .map { id, meta, result, rescaled, domains, cells, he_raw, he_raw_name, linked ->
-                [meta, result, rescaled, domains, cells ?: no_cells, he_raw, he_raw_name, linked] }
+            .map { id, meta, result, rescaled, domains, cells, he_raw, linked ->
+                [meta, result, rescaled, domains, cells ?: no_cells, he_raw, linked] }
         : channel.empty())
 
     P2G_EXPORT(

@@ -28,6 +28,7 @@ from ..errors import InputError
 from ..io.counts.h5ad import H5adCountsWriter
 from ..io.outputs import atomic_dir
 from ..io.sample import COUNTS, LOCS, PIXEL_SIZE, PIXEL_SIZE_RAW, RADIUS
+from ..io.slides import mirax_data
 from ..tool.progress import say
 from .images import he_raw_name
 
@@ -91,9 +92,8 @@ def write_prefix(out, imp: Imported, pixel_size: float = 0.5) -> Path:
 def _link_slide_data(image: Path, link: Path) -> None:
     """A MIRAX slide (.mrxs) reads the folder of its own name beside it: link it beside he-raw.mrxs as he-raw/, so
     the sample's files (and a pipeline task that stages them) hold the whole slide, wherever the link is read."""
-    data = image.with_suffix("")
-    if image.suffix.lower() == ".mrxs" and data.is_dir():
-        os.symlink(data, link.with_suffix(""), target_is_directory=True)
+    if image.suffix.lower() == ".mrxs" and mirax_data(image).is_dir():
+        os.symlink(mirax_data(image), mirax_data(link), target_is_directory=True)
 
 
 def _write_counts(path: Path, imp: Imported) -> float:

@@ -67,11 +67,16 @@ def over_white(rgba: np.ndarray) -> np.ndarray:
     return rgb.astype(np.uint8)
 
 
+def mirax_data(path) -> Path:
+    """The folder a MIRAX slide (.mrxs) reads beside it: its own name without the ending."""
+    return Path(path).with_suffix("")
+
+
 def _beside_its_data(path: Path) -> Path:
-    """The path to open: a MIRAX .mrxs reads the folder of its own name beside it. A pipeline task stages the
-    file and that folder side by side (as links, or as downloaded copies whose real places differ); p2g-import
-    links he-raw.mrxs to the user's slide, whose folder lies beside the real file only."""
-    if path.with_suffix("").is_dir():
+    """The path to open. A pipeline task stages a .mrxs and its folder side by side (as links, or as downloaded
+    copies whose real places differ); p2g-import links he-raw.mrxs to the user's slide, whose folder lies beside
+    the real file only."""
+    if mirax_data(path).is_dir():
         return path
     return path.resolve()
 

@@ -47,7 +47,8 @@ def _he_raw(args: Args, rescaled: Rescaled) -> Path:
 def _check_same_image(path: Path, rescaled: Rescaled) -> None:
     """Size (and content, for a small file) against what p2g-rescale recorded; modification times differ in a copy,
     so a big file is known by its size here, and by its pixel dimensions when it is read (_write)."""
-    recorded = ((rescaled.stamp.get("inputs") or {}).get("files") or {}).get("prefix", {}).get("image") or {}
+    # p2g-rescale's stamp of its sample's files (tool/stamps.py): {"prefix": {"image": fingerprint, ...}}
+    recorded = rescaled.stamp["inputs"]["files"]["prefix"].get("image", {})
     now = file_fingerprint(path)
     differs = [k for k in ("size", "sha256") if k in recorded and recorded[k] != now.get(k)]
     if differs:

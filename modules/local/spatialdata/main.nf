@@ -3,9 +3,9 @@ process P2G_SPATIALDATA {
     label 'process_medium'
 
     input:
-    // he_raw: the sample's he-raw (and a .mrxs slide's data folder); linked: the targets of an imported he-raw's
+    // he_raw: the sample's he-raw, first (and a .mrxs slide's data folder); linked: the targets of an imported he-raw's
     // links, staged so a container can follow them; domains and cells: NO_DOMAINS / NO_CELLS when there are none
-    tuple val(meta), path(result), path(rescaled), path(domains), path(cells), path(he_raw, stageAs: 'he-raw/*', arity: '1..2'), val(he_raw_name), path(linked, stageAs: 'linked/*')
+    tuple val(meta), path(result), path(rescaled), path(domains), path(cells), path(he_raw, stageAs: 'he-raw/*', arity: '1..2'), path(linked, stageAs: 'linked/*')
 
     output:
     tuple val(meta), path("*.zarr"), emit: zarr
@@ -21,7 +21,7 @@ process P2G_SPATIALDATA {
     p2g-spatialdata \\
         --result ${result} \\
         --rescaled ${rescaled} \\
-        --he-raw he-raw/${he_raw_name} \\
+        --he-raw ${he_raw[0]} \\
         --out ${prefix}.zarr \\
         ${tissue} \\
         ${segmented} \\
