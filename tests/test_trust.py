@@ -58,6 +58,18 @@ def test_the_colour_fallback_starts_past_the_held_out_tissue_and_is_whole_at_one
     assert fallback_weight(np.array([0.2, 1.0, 1.25, 1.5, 7.0])).tolist() == [0.0, 0.0, 0.5, 1.0, 1.0]
 
 
+def test_the_fallback_ramp_is_described_as_it_is(capsys):
+    """The --help and the pipeline's schema once said "twice" the distance while the ramp ended at 1.5."""
+    from pathlib import Path
+    from pixel2gene.prediction.predict import FULL_FALLBACK_RATIO
+    from pixel2gene.steps.predict import Args
+    said = f"fully from {FULL_FALLBACK_RATIO:g} times that distance"
+    schema = json.loads((Path(__file__).resolve().parents[1] / "nextflow_schema.json").read_text())
+    option = next(g["properties"]["unfamiliar"] for g in schema["$defs"].values() if "unfamiliar" in g["properties"])
+    assert said in option["description"]
+    assert said in Args.__dataclass_fields__["unfamiliar"].metadata["help"].replace("%%", "%")
+
+
 def test_a_section_of_mostly_other_tissue_is_standardised_with_its_familiar_tissue_only():
     """A section of mostly fat would otherwise shift its familiar tissue by what fat looks like."""
     rng = np.random.default_rng(2)

@@ -13,7 +13,7 @@ from ..choices import Standardise, Unfamiliar
 from ..errors import InputError
 from ..io.plausible import check_free_space
 from ..model.novelty import NOVEL_QUANTILE
-from ..prediction.predict import Familiarity, assess_novelty, predict_sum
+from ..prediction.predict import FULL_FALLBACK_RATIO, Familiarity, assess_novelty, predict_sum
 from ..tool.allocator import keep_big_allocations
 from ..tool.device import resolve_device
 from ..tool.options import device_field, out_field, threads_field, upstream_field
@@ -35,8 +35,8 @@ class Args:
     unfamiliar: str = field(default=Unfamiliar.COLOUR.value, metadata=dict(
         choices=Unfamiliar.values(),
         help="where a superpixel's tissue is unlike the training tissue (farther from it than 99 %% of held-out "
-             "training tissue), lean on the colour ridge, fully from twice that distance (colour), or keep the "
-             "model alone (keep); docs/method.md"))
+             f"training tissue), lean on the colour ridge, fully from {FULL_FALLBACK_RATIO:g} times that distance "
+             "(colour), or keep the model alone (keep); docs/method.md"))
     device: str = device_field()
     threads: int = threads_field()
 
