@@ -24,6 +24,12 @@ detected masks, and on each only the spots at least half of whose tissue is of t
 ways. With `--train-also C3`, that section's spots (and tissue) without the cluster train too, and only the
 remaining sections are tested.
 
+Each row also gives the referee's colour floor (`her2st.py floor`, a ridge on spot colour statistics trained on
+the same training spots; one training section only) and the held-out spots' mean optical density, which says
+which cluster is the pale one. `--clusters 2` splits a section into its denser and its paler tissue: holding the
+paler half out and training on the denser is the closest public proxy for a dense-tumour training section
+predicting another patient's pale stroma.
+
 Nothing here chooses a setting: the fallback rule was fixed before this ran (docs/method.md). Writes
 OUTDIR/tissue_holdout.json (OUTDIR/tissue_holdout_across.json with --across) and prints Markdown tables
 (docs/benchmarks.md).
@@ -125,6 +131,25 @@ def score(a, pred: Path, truth: Path, pixel_size_raw: Path, train_counts: Path) 
     return float(json.loads(out.stdout.strip().splitlines()[-1])["pearson_norm_mean"])
 
 
+def floor(a, train: Path, section: str, truth: Path) -> float:
+    """The referee's colour floor (a ridge on spot colour statistics) trained on the `train` sample folder's
+    spots and scored on `truth`: what the issue asks the fallback to reach on unfamiliar tissue."""
+    out = subprocess.run([sys.executable, a.scorer, "floor", "--train", f"{train}/", "--test",
+                          f"{Path(a.data) / section}/", "--truth-cnts", str(truth / "cnts.tsv"), "--truth-locs",
+                          str(truth / "locs-raw.tsv")], capture_output=True, text=True, check=True)
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["pearson_norm_mean"])
+
+
+def optical_density(a, section: str, locs: pd.DataFrame) -> float:
+    """Mean optical density (RGB mean) over these spots' disks, from the referee's spot colour statistics:
+    which held-out tissue is the pale one."""
+    sys.path.insert(0, str(Path(a.scorer).parent))
+    from her2st import spot_colour_features
+    size = float((Path(a.data) / section / "pixel-size-raw.txt").read_text())
+    return round(float(spot_colour_features(str(Path(a.data) / section / "he-raw.jpg"), locs, size)[:, 6:9].mean()),
+                 3)
+
+
 @dataclass
 class Clustered:
     """A section's tissue superpixels by histology cluster, and its spots' tissue."""
@@ -194,7 +219,8 @@ def hold_out(a, out: Path, label: str, section: str, train: tuple, held: pd.Inde
     write_spots(truth, counts.loc[held], locs.loc[held])
     np.save(root / "mask.npy", ((grid >= 0) & (grid != cluster)).astype(np.uint8))
     run_dir = out / "runs" / label
-    result = {"held_out_spots": int(len(held))}
+    result = {"held_out_spots": int(len(held)), "optical_density": optical_density(a, section, locs.loc[held]),
+              "floor": floor(a, trained, section, truth)}
     for mode in ("colour", "keep"):
         p2g("--train", f"{trained}/", "--predict", f"{whole}/", "--mask-file", f"{section}={root / 'mask.npy'}",
             "--outdir", run_dir, "--unfamiliar", mode, "--map-top", 0, *a.p2g_args.split())
@@ -215,8 +241,9 @@ def main(argv=None):
     else:
         rows = one_section(a, out, Path(a.data))
     summary.update({"rows": rows, "seconds": round(time.time() - t0), "clusters": a.clusters, "seed": a.seed})
-    for mode in ("colour", "keep"):
-        summary[f"mean_{mode}"] = round(float(np.mean([r[mode] for r in rows])), 4) if rows else None
+    for mode in ("colour", "keep", "floor"):
+        values = [r[mode] for r in rows if r.get(mode) is not None]
+        summary[f"mean_{mode}"] = round(float(np.mean(values)), 4) if values and len(values) == len(rows) else None
     name = "tissue_holdout_across.json" if a.across else "tissue_holdout.json"
     (out / name).write_text(json.dumps(summary, indent=2) + "\n")
     print(across_table(rows, summary) if a.across else table(rows, summary))
@@ -296,7 +323,9 @@ def across_cluster(a, out: Path, run_dir: Path, c: int, trains, tests, spots, cl
     for s in scored:
         write_spots(root / f"{s}-truth", spots[s][0].loc[held[s]], spots[s][1].loc[held[s]])
     rows = {s: {"variant": "across", "train": "+".join(trains), "cluster": c, "section": s, "train_spots": n_train,
-                "held_out_spots": int(len(held[s]))} for s in scored}
+                "held_out_spots": int(len(held[s])), "optical_density": optical_density(a, s, spots[s][1].loc[held[s]]),
+                "floor": floor(a, samples[0], s, root / f"{s}-truth") if len(samples) == 1 else None}
+            for s in scored}
     for mode in ("colour", "keep"):
         p2g("--train", *[f"{p}/" for p in samples], "--predict", *[f"{wholes[s]}/" for s in tests],
             "--mask-file", *masks, "--outdir", run_dir, "--unfamiliar", mode, "--map-top", 0, *a.p2g_args.split())
@@ -309,15 +338,22 @@ def across_cluster(a, out: Path, run_dir: Path, c: int, trains, tests, spots, cl
     return list(rows.values())
 
 
+def extra(r) -> str:
+    """The optical density and colour floor cells (blank in rows written before they were measured)."""
+    od, fl = r.get("optical_density"), r.get("floor")
+    return f"{'' if od is None else od} | {'' if fl is None else f'{fl:.3f}'}"
+
+
 def table(rows, summary) -> str:
     lines = ["| section | held-out cluster | spots held out / trained | held-out tissue novel | its colour share | "
-             "model alone | with the colour fallback |", "| --- | --- | --- | --- | --- | --- | --- |"]
+             "optical density | colour floor | model alone | with the colour fallback |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         tissue = r["colour_held_out_tissue"]
         lines.append(f"| {r['section']} | {r['cluster']} | {r['held_out_spots']} / {r['train_spots']} | "
-                     f"{tissue['novel_fraction']:.2f} | {tissue['colour_share']:.2f} | {r['keep']:.3f} | "
+                     f"{tissue['novel_fraction']:.2f} | {tissue['colour_share']:.2f} | {extra(r)} | {r['keep']:.3f} | "
                      f"{r['colour']:.3f} |")
-    lines.append(f"| mean | | | | | {summary['mean_keep']} | {summary['mean_colour']} |")
+    lines.append(f"| mean | | | | | | {summary['mean_floor']} | {summary['mean_keep']} | {summary['mean_colour']} |")
     return "\n".join(lines)
 
 
@@ -330,12 +366,13 @@ def across_table(rows, summary) -> str:
     for s, n in counts.items():
         lines.append(f"| {s} | " + " | ".join(f"{v / sum(n):.0%} ({v})" for v in n) + " |")
     lines += ["", "| held-out cluster | test section | spots scored | their tissue novel | its colour share | "
-              "model alone | with the colour fallback |", "| --- | --- | --- | --- | --- | --- | --- |"]
+              "optical density | colour floor | model alone | with the colour fallback |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         tissue = r["colour_held_out_tissue"]
         lines.append(f"| {r['cluster']} | {r['section']} | {r['held_out_spots']} | {tissue['novel_fraction']:.2f} | "
-                     f"{tissue['colour_share']:.2f} | {r['keep']:.3f} | {r['colour']:.3f} |")
-    lines.append(f"| mean | | | | | {summary['mean_keep']} | {summary['mean_colour']} |")
+                     f"{tissue['colour_share']:.2f} | {extra(r)} | {r['keep']:.3f} | {r['colour']:.3f} |")
+    lines.append(f"| mean | | | | | | {summary['mean_floor']} | {summary['mean_keep']} | {summary['mean_colour']} |")
     return "\n".join(lines)
 
 
