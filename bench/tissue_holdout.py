@@ -341,7 +341,7 @@ def across_cluster(a, out: Path, run_dir: Path, c: int, trains, tests, spots, cl
 def extra(r) -> str:
     """The optical density and colour floor cells (blank in rows written before they were measured)."""
     od, fl = r.get("optical_density"), r.get("floor")
-    return f"{'' if od is None else od} | {'' if fl is None else f'{fl:.3f}'}"
+    return f"{'' if od is None else f'{od:.3f}'} | {'' if fl is None else f'{fl:.3f}'}"
 
 
 def table(rows, summary) -> str:
