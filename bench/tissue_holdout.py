@@ -143,7 +143,8 @@ def floor(a, train: Path, section: str, truth: Path) -> float:
 def optical_density(a, section: str, locs: pd.DataFrame) -> float:
     """Mean optical density (RGB mean) over these spots' disks, from the referee's spot colour statistics:
     which held-out tissue is the pale one."""
-    sys.path.insert(0, str(Path(a.scorer).parent))
+    if str(Path(a.scorer).parent) not in sys.path:
+        sys.path.insert(0, str(Path(a.scorer).parent))
     from her2st import spot_colour_features
     size = float((Path(a.data) / section / "pixel-size-raw.txt").read_text())
     return round(float(spot_colour_features(str(Path(a.data) / section / "he-raw.jpg"), locs, size)[:, 6:9].mean()),
@@ -338,23 +339,29 @@ def across_cluster(a, out: Path, run_dir: Path, c: int, trains, tests, spots, cl
     return list(rows.values())
 
 
-def extra(r) -> str:
-    """The optical density and colour floor cells (blank in rows written before they were measured)."""
+SCORE_COLUMNS = "optical density | colour floor | model alone | with the colour fallback |"
+
+
+def scores(r) -> str:
+    """A row's last cells: its held-out spots' optical density and colour floor (blank in rows written before
+    they were measured), then the model alone and with the fallback."""
     od, fl = r.get("optical_density"), r.get("floor")
-    return f"{'' if od is None else f'{od:.3f}'} | {'' if fl is None else f'{fl:.3f}'}"
+    return (f"{'' if od is None else f'{od:.3f}'} | {'' if fl is None else f'{fl:.3f}'} | {r['keep']:.3f} | "
+            f"{r['colour']:.3f} |")
+
+
+def mean_row(summary) -> str:
+    return f"| mean | | | | | | {summary['mean_floor']} | {summary['mean_keep']} | {summary['mean_colour']} |"
 
 
 def table(rows, summary) -> str:
     lines = ["| section | held-out cluster | spots held out / trained | held-out tissue novel | its colour share | "
-             "optical density | colour floor | model alone | with the colour fallback |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             + SCORE_COLUMNS, "|" + " --- |" * 9]
     for r in rows:
         tissue = r["colour_held_out_tissue"]
         lines.append(f"| {r['section']} | {r['cluster']} | {r['held_out_spots']} / {r['train_spots']} | "
-                     f"{tissue['novel_fraction']:.2f} | {tissue['colour_share']:.2f} | {extra(r)} | {r['keep']:.3f} | "
-                     f"{r['colour']:.3f} |")
-    lines.append(f"| mean | | | | | | {summary['mean_floor']} | {summary['mean_keep']} | {summary['mean_colour']} |")
-    return "\n".join(lines)
+                     f"{tissue['novel_fraction']:.2f} | {tissue['colour_share']:.2f} | {scores(r)}")
+    return "\n".join(lines + [mean_row(summary)])
 
 
 def across_table(rows, summary) -> str:
@@ -366,14 +373,12 @@ def across_table(rows, summary) -> str:
     for s, n in counts.items():
         lines.append(f"| {s} | " + " | ".join(f"{v / sum(n):.0%} ({v})" for v in n) + " |")
     lines += ["", "| held-out cluster | test section | spots scored | their tissue novel | its colour share | "
-              "optical density | colour floor | model alone | with the colour fallback |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+              + SCORE_COLUMNS, "|" + " --- |" * 9]
     for r in rows:
         tissue = r["colour_held_out_tissue"]
         lines.append(f"| {r['cluster']} | {r['section']} | {r['held_out_spots']} | {tissue['novel_fraction']:.2f} | "
-                     f"{tissue['colour_share']:.2f} | {extra(r)} | {r['keep']:.3f} | {r['colour']:.3f} |")
-    lines.append(f"| mean | | | | | | {summary['mean_floor']} | {summary['mean_keep']} | {summary['mean_colour']} |")
-    return "\n".join(lines)
+                     f"{tissue['colour_share']:.2f} | {scores(r)}")
+    return "\n".join(lines + [mean_row(summary)])
 
 
 if __name__ == "__main__":
