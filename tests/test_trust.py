@@ -54,6 +54,33 @@ def test_novelty_reads_as_a_quantile_of_held_out_training_tissue():
     assert (quantile == 1).all() and (ratio > 2).all()
 
 
+def test_a_second_consecutive_section_does_not_make_same_kind_tissue_novel():
+    """Fold blocks are drawn per section, so a block held out of one section found its twin in the next one:
+    calibrated against all sections, the yardstick shrank to the distance between near-identical sections."""
+    rng = np.random.default_rng(4)
+    regions = rng.normal(0.0, 1.5, (5, 20))  # each spatial block holds its own mix of tissue
+
+    def section(order, noise):
+        parts = [(rng.normal(regions[r], 1.0, (300, 1, 20)) + noise).astype(np.float16) for r in range(5)]
+        return np.concatenate(parts), np.concatenate([np.full(300, order[r]) for r in range(5)])
+
+    a, fold_a = section([0, 1, 2, 3, 4], 0.0)
+    b, fold_b = section([2, 4, 1, 0, 3], 0.05)  # the next section: the same regions, folds drawn anew
+    features, fold = np.concatenate([a, b]), np.concatenate([fold_a, fold_b])
+    valid, which = np.ones((len(fold), 1), bool), np.repeat([0, 1], len(fold_a))
+    block = torch.from_numpy(rng.normal(regions[0] + 1.5, 1.0, (2000, 20)).astype(np.float32))  # unseen, same kind
+    per_section = novelty.fit(features, valid, fold, seed=0, section=which)
+    pooled = novelty.fit(features, valid, fold, seed=0)  # as if one section: twins in the yardstick
+    novel = lambda model: float((model.score(block)[1] > 1).mean())
+    assert novel(per_section) < 0.05 < 0.5 < novel(pooled)
+    alone = novelty.fit(a, valid[:len(a)], fold_a, seed=0)
+    assert abs(per_section.novel_distance - alone.novel_distance) < 0.1 * alone.novel_distance
+    far = torch.from_numpy(rng.normal(6.0, 1.0, (200, 20)).astype(np.float32))
+    assert (per_section.score(far)[0] == 1).all()
+    same = novelty.fit(a, valid[:len(a)], fold_a, seed=0, section=np.zeros(len(a), int))
+    assert np.array_equal(same.calibration, alone.calibration) and np.array_equal(same.reference, alone.reference)
+
+
 def test_the_colour_fallback_starts_past_the_held_out_tissue_and_is_whole_at_one_and_a_half_its_distance():
     assert fallback_weight(np.array([0.2, 1.0, 1.25, 1.5, 7.0])).tolist() == [0.0, 0.0, 0.5, 1.0, 1.0]
 

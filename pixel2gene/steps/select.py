@@ -92,7 +92,7 @@ def run(args: Args) -> Model:
     chosen.record["seconds"] = round(time.time() - t0, 2)
     mlp_states = dict(zip(mlp.folds, mlp.states_at(chosen.mlp_epoch))) if mlp else {}
     skill = gene_skill(data, chosen, mlp, scored_rows(data, folds, info["seed"]))
-    novelty, fallback = fit_novelty(data.features, data.valid, data.fold, info["seed"]), \
+    novelty, fallback = fit_novelty(data.features, data.valid, data.fold, info["seed"], data.section), \
         colour_fallback(data, info["seed"])
     overall = summary(skill_table(data.genes, skill)) if skill is not None else None
     if overall:

@@ -1,6 +1,6 @@
 """Training sets from p2g-folds outputs, standardised and merged across samples."""
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 
@@ -20,6 +20,7 @@ class TrainData:
     n_folds: int
     samples: List[str]
     channels: List[str]   # feature channel names
+    section: Optional[np.ndarray] = None  # (n,) int: which training set each bin is of (None: one set)
 
 
 def standardise_f16(x, mean, std):
@@ -72,5 +73,6 @@ def load_trainsets(sets: List[TrainingSet]) -> TrainData:
     k = max(p[0].shape[1] for p in parts)
     feats = _join([_pad(p[0], k) for p in parts])
     valid = _join([_pad(p[1], k) for p in parts])
+    section = np.repeat(np.arange(len(parts)), [len(p[3]) for p in parts]) if len(parts) > 1 else None
     return TrainData(feats, valid, _join([p[2] for p in parts]), _join([p[3] for p in parts]), genes, n_folds,
-                     [m["sample"] for m in meta], list(meta[0]["channels"]))
+                     [m["sample"] for m in meta], list(meta[0]["channels"]), section)
