@@ -15,8 +15,8 @@ With several training sections, each keeps its own reference sample and its bloc
 own other blocks only. Against all sections, a block of one section found its twin in the next consecutive
 section (fold blocks are drawn per section, so the same region falls in different folds): the yardstick
 shrank to the distance between near-identical sections, and tissue of the same kind that merely looked off
-read as novel (a six-cluster hold-out: 13 % of the held-out tissue novel with C2 training, 39 % with C2 and
-C3; docs/benchmarks.md).
+read as novel (a six-cluster hold-out on C4: 13 % of a held-out cluster novel with C2 training, 39 % with C2
+and C3 pooled, 28 % with each section its own yardstick; docs/benchmarks.md).
 
 All settings are fixed a priori: cheap enough to score every superpixel of a section in seconds on a CPU.
 """
