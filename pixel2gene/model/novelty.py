@@ -7,9 +7,9 @@ often differs most where the training tissue does not vary (another organ's tiss
 among the breast superpixels; with its distance to their axes 82 % of it stood out). Its novelty distance is
 the distance to its K-th nearest training superpixel in that space. The distances that held-out
 spatial blocks of the training section itself have (each fold's superpixels against the other folds' of the
-same section) are the yardstick: a superpixel's novelty is the share of them it exceeds (0.5: as familiar as a typical unseen
-block of the training section), and `ratio` is its distance over their 99th percentile (above 1: farther
-from the training tissue than 99 % of held-out training tissue).
+same section) are the yardstick: a superpixel's novelty is the share of them it exceeds (0.5: as familiar as
+a typical unseen block of the training section), and `ratio` is its distance over their 99th percentile
+(above 1: farther from the training tissue than 99 % of held-out training tissue).
 
 With several training sections, each keeps its own reference sample and its blocks are held out against its
 own other blocks only. Against all sections, a block of one section found its twin in the next consecutive
@@ -21,6 +21,7 @@ and C3 pooled, 28 % with each section its own yardstick; docs/benchmarks.md).
 All settings are fixed a priori: cheap enough to score every superpixel of a section in seconds on a CPU.
 """
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 import torch
@@ -77,7 +78,7 @@ def kth_distance(x: torch.Tensor, ref: torch.Tensor, k: int, skip_self: bool = F
 
 
 def fit(features: np.ndarray, valid: np.ndarray, fold: np.ndarray, seed: int = 0,
-        section: np.ndarray = None) -> NoveltyModel:
+        section: Optional[np.ndarray] = None) -> NoveltyModel:
     """The novelty model of training sets: `features` (bins, K, C) standardised, `valid` (bins, K) their real
     superpixels, `fold` (bins,) each bin's spatial fold, `section` (bins,) which training section each bin is
     of (None: one section)."""
