@@ -354,14 +354,20 @@ def mean_row(summary) -> str:
     return f"| mean | | | | | | {summary['mean_floor']} | {summary['mean_keep']} | {summary['mean_colour']} |"
 
 
-def table(rows, summary) -> str:
-    lines = ["| section | held-out cluster | spots held out / trained | held-out tissue novel | its colour share | "
-             + SCORE_COLUMNS, "|" + " --- |" * 9]
+def score_table(head: str, first, rows, summary) -> list:
+    """Markdown lines: one row per held-out cluster, `first(row)` cells under `head`, then how novel its tissue
+    looked and the score cells, then the means."""
+    lines = [f"| {head} | held-out tissue novel | its colour share | " + SCORE_COLUMNS, "|" + " --- |" * 9]
     for r in rows:
         tissue = r["colour_held_out_tissue"]
-        lines.append(f"| {r['section']} | {r['cluster']} | {r['held_out_spots']} / {r['train_spots']} | "
-                     f"{tissue['novel_fraction']:.2f} | {tissue['colour_share']:.2f} | {scores(r)}")
-    return "\n".join(lines + [mean_row(summary)])
+        lines.append(f"| {first(r)} | {tissue['novel_fraction']:.2f} | {tissue['colour_share']:.2f} | {scores(r)}")
+    return lines + [mean_row(summary)]
+
+
+def table(rows, summary) -> str:
+    return "\n".join(score_table("section | held-out cluster | spots held out / trained", lambda r:
+                                  f"{r['section']} | {r['cluster']} | {r['held_out_spots']} / {r['train_spots']}",
+                                  rows, summary))
 
 
 def across_table(rows, summary) -> str:
@@ -372,13 +378,9 @@ def across_table(rows, summary) -> str:
              "| --- |" + " --- |" * len(clusters)]
     for s, n in counts.items():
         lines.append(f"| {s} | " + " | ".join(f"{v / sum(n):.0%} ({v})" for v in n) + " |")
-    lines += ["", "| held-out cluster | test section | spots scored | their tissue novel | its colour share | "
-              + SCORE_COLUMNS, "|" + " --- |" * 9]
-    for r in rows:
-        tissue = r["colour_held_out_tissue"]
-        lines.append(f"| {r['cluster']} | {r['section']} | {r['held_out_spots']} | {tissue['novel_fraction']:.2f} | "
-                     f"{tissue['colour_share']:.2f} | {scores(r)}")
-    return "\n".join(lines + [mean_row(summary)])
+    return "\n".join(lines + [""] + score_table("held-out cluster | test section | spots scored", lambda r:
+                                                 f"{r['cluster']} | {r['section']} | {r['held_out_spots']}",
+                                                 rows, summary))
 
 
 if __name__ == "__main__":
