@@ -16,7 +16,7 @@ from .base import CHANNEL_MEAN, CHANNEL_STD, GENE_MAX, GENE_MIN, SKILL, Json, Np
 
 class Model(StepFolder):
     STEP = "select"
-    FORMAT = 3  # 0.2.0: chosen once from every training task's folds (issue #27 B1)
+    FORMAT = 4  # 0.2.0: one selection from all tasks' folds (3, issue #27 B1); novelty per training section (4)
     REPLACES = {"train": 2}  # until 0.2.0 p2g-train wrote this folder (p2g-run's work/model): a re-run replaces it
     gene_min = Npy(GENE_MIN)   # (G,) float32: the MLPs learn (density - min) / span per gene
     gene_max = Npy(GENE_MAX)
