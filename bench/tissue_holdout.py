@@ -123,21 +123,23 @@ def p2g(*args) -> None:
         raise SystemExit(f"p2g-run failed:\n{proc.stderr[-3000:]}")
 
 
-def score(a, pred: Path, truth: Path, pixel_size_raw: Path, train_counts: Path) -> float:
-    out = subprocess.run([sys.executable, a.scorer, "score", "--pred", str(pred), "--truth-cnts",
-                          str(truth / "cnts.tsv"), "--truth-locs", str(truth / "locs-raw.tsv"), "--pixel-size-raw",
-                          str(pixel_size_raw), "--train-cnts", str(train_counts)],
-                         capture_output=True, text=True, check=True)
+def referee(a, command: str, *args) -> float:
+    """The referee's composition r (her2st.py COMMAND ...): its last printed line's `pearson_norm_mean`."""
+    out = subprocess.run([sys.executable, a.scorer, command, *map(str, args)], capture_output=True, text=True,
+                         check=True)
     return float(json.loads(out.stdout.strip().splitlines()[-1])["pearson_norm_mean"])
+
+
+def score(a, pred: Path, truth: Path, pixel_size_raw: Path, train_counts: Path) -> float:
+    return referee(a, "score", "--pred", pred, "--truth-cnts", truth / "cnts.tsv", "--truth-locs",
+                   truth / "locs-raw.tsv", "--pixel-size-raw", pixel_size_raw, "--train-cnts", train_counts)
 
 
 def floor(a, train: Path, section: str, truth: Path) -> float:
     """The referee's colour floor (a ridge on spot colour statistics) trained on the `train` sample folder's
     spots and scored on `truth`: what the issue asks the fallback to reach on unfamiliar tissue."""
-    out = subprocess.run([sys.executable, a.scorer, "floor", "--train", f"{train}/", "--test",
-                          f"{Path(a.data) / section}/", "--truth-cnts", str(truth / "cnts.tsv"), "--truth-locs",
-                          str(truth / "locs-raw.tsv")], capture_output=True, text=True, check=True)
-    return float(json.loads(out.stdout.strip().splitlines()[-1])["pearson_norm_mean"])
+    return referee(a, "floor", "--train", f"{train}/", "--test", f"{Path(a.data) / section}/", "--truth-cnts",
+                   truth / "cnts.tsv", "--truth-locs", truth / "locs-raw.tsv")
 
 
 def optical_density(a, section: str, locs: pd.DataFrame) -> float:
