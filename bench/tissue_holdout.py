@@ -21,7 +21,8 @@ the other sections' superpixels and spots are assigned to the same clusters with
 section's features standardised by its own statistics). For each cluster the first section trains without it
 (spots with at most a tenth of it, a mask without it), the other sections are predicted whole with their own
 detected masks, and on each only the spots at least half of whose tissue is of that cluster are scored, both
-ways. With `--train-also C3`, that section's spots (and tissue) without the cluster train too, and only the
+ways; and all of each tested section's measured spots too, as a section we are scored on is scored whole: its
+unfamiliar tissue beside its familiar, where a fallback must keep the contrast between the two. With `--train-also C3`, that section's spots (and tissue) without the cluster train too, and only the
 remaining sections are tested.
 
 Each row also gives the referee's colour floor (`her2st.py floor`, a ridge on spot colour statistics trained on
@@ -244,7 +245,7 @@ def main(argv=None):
     else:
         rows = one_section(a, out, Path(a.data))
     summary.update({"rows": rows, "seconds": round(time.time() - t0), "clusters": a.clusters, "seed": a.seed})
-    for mode in ("colour", "keep", "floor"):
+    for mode in ("colour", "keep", "floor", "whole_colour", "whole_keep", "whole_floor"):
         values = [r[mode] for r in rows if r.get(mode) is not None]
         summary[f"mean_{mode}"] = round(float(np.mean(values)), 4) if values and len(values) == len(rows) else None
     name = "tissue_holdout_across.json" if a.across else "tissue_holdout.json"
@@ -325,17 +326,23 @@ def across_cluster(a, out: Path, run_dir: Path, c: int, trains, tests, spots, cl
     pd.concat([spots[s][0].loc[rest[s]] for s in trains]).fillna(0).to_csv(train_counts, sep="\t")
     for s in scored:
         write_spots(root / f"{s}-truth", spots[s][0].loc[held[s]], spots[s][1].loc[held[s]])
+        write_spots(root / f"{s}-whole", *spots[s])
+    one = len(samples) == 1
     rows = {s: {"variant": "across", "train": "+".join(trains), "cluster": c, "section": s, "train_spots": n_train,
                 "held_out_spots": int(len(held[s])), "optical_density": optical_density(a, s, spots[s][1].loc[held[s]]),
-                "floor": floor(a, samples[0], s, root / f"{s}-truth") if len(samples) == 1 else None}
+                "floor": floor(a, samples[0], s, root / f"{s}-truth") if one else None,
+                "whole_spots": int(len(spots[s][0])),
+                "whole_floor": floor(a, samples[0], s, root / f"{s}-whole") if one else None}
             for s in scored}
     for mode in ("colour", "keep"):
         p2g("--train", *[f"{p}/" for p in samples], "--predict", *[f"{wholes[s]}/" for s in tests],
             "--mask-file", *masks, "--outdir", run_dir, "--unfamiliar", mode, "--map-top", 0, *a.p2g_args.split())
         for s in scored:
-            rows[s][mode] = round(score(a, run_dir / s, root / f"{s}-truth", data / s / "pixel-size-raw.txt",
-                                        train_counts), 4)
+            for truth, key in ((f"{s}-truth", mode), (f"{s}-whole", f"whole_{mode}")):
+                rows[s][key] = round(score(a, run_dir / s, root / truth, data / s / "pixel-size-raw.txt",
+                                           train_counts), 4)
             rows[s][f"{mode}_held_out_tissue"] = held_out_novelty(run_dir / s, spots_tissue(cl[s], held[s]))
+            rows[s][f"{mode}_whole_tissue"] = held_out_novelty(run_dir / s, spots_tissue(cl[s], spots[s][0].index))
     for r in rows.values():
         print(json.dumps(r), flush=True)
     return list(rows.values())
@@ -352,8 +359,11 @@ def scores(r) -> str:
             f"{r['colour']:.3f} |")
 
 
-def mean_row(summary) -> str:
-    return f"| mean | | | | | | {summary['mean_floor']} | {summary['mean_keep']} | {summary['mean_colour']} |"
+def mean_row(summary, prefix="", blanks=5) -> str:
+    """The means' cells; a mean that was not measured for every row (the floor with two training sections)
+    is left blank, not printed as None."""
+    means = (summary.get(f"mean_{prefix}{m}") for m in ("floor", "keep", "colour"))
+    return "| mean |" + " |" * blanks + " " + " | ".join("" if v is None else str(v) for v in means) + " |"
 
 
 def score_table(head: str, first, rows, summary) -> list:
@@ -380,9 +390,24 @@ def across_table(rows, summary) -> str:
              "| --- |" + " --- |" * len(clusters)]
     for s, n in counts.items():
         lines.append(f"| {s} | " + " | ".join(f"{v / sum(n):.0%} ({v})" for v in n) + " |")
-    return "\n".join(lines + [""] + score_table("held-out cluster | test section | spots scored", lambda r:
-                                                 f"{r['cluster']} | {r['section']} | {r['held_out_spots']}",
-                                                 rows, summary))
+    lines += [""] + score_table("held-out cluster | test section | spots scored", lambda r:
+                                f"{r['cluster']} | {r['section']} | {r['held_out_spots']}", rows, summary)
+    whole = [r for r in rows if "whole_keep" in r]
+    return "\n".join(lines + (["", "The whole test section:", ""] + whole_table(whole, summary) if whole else []))
+
+
+def whole_table(rows, summary) -> list:
+    """Markdown lines: each held-out cluster's model scored on every measured spot of the test section."""
+    def cell(v):
+        return "" if v is None else f"{v:.3f}"
+    lines = ["| held-out cluster | test section | spots scored | tissue novel | its colour share | colour floor | "
+             "model alone | with the colour fallback |", "|" + " --- |" * 8]
+    for r in rows:
+        tissue = r["colour_whole_tissue"]
+        lines.append(f"| {r['cluster']} | {r['section']} | {r['whole_spots']} | {tissue['novel_fraction']:.2f} | "
+                     f"{tissue['colour_share']:.2f} | {cell(r.get('whole_floor'))} | {r['whole_keep']:.3f} | "
+                     f"{r['whole_colour']:.3f} |")
+    return lines + [mean_row(summary, "whole_", blanks=4)]
 
 
 if __name__ == "__main__":

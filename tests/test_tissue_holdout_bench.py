@@ -38,4 +38,27 @@ def test_rows_measured_before_the_floor_leave_its_cells_blank():
     lines = tissue_holdout.table([row(2, "C2", 0.283, 0.275)],
                                  {"mean_keep": 0.283, "mean_colour": 0.275, "mean_floor": None}).splitlines()
     assert lines[2] == "| C2 | 2 | 65 / 103 | 0.74 | 0.35 |  |  | 0.283 | 0.275 |"
+    assert lines[-1] == "| mean | | | | | |  | 0.283 | 0.275 |"
     assert len({line.count("|") for line in lines}) == 1
+
+
+def test_the_across_table_scores_the_whole_test_section_when_it_was_measured():
+    whole = {"novel_fraction": 0.31, "median_novelty": 0.9, "colour_share": 0.12}
+    rows = [row(0, "C3", 0.107, 0.110, floor=0.0961, whole_spots=180, whole_floor=0.1686, whole_keep=0.25,
+                whole_colour=0.262, colour_whole_tissue=whole),
+            row(0, "C4", 0.141, 0.175, floor=None, whole_spots=190, whole_floor=None, whole_keep=0.3,
+                whole_colour=0.31, colour_whole_tissue=whole)]
+    summary = {"tissue_per_cluster": {"C2": [50617, 81296]}, "mean_keep": 0.124, "mean_colour": 0.1425,
+               "mean_floor": None, "mean_whole_keep": 0.275, "mean_whole_colour": 0.286, "mean_whole_floor": None}
+    lines = tissue_holdout.across_table(rows, summary).splitlines()
+    start = lines.index("The whole test section:")
+    assert "| 0 | C3 | 180 | 0.31 | 0.12 | 0.169 | 0.250 | 0.262 |" in lines[start:]
+    assert "| 0 | C4 | 190 | 0.31 | 0.12 |  | 0.300 | 0.310 |" in lines[start:]
+    assert lines[-1] == "| mean | | | | |  | 0.275 | 0.286 |"
+    assert len({line.count("|") for line in lines[start + 2:]}) == 1
+
+
+def test_rows_written_before_the_whole_section_was_scored_print_no_whole_table():
+    rows = [row(0, "C3", 0.107, 0.110)]
+    summary = {"tissue_per_cluster": {"C2": [1, 2]}, "mean_keep": 0.107, "mean_colour": 0.11, "mean_floor": None}
+    assert "The whole test section:" not in tissue_holdout.across_table(rows, summary)
