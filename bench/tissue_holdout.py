@@ -22,8 +22,9 @@ section's features standardised by its own statistics). For each cluster the fir
 (spots with at most a tenth of it, a mask without it), the other sections are predicted whole with their own
 detected masks, and on each only the spots at least half of whose tissue is of that cluster are scored, both
 ways; and all of each tested section's measured spots too, as a section we are scored on is scored whole: its
-unfamiliar tissue beside its familiar, where a fallback must keep the contrast between the two. With `--train-also C3`, that section's spots (and tissue) without the cluster train too, and only the
-remaining sections are tested.
+unfamiliar tissue beside its familiar, where a fallback must keep the contrast between the two
+(bench/fallback_contrast.py measures that contrast). With `--train-also C3`, that section's spots (and tissue)
+without the cluster train too, and only the remaining sections are tested.
 
 Each row also gives the referee's colour floor (`her2st.py floor`, a ridge on spot colour statistics trained on
 the same training spots; one training section only) and the held-out spots' mean optical density, which says

@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Why the colour fallback costs on a whole section: does it keep the contrast between novel and familiar tissue?
+
+A section we are scored on is scored whole, one Pearson r per gene across all its spots, so a gene's r rests
+largely on the contrast between its kinds of tissue. Given two predictions of one section from the same trained
+models (`p2g-run --unfamiliar keep` and `--unfamiliar colour`), its measured spots, and which of them are the
+held-out (unfamiliar) ones, this prints for each prediction and for the truth the held-out-minus-other contrast of
+each top gene's log-composition (the referee's normalisation): its mean size and how it correlates, over genes,
+with the truth's; then the genes whose whole-section r moves most. Nothing here chooses a setting.
+
+Usage: python bench/fallback_contrast.py --keep RUN_KEEP/C3 --colour RUN_COLOUR/C3 --truth WHOLE/ --held HELD/
+           --pixel-size-raw C3/pixel-size-raw.txt --train-cnts train-cnts.tsv
+(WHOLE/ and HELD/ hold cnts.tsv and locs-raw.tsv, as bench/tissue_holdout.py writes them: {S}-whole, {S}-truth.)
+"""
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("P2G_SHARED") or REPO.parent / "shared")
+
+
+def referee():
+    sys.path.insert(0, str(SHARED / "bench"))
+    import her2st
+    return her2st
+
+
+def spot_predictions(ref, pred: Path, obs: pd.DataFrame, locs: pd.DataFrame, pixel_size: float, genes) -> np.ndarray:
+    """(spots, genes): each spot's summed superpixel predictions, as the referee's scorer sums them."""
+    masks = ref.spot_masks(locs, pixel_size, ref.read_grid(ref.find_pred(str(pred), genes[0])).shape)
+    out = np.zeros((len(obs), len(genes)))
+    for k, g in enumerate(genes):
+        grid = np.nan_to_num(ref.read_grid(ref.find_pred(str(pred), g)))
+        for s, (i0, i1, j0, j1, m) in enumerate(masks):
+            out[s, k] = grid[i0:i1, j0:j1][m].sum()
+    return out
+
+
+def composition(x: np.ndarray) -> np.ndarray:
+    return np.log1p(x / np.maximum(x.sum(1, keepdims=True), 1e-9) * 1e4)  # the referee's normalisation
+
+
+def contrast(c: np.ndarray, held: np.ndarray) -> np.ndarray:
+    return c[held].mean(0) - c[~held].mean(0)
+
+
+def correlation(a: np.ndarray, b: np.ndarray):
+    """Pearson r, or None where one side does not vary (a flat prediction has no direction to compare)."""
+    if a.std() == 0 or b.std() == 0:
+        return None
+    return round(float(np.corrcoef(a, b)[0, 1]), 3)
+
+
+def compare(ref, a) -> dict:
+    obs = pd.read_csv(a.truth / "cnts.tsv", sep="\t", index_col=0)
+    obs.index = obs.index.astype(str)
+    locs = pd.read_csv(a.truth / "locs-raw.tsv", sep="\t", index_col=0)
+    locs.index = locs.index.astype(str)
+    locs = locs.loc[obs.index]
+    held_ids = pd.read_csv(a.held / "cnts.tsv", sep="\t", index_col=0).index.astype(str)
+    held = obs.index.isin(held_ids)
+    genes = [g for g in ref.top_genes(str(a.train_cnts), 100) if ref.find_pred(str(a.keep), g) is not None]
+    size = float(a.pixel_size_raw.read_text())
+    truth = composition(obs[genes].to_numpy(float))
+    d_truth = contrast(truth, held)
+    out, r = {"spots": int(len(obs)), "held_out": int(held.sum()), "genes": len(genes)}, {}
+    for name, pred in (("keep", a.keep), ("colour", a.colour)):
+        c = composition(spot_predictions(ref, pred, obs, locs, size, genes))
+        d = contrast(c, held)
+        r[name] = ref.pearson_cols(c, truth)
+        out[name] = {"whole_r": round(float(r[name].mean()), 4),
+                     "held_out_r": round(float(ref.pearson_cols(c[held], truth[held]).mean()), 4),
+                     "contrast_size": round(float(np.abs(d).mean()), 3),
+                     "contrast_r_with_truth": correlation(d, d_truth)}
+    out["truth"] = {"contrast_size": round(float(np.abs(d_truth).mean()), 3)}
+    order = np.argsort(r["colour"] - r["keep"])
+    out["lose_most"] = [genes[k] for k in order[:5]]
+    out["gain_most"] = [genes[k] for k in order[-5:][::-1]]
+    return out
+
+
+def parse(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for flag in ("--keep", "--colour", "--truth", "--held", "--pixel-size-raw", "--train-cnts"):
+        p.add_argument(flag, type=Path, required=True)
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    a = parse(argv)  # first: --help needs no referee
+    result = compare(referee(), a)
+    print(json.dumps(result))
+    print("| prediction | whole-section r | held-out spots' r | contrast size | contrast r with the truth's |")
+    print("| --- | --- | --- | --- | --- |")
+    for name in ("keep", "colour"):
+        v = result[name]
+        r = v["contrast_r_with_truth"]
+        print(f"| {name} | {v['whole_r']:.3f} | {v['held_out_r']:.3f} | {v['contrast_size']:.3f} | "
+              f"{'' if r is None else f'{r:.3f}'} |")
+    print(f"| truth | | | {result['truth']['contrast_size']:.3f} | 1 |")
+
+
+if __name__ == "__main__":
+    main()
