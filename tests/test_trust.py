@@ -131,7 +131,19 @@ def test_warnings_say_what_is_wrong_and_only_then():
     assert "only 19 of 100 genes" in warnings(few, 0.0)[0]
     unfamiliar = warnings(good, UNFAMILIAR + 0.17)
     assert len(unfamiliar) == 1 and "42% of this section's tissue looks unlike the training section" in unfamiliar[0]
+    assert "colour ridge" in unfamiliar[0] and "average composition" in unfamiliar[0]
     assert warnings(None, None) == []
+
+
+def test_the_unfamiliar_warning_and_the_report_say_whether_the_maps_leaned_on_colour():
+    # with --unfamiliar keep nothing leaned on colour: saying so would misdescribe the maps
+    kept = warnings(None, UNFAMILIAR + 0.17, leans_on_colour=False)
+    assert len(kept) == 1 and "colour" not in kept[0] and "--unfamiliar keep" in kept[0]
+    from pixel2gene.report.page import fallback_sentence
+    leaned = fallback_sentence({"novel_fraction": 0.42, "colour_share": 0.2})
+    assert "carries 20% of the prediction" in leaned and "average composition" in leaned
+    assert "extrapolated" in fallback_sentence({"novel_fraction": 0.42, "colour_share": 0.0})
+    assert fallback_sentence({"novel_fraction": 0.0, "colour_share": 0.0}) == ""
 
 
 def test_a_coarse_image_says_what_detail_its_maps_carry():
@@ -212,3 +224,60 @@ def test_the_real_heart_fixture_opens_with_the_no_skill_warning(tmp_path):
     with h5py.File(tmp_path / "o" / "heart.h5ad", "r") as f:
         uns = f["uns"]["pixel2gene"]
         assert "he-raw is 13.7 µm per pixel" in uns["warnings"][()].decode() and bool(uns["warning"][()])
+
+
+def test_the_fallback_blends_the_colour_ridge_into_novel_tissue_only_and_keep_turns_it_off(chain):
+    """predict_sum on the chain's test section with far-off tissue appended: where the ratio passes 1 the sum is
+    (1 - w) * the fold models' sum + w * the colour ridge for each fold model; elsewhere, and everywhere with
+    `--unfamiliar keep`, it is the fold models' sum bit for bit."""
+    from pixel2gene.artifacts.features import Features
+    from pixel2gene.artifacts.mask import Mask
+    from pixel2gene.artifacts.model import ModelSet
+    from pixel2gene.model import ridge
+    from pixel2gene.prediction.predict import predict_sum
+    from pixel2gene.runner.layout import Layout
+    lay = Layout(chain["out"], json.loads((chain["out"] / "run.json").read_text())["args"]["encoder"])
+    models = ModelSet.open([lay.model])
+    assert models.colour_ridge() is not None
+    own = np.asarray(Features(lay.features("test")).tissue_rows(Mask(lay.mask("test")).tissue.read()))[:4000]
+    far = (own[:1000].astype(np.float32) * 3 + 40).astype(np.float16)  # tissue unlike any the model saw
+    x = np.concatenate([own, far])
+    mask = np.ones((10, len(x) // 10), bool)
+    mean, std = models.channel_stats()
+
+    def run(lean):
+        fam = Familiarity(models.novelty(), mean, std, models.colour_ridge(), lean,
+                          np.zeros(len(x), np.float32), np.zeros(len(x), np.float32))
+        assess_novelty(x, fam)
+        out = np.zeros((len(models.genes), len(x)), np.float32)
+        n = predict_sum(x, mask, mean, std, models, out, familiarity=fam)
+        return out, fam, n
+
+    plain = np.zeros((len(models.genes), len(x)), np.float32)
+    predict_sum(x, mask, mean, std, models, plain)
+    kept, fam_kept, _ = run(False)
+    assert not fam_kept.weight.any() and np.array_equal(kept, plain)
+    leaned, fam, n = run(True)
+    w = fam.weight
+    assert (w[len(own):] == 1).all() and np.array_equal(w, fallback_weight(fam.ratio))
+    assert np.array_equal(leaned[:, w == 0], plain[:, w == 0])
+    z = torch.from_numpy((far.astype(np.float32) - mean) / np.maximum(std, 1e-6))
+    colour = ridge.apply(z, models.colour_ridge()).numpy().T * n
+    np.testing.assert_allclose(leaned[:, len(own):], colour, rtol=1e-4, atol=1e-4)
+
+
+def test_unfamiliar_keep_is_recorded_and_combine_does_not_say_the_maps_leaned_on_colour(chain, tmp_path):
+    from pixel2gene.io.outputs import load_npy
+    from pixel2gene.runner.layout import Layout
+    from pixel2gene.steps import combine, predict
+    lay = Layout(chain["out"], json.loads((chain["out"] / "run.json").read_text())["args"]["encoder"])
+    run = predict.run(predict.Args(features=str(lay.features("test")), mask=str(lay.mask("test")),
+                                   model=[str(lay.model)], out=str(tmp_path / "keep"), device="cpu", threads=1,
+                                   unfamiliar="keep")).path
+    assert json.loads((run / "pred.json").read_text())["unfamiliar"] == "keep"
+    assert not load_npy(run / "colour-share.npy").any()
+    out = combine.run(combine.Args(pred=[str(run)], rescaled=str(lay.rescale("test")), mask=str(lay.mask("test")),
+                                   out=str(tmp_path / "out"), threads=1)).path
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["familiarity"]["colour_share"] == 0
+    assert not any("colour ridge" in w for w in meta["warnings"])

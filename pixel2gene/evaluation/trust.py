@@ -18,13 +18,21 @@ from typing import List, Optional
 NO_SKILL_R = 0.05     # a median composition r this small is indistinguishable from no skill on a few hundred bins
 FEW_SKILFUL = 0.2     # fewer than one gene in five worth a look
 UNFAMILIAR = 0.25     # a quarter of the tissue unlike anything the model was trained on
+# What the maps are there. The colour ridge, fitted on the training tissue's narrower colours, moves little
+# beyond them: it draws novel tissue toward the training tissue's average composition, flattening its contrast
+# with the familiar tissue (bench/fallback_contrast.py; docs/benchmarks.md).
+UNFAMILIAR_LEANS = ("there the maps lean on the colour ridge, which draws them toward the training tissue's "
+                    "average composition: their contrast there says less")
+UNFAMILIAR_KEPT = "there the model's deep features are extrapolated (--unfamiliar keep): trust the maps less"
 COARSE_UM = 2.0       # µm per pixel of he-raw: four times the 0.5 µm/px the encoders read, a 16-px superpixel
                       # then spans four raw pixels or fewer
 
 
-def warnings(skill: Optional[dict], novel_fraction: Optional[float], he_um_per_px: Optional[float] = None
-             ) -> List[str]:
-    """The run's warnings about one section's maps, as sentences for the log, the report and the .h5ad."""
+def warnings(skill: Optional[dict], novel_fraction: Optional[float], he_um_per_px: Optional[float] = None,
+             leans_on_colour: bool = True) -> List[str]:
+    """The run's warnings about one section's maps, as sentences for the log, the report and the .h5ad;
+    `leans_on_colour`: whether prediction leaned on the colour ridge where tissue is novel (not with
+    `--unfamiliar keep`)."""
     out = []
     if he_um_per_px is not None and he_um_per_px > COARSE_UM:
         out.append(f"he-raw is {he_um_per_px:.3g} µm per pixel: the maps carry no detail finer than about "
@@ -41,8 +49,9 @@ def warnings(skill: Optional[dict], novel_fraction: Optional[float], he_um_per_p
                        f"{skill['skilful_r_threshold']} out of fold on the training section: trust the others' maps "
                        "little (the report and the .h5ad mark them)")
     if novel_fraction is not None and novel_fraction > UNFAMILIAR:
+        there = (UNFAMILIAR_LEANS if leans_on_colour else UNFAMILIAR_KEPT)
         out.append(f"{100 * novel_fraction:.0f}% of this section's tissue looks unlike the training section: "
-                   "there the maps lean on colour, which transfers, and say less (novelty map)")
+                   f"{there} (novelty map)")
     return out
 
 

@@ -95,13 +95,25 @@ def trust_section(meta: dict, skill: Optional[pd.DataFrame], maps) -> str:
     if familiarity:
         out.append(f"<p><b>{100 * familiarity['novel_fraction']:.0f}% of this section's tissue looks unlike the "
                    f"training section</b> (farther from the training tissue than {100 * familiarity['novel_quantile']:g}"
-                   f" % of the training section's own held-out tissue). The colour ridge, which transfers between "
-                   f"patients where deep features do not, carries {100 * familiarity['colour_share']:.0f}% of the "
-                   f"prediction, the more the more novel the tissue.</p>")
+                   f" % of the training section's own held-out tissue). {fallback_sentence(familiarity)}</p>")
     info = maps.record.read() if maps is not None else {}
     if info.get("novelty"):
         out.append(f'<div class="wide"><img alt="novelty" src="{png_data(maps.file(info["novelty"]))}"></div>')
     return "".join(out)
+
+
+def fallback_sentence(familiarity: dict) -> str:
+    """What the maps are on the novel tissue: leaning on the colour ridge, or the model's own extrapolation."""
+    if familiarity["colour_share"] > 0:
+        return (f"The colour ridge (a ridge on the training tissue's colour statistics) carries "
+                f"{100 * familiarity['colour_share']:.0f}% of the prediction, the more the more novel the tissue. "
+                "It moves little beyond the training tissue's colours, so there it draws the maps toward the "
+                "training tissue's average composition, and their contrast with the familiar tissue says less "
+                "(<code>--unfamiliar keep</code> shows the model's own extrapolation).")
+    if familiarity["novel_fraction"] > 0:
+        return ("On the novel tissue the model's deep features are extrapolated "
+                "(<code>--unfamiliar keep</code>, or no colour ridge to lean on).")
+    return ""
 
 
 def skill_html(skill: pd.DataFrame) -> str:

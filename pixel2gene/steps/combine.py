@@ -76,7 +76,7 @@ def run(args: Args) -> Result:
     familiarity = {"novel_fraction": round(float((novelty > NOVEL_QUANTILE).mean()), 4),
                    "novel_quantile": NOVEL_QUANTILE, "colour_share": round(float(colour_share.mean()), 4)}
     warned = warnings(summary(skill) if skill is not None else None, familiarity["novel_fraction"],
-                      sample["pixel_size_raw"])
+                      sample["pixel_size_raw"], leans_on_colour=bool(colour_share.any()))
     for w in warned:
         say(f"combine {sample['name']}: warning: {w}")
     with Result.create(out, params) as folder:
