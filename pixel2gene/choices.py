@@ -40,5 +40,7 @@ class Stain(Choice):
 
 class Unfamiliar(Choice):
     """What prediction does where a superpixel's tissue is unlike the training tissue (model/novelty.py)."""
-    COLOUR = "colour"    # lean on the colour ridge, which transfers between patients where deep features do not
+    # lean on the colour ridge: a shrinkage toward the training tissue's composition, for tissue where the deep
+    # features' extrapolation may point the wrong way (docs/method.md, "Unfamiliar tissue")
+    COLOUR = "colour"
     KEEP = "keep"        # the model alone, everywhere
