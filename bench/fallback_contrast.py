@@ -23,6 +23,9 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("P2G_SHARED") or REPO.parent / "shared")
+sys.path.insert(0, str(REPO))
+
+from pixel2gene.evaluation.metrics import log_composition  # noqa: E402  (the referee's normalisation)
 
 
 def referee():
@@ -40,10 +43,6 @@ def spot_predictions(ref, pred: Path, obs: pd.DataFrame, locs: pd.DataFrame, pix
         for s, (i0, i1, j0, j1, m) in enumerate(masks):
             out[s, k] = grid[i0:i1, j0:j1][m].sum()
     return out
-
-
-def composition(x: np.ndarray) -> np.ndarray:
-    return np.log1p(x / np.maximum(x.sum(1, keepdims=True), 1e-9) * 1e4)  # the referee's normalisation
 
 
 def contrast(c: np.ndarray, held: np.ndarray) -> np.ndarray:
@@ -67,11 +66,11 @@ def compare(ref, a) -> dict:
     held = obs.index.isin(held_ids)
     genes = [g for g in ref.top_genes(str(a.train_cnts), 100) if ref.find_pred(str(a.keep), g) is not None]
     size = float(a.pixel_size_raw.read_text())
-    truth = composition(obs[genes].to_numpy(float))
+    truth = log_composition(obs[genes].to_numpy(float))
     d_truth = contrast(truth, held)
     out, r = {"spots": int(len(obs)), "held_out": int(held.sum()), "genes": len(genes)}, {}
     for name, pred in (("keep", a.keep), ("colour", a.colour)):
-        c = composition(spot_predictions(ref, pred, obs, locs, size, genes))
+        c = log_composition(spot_predictions(ref, pred, obs, locs, size, genes))
         d = contrast(c, held)
         r[name] = ref.pearson_cols(c, truth)
         out[name] = {"whole_r": round(float(r[name].mean()), 4),
