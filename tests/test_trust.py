@@ -140,10 +140,11 @@ def test_the_unfamiliar_warning_and_the_report_say_whether_the_maps_leaned_on_co
     kept = warnings(None, UNFAMILIAR + 0.17, leans_on_colour=False)
     assert len(kept) == 1 and "colour" not in kept[0] and "--unfamiliar keep" in kept[0]
     from pixel2gene.report.page import fallback_sentence
-    leaned = fallback_sentence({"novel_fraction": 0.42, "colour_share": 0.2})
+    leaned = fallback_sentence({"novel_fraction": 0.42, "colour_share": 0.2, "leans_on_colour": True})
     assert "carries 20% of the prediction" in leaned and "average composition" in leaned
-    assert "extrapolated" in fallback_sentence({"novel_fraction": 0.42, "colour_share": 0.0})
-    assert fallback_sentence({"novel_fraction": 0.0, "colour_share": 0.0}) == ""
+    assert "extrapolated" in fallback_sentence({"novel_fraction": 0.42, "colour_share": 0.0, "leans_on_colour": False})
+    assert fallback_sentence({"novel_fraction": 0.0, "colour_share": 0.0, "leans_on_colour": False}) == ""
+    assert "carries" in fallback_sentence({"novel_fraction": 0.42, "colour_share": 0.2})  # an older result
 
 
 def test_a_coarse_image_says_what_detail_its_maps_carry():
@@ -279,5 +280,5 @@ def test_unfamiliar_keep_is_recorded_and_combine_does_not_say_the_maps_leaned_on
     out = combine.run(combine.Args(pred=[str(run)], rescaled=str(lay.rescale("test")), mask=str(lay.mask("test")),
                                    out=str(tmp_path / "out"), threads=1)).path
     meta = json.loads((out / "metadata.json").read_text())
-    assert meta["familiarity"]["colour_share"] == 0
+    assert meta["familiarity"]["colour_share"] == 0 and meta["familiarity"]["leans_on_colour"] is False
     assert not any("colour ridge" in w for w in meta["warnings"])

@@ -104,7 +104,7 @@ def trust_section(meta: dict, skill: Optional[pd.DataFrame], maps) -> str:
 
 def fallback_sentence(familiarity: dict) -> str:
     """What the maps are on the novel tissue: leaning on the colour ridge, or the model's own extrapolation."""
-    if familiarity["colour_share"] > 0:
+    if familiarity.get("leans_on_colour", familiarity["colour_share"] > 0):  # a result written before it was said
         return (f"The colour ridge (a ridge on the training tissue's colour statistics) carries "
                 f"{100 * familiarity['colour_share']:.0f}% of the prediction, the more the more novel the tissue. "
                 "It moves little beyond the training tissue's colours, so there it draws the maps toward the "

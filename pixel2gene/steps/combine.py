@@ -74,9 +74,10 @@ def run(args: Args) -> Result:
     novelty = sum(w * p.novelty.read() for w, p in zip(weights, preds))
     colour_share = sum(w * p.colour_share.read() for w, p in zip(weights, preds))
     familiarity = {"novel_fraction": round(float((novelty > NOVEL_QUANTILE).mean()), 4),
-                   "novel_quantile": NOVEL_QUANTILE, "colour_share": round(float(colour_share.mean()), 4)}
+                   "novel_quantile": NOVEL_QUANTILE, "colour_share": round(float(colour_share.mean()), 4),
+                   "leans_on_colour": bool(colour_share.any())}  # not with --unfamiliar keep
     warned = warnings(summary(skill) if skill is not None else None, familiarity["novel_fraction"],
-                      sample["pixel_size_raw"], leans_on_colour=bool(colour_share.any()))
+                      sample["pixel_size_raw"], leans_on_colour=familiarity["leans_on_colour"])
     for w in warned:
         say(f"combine {sample['name']}: warning: {w}")
     with Result.create(out, params) as folder:
