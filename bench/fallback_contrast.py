@@ -56,21 +56,24 @@ def correlation(a: np.ndarray, b: np.ndarray):
     return round(float(np.corrcoef(a, b)[0, 1]), 3)
 
 
-def compare(ref, a) -> dict:
-    obs = pd.read_csv(a.truth / "cnts.tsv", sep="\t", index_col=0)
+def read_spots(folder: Path):
+    """(counts, locations) of a folder's cnts.tsv and locs-raw.tsv, indexed alike by spot name."""
+    obs = pd.read_csv(folder / "cnts.tsv", sep="\t", index_col=0)
     obs.index = obs.index.astype(str)
-    locs = pd.read_csv(a.truth / "locs-raw.tsv", sep="\t", index_col=0)
+    locs = pd.read_csv(folder / "locs-raw.tsv", sep="\t", index_col=0)
     locs.index = locs.index.astype(str)
-    locs = locs.loc[obs.index]
-    held_ids = pd.read_csv(a.held / "cnts.tsv", sep="\t", index_col=0).index.astype(str)
-    held = obs.index.isin(held_ids)
-    genes = [g for g in ref.top_genes(str(a.train_cnts), 100) if ref.find_pred(str(a.keep), g) is not None]
-    size = float(a.pixel_size_raw.read_text())
+    return obs, locs.loc[obs.index]
+
+
+def summarise(ref, predicted: dict, obs: pd.DataFrame, held: np.ndarray, genes) -> dict:
+    """`predicted`: {"keep": (spots, genes), "colour": (spots, genes)} spot sums of one section's two
+    predictions; `held`: which spots are the held-out tissue's. The whole section's and the held-out spots'
+    r, and each prediction's held-out-minus-other contrast of log-composition beside the truth's."""
     truth = log_composition(obs[genes].to_numpy(float))
     d_truth = contrast(truth, held)
     out, r = {"spots": int(len(obs)), "held_out": int(held.sum()), "genes": len(genes)}, {}
-    for name, pred in (("keep", a.keep), ("colour", a.colour)):
-        c = log_composition(spot_predictions(ref, pred, obs, locs, size, genes))
+    for name, spots in predicted.items():
+        c = log_composition(spots)
         d = contrast(c, held)
         r[name] = ref.pearson_cols(c, truth)
         out[name] = {"whole_r": round(float(r[name].mean()), 4),
@@ -82,6 +85,16 @@ def compare(ref, a) -> dict:
     out["lose_most"] = [genes[k] for k in order[:5]]
     out["gain_most"] = [genes[k] for k in order[-5:][::-1]]
     return out
+
+
+def compare(ref, a) -> dict:
+    obs, locs = read_spots(a.truth)
+    held = obs.index.isin(read_spots(a.held)[0].index)
+    genes = [g for g in ref.top_genes(str(a.train_cnts), 100) if ref.find_pred(str(a.keep), g) is not None]
+    size = float(a.pixel_size_raw.read_text())
+    predicted = {name: spot_predictions(ref, pred, obs, locs, size, genes)
+                 for name, pred in (("keep", a.keep), ("colour", a.colour))}
+    return summarise(ref, predicted, obs, held, genes)
 
 
 def parse(argv=None):

@@ -63,6 +63,9 @@ from pixel2gene.features.stats import standardise  # noqa: E402
 from pixel2gene.image.disks import gather_disks  # noqa: E402
 from pixel2gene.qc.kmeans import kmeans  # noqa: E402
 
+sys.path.insert(0, str(REPO / "bench"))
+import fallback_contrast  # noqa: E402
+
 MIN_SPOTS = 12      # a cluster with fewer held-out spots scores nothing worth reading
 MIN_TRAIN = 40      # nor one that leaves fewer training spots
 HELD_SHARE = 0.5    # a held-out spot: at least this share of its tissue is the held-out cluster's
@@ -335,6 +338,7 @@ def across_cluster(a, out: Path, run_dir: Path, c: int, trains, tests, spots, cl
                 "whole_spots": int(len(spots[s][0])),
                 "whole_floor": floor(a, samples[0], s, root / f"{s}-whole") if one else None}
             for s in scored}
+    ref, predicted, genes = fallback_contrast.referee(), {s: {} for s in scored}, {}
     for mode in ("colour", "keep"):
         p2g("--train", *[f"{p}/" for p in samples], "--predict", *[f"{wholes[s]}/" for s in tests],
             "--mask-file", *masks, "--outdir", run_dir, "--unfamiliar", mode, "--map-top", 0, *a.p2g_args.split())
@@ -344,9 +348,24 @@ def across_cluster(a, out: Path, run_dir: Path, c: int, trains, tests, spots, cl
                                            train_counts), 4)
             rows[s][f"{mode}_held_out_tissue"] = held_out_novelty(run_dir / s, spots_tissue(cl[s], held[s]))
             rows[s][f"{mode}_whole_tissue"] = held_out_novelty(run_dir / s, spots_tissue(cl[s], spots[s][0].index))
+            predicted[s][mode], genes[s] = whole_spot_predictions(ref, run_dir / s, spots[s], data / s,
+                                                                  train_counts)
+    for s in scored:  # how each way kept the contrast between the held-out tissue and the rest of the section
+        counts = spots[s][0]
+        rows[s]["contrast"] = fallback_contrast.summarise(ref, predicted[s], counts, counts.index.isin(held[s]),
+                                                          genes[s])
     for r in rows.values():
         print(json.dumps(r), flush=True)
     return list(rows.values())
+
+
+def whole_spot_predictions(ref, pred: Path, measured_spots, section: Path, train_counts: Path) -> tuple:
+    """((spots, genes) spot sums of a prediction over all the section's measured spots, the genes): the
+    training spots' top 100 genes, as the referee's scorer takes them."""
+    counts, locs = measured_spots
+    genes = [g for g in ref.top_genes(str(train_counts), 100) if ref.find_pred(str(pred), g) is not None]
+    size = float((section / "pixel-size-raw.txt").read_text())
+    return fallback_contrast.spot_predictions(ref, pred, counts, locs, size, genes), genes
 
 
 SCORE_COLUMNS = "optical density | colour floor | model alone | with the colour fallback |"
@@ -401,14 +420,16 @@ def whole_table(rows, summary) -> list:
     """Markdown lines: each held-out cluster's model scored on every measured spot of the test section."""
     def cell(v):
         return "" if v is None else f"{v:.3f}"
-    lines = ["| held-out cluster | test section | spots scored | tissue novel | its colour share | colour floor | "
-             "model alone | with the colour fallback |", "|" + " --- |" * 8]
+    lines = ["| held-out cluster | test section | spots scored | tissue novel | its colour share | contrast: model "
+             "alone / with the fallback / measured | colour floor | model alone | with the colour fallback |",
+             "|" + " --- |" * 9]
     for r in rows:
-        tissue = r["colour_whole_tissue"]
+        tissue, c = r["colour_whole_tissue"], r.get("contrast")
+        sizes = (" / ".join(f"{c[k]['contrast_size']:.3f}" for k in ("keep", "colour", "truth")) if c else "")
         lines.append(f"| {r['cluster']} | {r['section']} | {r['whole_spots']} | {tissue['novel_fraction']:.2f} | "
-                     f"{tissue['colour_share']:.2f} | {cell(r.get('whole_floor'))} | {r['whole_keep']:.3f} | "
-                     f"{r['whole_colour']:.3f} |")
-    return lines + [mean_row(summary, "whole_", blanks=4)]
+                     f"{tissue['colour_share']:.2f} | {sizes} | {cell(r.get('whole_floor'))} | "
+                     f"{r['whole_keep']:.3f} | {r['whole_colour']:.3f} |")
+    return lines + [mean_row(summary, "whole_")]
 
 
 if __name__ == "__main__":

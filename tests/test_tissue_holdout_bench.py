@@ -44,17 +44,18 @@ def test_rows_measured_before_the_floor_leave_its_cells_blank():
 
 def test_the_across_table_scores_the_whole_test_section_when_it_was_measured():
     whole = {"novel_fraction": 0.31, "median_novelty": 0.9, "colour_share": 0.12}
+    contrast = {"keep": {"contrast_size": 0.296}, "colour": {"contrast_size": 0.073}, "truth": {"contrast_size": 0.323}}
     rows = [row(0, "C3", 0.107, 0.110, floor=0.0961, whole_spots=180, whole_floor=0.1686, whole_keep=0.25,
-                whole_colour=0.262, colour_whole_tissue=whole),
+                whole_colour=0.262, colour_whole_tissue=whole, contrast=contrast),
             row(0, "C4", 0.141, 0.175, floor=None, whole_spots=190, whole_floor=None, whole_keep=0.3,
                 whole_colour=0.31, colour_whole_tissue=whole)]
     summary = {"tissue_per_cluster": {"C2": [50617, 81296]}, "mean_keep": 0.124, "mean_colour": 0.1425,
                "mean_floor": None, "mean_whole_keep": 0.275, "mean_whole_colour": 0.286, "mean_whole_floor": None}
     lines = tissue_holdout.across_table(rows, summary).splitlines()
     start = lines.index("The whole test section:")
-    assert "| 0 | C3 | 180 | 0.31 | 0.12 | 0.169 | 0.250 | 0.262 |" in lines[start:]
-    assert "| 0 | C4 | 190 | 0.31 | 0.12 |  | 0.300 | 0.310 |" in lines[start:]
-    assert lines[-1] == "| mean | | | | |  | 0.275 | 0.286 |"
+    assert "| 0 | C3 | 180 | 0.31 | 0.12 | 0.296 / 0.073 / 0.323 | 0.169 | 0.250 | 0.262 |" in lines[start:]
+    assert "| 0 | C4 | 190 | 0.31 | 0.12 |  |  | 0.300 | 0.310 |" in lines[start:]  # measured before the contrast
+    assert lines[-1] == "| mean | | | | | |  | 0.275 | 0.286 |"
     assert len({line.count("|") for line in lines[start + 2:]}) == 1
 
 
