@@ -343,17 +343,21 @@ def across_cluster(a, out: Path, run_dir: Path, c: int, trains, tests, spots, cl
         p2g("--train", *[f"{p}/" for p in samples], "--predict", *[f"{wholes[s]}/" for s in tests],
             "--mask-file", *masks, "--outdir", run_dir, "--unfamiliar", mode, "--map-top", 0, *a.p2g_args.split())
         for s in scored:
-            for truth, key in ((f"{s}-truth", mode), (f"{s}-whole", f"whole_{mode}")):
-                rows[s][key] = round(score(a, run_dir / s, root / truth, data / s / "pixel-size-raw.txt",
-                                           train_counts), 4)
+            rows[s][mode] = round(score(a, run_dir / s, root / f"{s}-truth", data / s / "pixel-size-raw.txt",
+                                        train_counts), 4)
             rows[s][f"{mode}_held_out_tissue"] = held_out_novelty(run_dir / s, spots_tissue(cl[s], held[s]))
             rows[s][f"{mode}_whole_tissue"] = held_out_novelty(run_dir / s, spots_tissue(cl[s], spots[s][0].index))
             predicted[s][mode], genes[s] = whole_spot_predictions(ref, run_dir / s, spots[s], data / s,
                                                                   train_counts)
     for s in scored:  # how each way kept the contrast between the held-out tissue and the rest of the section
         counts = spots[s][0]
-        rows[s]["contrast"] = fallback_contrast.summarise(ref, predicted[s], counts, counts.index.isin(held[s]),
-                                                          genes[s])
+        c = rows[s]["contrast"] = fallback_contrast.summarise(ref, predicted[s], counts, counts.index.isin(held[s]),
+                                                              genes[s])
+        for mode in ("colour", "keep"):  # the same spot sums as the referee's scorer, read once
+            if abs(c[mode]["held_out_r"] - rows[s][mode]) > 1e-4:
+                raise SystemExit(f"{s}, {mode}: spot sums disagree with the referee's score "
+                                 f"({c[mode]['held_out_r']} against {rows[s][mode]})")
+            rows[s][f"whole_{mode}"] = c[mode]["whole_r"]
     for r in rows.values():
         print(json.dumps(r), flush=True)
     return list(rows.values())
